@@ -1,0 +1,4 @@
+import type { Command } from 'commander';
+
+/** One function per command group (a file in src/cli/ each); add a line to register a new group. */
+export const commandRegistrations: Array<(program: Command) => void> = [];
