@@ -23,6 +23,41 @@ export interface ProviderConfig {
   practicePort: number;
 }
 
+export interface BrowserManagerConfig {
+  /** `local`: browser-pool processes on this machine; `kubernetes`: browser-pool pods in the cluster. */
+  mode: 'local' | 'kubernetes';
+  /** Most browser-pool services (pods or processes) at once. */
+  maxPools: number;
+  /** Services kept running during business hours even with nothing queued. */
+  warmPools: number;
+  /** Queued jobs one service is expected to absorb; the queue depth divided by this is the demand. */
+  jobsPerPool: number;
+  /** A service above the wanted count, with no lease, is stopped after this long idle. */
+  idleTimeoutMs: number;
+  /** How long a new service may take to become ready (pod Ready and the pool's /health/ready). */
+  readyTimeoutMs: number;
+  /** e.g. `mon-fri 07:00-19:00`; undefined = never (no warm pool). */
+  businessHours?: string;
+  /** IANA time zone the business hours are in. */
+  timeZone: string;
+  k8s: {
+    namespace?: string;
+    image: string;
+    /** Port the pool listens on inside the pod. */
+    poolPort: number;
+    /** Name of the Secret holding the key `browser-pool-token` handed to the pods. */
+    tokenSecret: string;
+    cpuRequest: string;
+    cpuLimit: string;
+    memory: string;
+    /** The manager's own pod (downward API): owner of the pods it creates. */
+    ownerPodName?: string;
+    ownerPodUid?: string;
+    /** Extra label value that tells this system's browser pods apart from another installation's. */
+    instance: string;
+  };
+}
+
 export interface Config {
   port: number;
   host: string;
@@ -52,6 +87,8 @@ export interface Config {
     retireAfterContexts: number;
     maxMemoryMb: number;
   };
+  /** Where browser-pool services come from (src/browser/browser-service-manager.ts). */
+  browserManager: BrowserManagerConfig;
   providers: Record<string, ProviderConfig>;
 }
 
@@ -88,6 +125,24 @@ const GLOBAL_SETTINGS = {
   BROWSER_MAX_CONTEXTS: int(1, 100),
   BROWSER_RETIRE_AFTER_CONTEXTS: int(1, 100_000),
   BROWSER_MAX_MEMORY_MB: int(64, 65_536),
+  BROWSER_MANAGER_MODE: z.enum(['local', 'kubernetes']),
+  BROWSER_MAX_POOLS: int(1, 256),
+  BROWSER_WARM_POOLS: int(0, 256),
+  BROWSER_JOBS_PER_POOL: int(1, 100_000),
+  BROWSER_IDLE_TIMEOUT_MS: int(0, 86_400_000),
+  BROWSER_READY_TIMEOUT_MS: int(1000, 3_600_000),
+  BROWSER_BUSINESS_HOURS: z.string().regex(/^(mon|tue|wed|thu|fri|sat|sun)(-(mon|tue|wed|thu|fri|sat|sun))?\s+\d{2}:\d{2}-\d{2}:\d{2}$/i, 'must look like "mon-fri 07:00-19:00"'),
+  BROWSER_TIME_ZONE: nonEmpty,
+  BROWSER_K8S_NAMESPACE: z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be a namespace name'),
+  BROWSER_K8S_IMAGE: nonEmpty,
+  BROWSER_K8S_POOL_PORT: int(1, 65535),
+  BROWSER_K8S_TOKEN_SECRET: nonEmpty,
+  BROWSER_K8S_CPU_REQUEST: nonEmpty,
+  BROWSER_K8S_CPU_LIMIT: nonEmpty,
+  BROWSER_K8S_MEMORY: nonEmpty,
+  BROWSER_K8S_OWNER_POD_NAME: nonEmpty,
+  BROWSER_K8S_OWNER_POD_UID: nonEmpty,
+  BROWSER_K8S_INSTANCE: z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be a DNS label'),
   SECRETS_DIR: nonEmpty,
   NODE_ENV: z.string(),
 } as const;
@@ -217,6 +272,28 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
       maxContextsPerBrowser: get('BROWSER_MAX_CONTEXTS', 4),
       retireAfterContexts: get('BROWSER_RETIRE_AFTER_CONTEXTS', 100),
       maxMemoryMb: get('BROWSER_MAX_MEMORY_MB', 1024),
+    },
+    browserManager: {
+      mode: get('BROWSER_MANAGER_MODE', 'local'),
+      maxPools: get('BROWSER_MAX_POOLS', 4),
+      warmPools: get('BROWSER_WARM_POOLS', 1),
+      jobsPerPool: get('BROWSER_JOBS_PER_POOL', 20),
+      idleTimeoutMs: get('BROWSER_IDLE_TIMEOUT_MS', 300_000),
+      readyTimeoutMs: get('BROWSER_READY_TIMEOUT_MS', 120_000),
+      businessHours: opt('BROWSER_BUSINESS_HOURS'),
+      timeZone: get('BROWSER_TIME_ZONE', 'UTC'),
+      k8s: {
+        namespace: opt('BROWSER_K8S_NAMESPACE'),
+        image: get('BROWSER_K8S_IMAGE', 'rpa-orchestrator-browser:latest'),
+        poolPort: get('BROWSER_K8S_POOL_PORT', 8630),
+        tokenSecret: get('BROWSER_K8S_TOKEN_SECRET', 'fno-credentials'),
+        cpuRequest: get('BROWSER_K8S_CPU_REQUEST', '500m'),
+        cpuLimit: get('BROWSER_K8S_CPU_LIMIT', '2'),
+        memory: get('BROWSER_K8S_MEMORY', '2Gi'),
+        ownerPodName: opt('BROWSER_K8S_OWNER_POD_NAME'),
+        ownerPodUid: opt('BROWSER_K8S_OWNER_POD_UID'),
+        instance: get('BROWSER_K8S_INSTANCE', 'rpa'),
+      },
     },
     providers,
   };
