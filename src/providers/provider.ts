@@ -1,5 +1,7 @@
 import type { Page } from 'playwright-core';
 import type { Logger } from '../logger.js';
+import type { RetryPolicy } from './portal-retry.js';
+import type { ProviderTimeouts } from './provider-timeouts.js';
 
 /** What a provider needs to be known by the rest of the system (config, API validation, queues). */
 export interface ProviderDescriptor {
@@ -68,15 +70,24 @@ export interface ProviderSessionContext {
    */
   getTotp?: () => Promise<string>;
   reportTotp?: (outcome: 'accepted' | 'refused') => Promise<void>;
-  /** Saves a screenshot of the page as evidence and returns its path. Labels carry no secrets. */
-  captureEvidence: (label: string) => Promise<string>;
+  /**
+   * Saves a screenshot of the page as evidence and returns its path, or undefined when the
+   * screenshot could not be taken (a lost screenshot must not undo a portal side effect).
+   * Labels carry no secrets.
+   */
+  captureEvidence: (label: string) => Promise<string | undefined>;
   logger: Logger;
+  /** Time limits for page loads and element waits; defaults in provider-timeouts.ts. */
+  timeouts?: Partial<ProviderTimeouts>;
+  /** How often a portal answering 503 is retried; defaults in portal-retry.ts. */
+  retry?: Partial<RetryPolicy>;
 }
 
 /**
  * One FNO portal's automation. Methods throw RpaError with codes from src/errors.ts:
  * LOGIN_REFUSED, TOO_MANY_SESSIONS, TOTP_REFUSED, SESSION_LOST, PORTAL_UNAVAILABLE,
- * PAGE_CONTRACT_MISMATCH, INVALID_CIRCUIT.
+ * PAGE_CONTRACT_MISMATCH, INVALID_CIRCUIT, CANCELLATION_REFUSED, VALIDATION_FAILED (bad
+ * cancellation parameters).
  */
 export interface ProviderAutomation {
   readonly descriptor: ProviderDescriptor;

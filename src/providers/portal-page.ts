@@ -1,0 +1,121 @@
+import { errors, type Locator, type Page, type Response } from 'playwright-core';
+import { RpaError } from '../errors.js';
+import { portalHiccup } from './portal-retry.js';
+import type { ProviderSessionContext } from './provider.js';
+import { resolveTimeouts } from './provider-timeouts.js';
+
+/** The document a navigation ended on. */
+export interface PageLoad {
+  status: number;
+  url: URL;
+}
+
+const UNAVAILABLE_TEXT = 'Service temporarily unavailable';
+
+function isRedirect(status: number): boolean {
+  return status >= 300 && status < 400;
+}
+
+/** Resolves a portal path against the context's base URL. */
+export function portalUrl(ctx: Pick<ProviderSessionContext, 'baseUrl'>, path: string): string {
+  return new URL(path, ctx.baseUrl.replace(/\/+$/, '') + '/').toString();
+}
+
+/**
+ * Loads a portal page (following redirects) and returns where it ended. A 503 throws a
+ * `portalHiccup`, so the caller's `withPortalRetry` loads it again.
+ */
+export async function openUrl(ctx: ProviderSessionContext, path: string, what = path): Promise<PageLoad> {
+  const { navigationMs } = resolveTimeouts(ctx);
+  let response: Response | null;
+  try {
+    response = await ctx.page.goto(portalUrl(ctx, path), { waitUntil: 'domcontentloaded', timeout: navigationMs });
+  } catch (thrown) {
+    throw navigationFailure(thrown, `loading ${what}`);
+  }
+  const load = { status: response?.status() ?? 200, url: new URL(ctx.page.url()) };
+  if (load.status === 503) throw portalHiccup(`loading ${what}`);
+  return load;
+}
+
+/**
+ * Clicks a control that submits a server-rendered form and waits until the browser shows the
+ * document the submission ended on (after redirects). Waiting for the main frame to commit a
+ * new document keeps later locators from matching the page the form was on.
+ */
+export async function submitForm(ctx: ProviderSessionContext, submit: Locator, what: string, timeoutMs?: number): Promise<PageLoad> {
+  const timeouts = resolveTimeouts(ctx);
+  const timeout = timeoutMs ?? timeouts.navigationMs;
+  const page = ctx.page;
+  const mainFrame = page.mainFrame();
+  try {
+    const [, response] = await Promise.all([
+      page.waitForEvent('framenavigated', { predicate: (frame) => frame === mainFrame, timeout }),
+      page.waitForResponse(
+        (r) => r.frame() === mainFrame && r.request().isNavigationRequest() && !isRedirect(r.status()),
+        { timeout },
+      ),
+      submit.click({ timeout: timeouts.actionMs }),
+    ]);
+    await page.waitForLoadState('domcontentloaded', { timeout });
+    const load = { status: response.status(), url: new URL(page.url()) };
+    if (load.status === 503) throw portalHiccup(what);
+    return load;
+  } catch (thrown) {
+    if (thrown instanceof RpaError) throw thrown;
+    throw navigationFailure(thrown, what);
+  }
+}
+
+function navigationFailure(thrown: unknown, what: string): RpaError {
+  const message = thrown instanceof Error ? thrown.message.split('\n')[0] : String(thrown);
+  if (thrown instanceof errors.TimeoutError) {
+    return new RpaError('PORTAL_UNAVAILABLE', `portal did not answer in time while ${what}`, { retryable: true, cause: thrown });
+  }
+  // Connection refused/reset: the portal is down; transient from the robot's point of view.
+  if (/net::ERR_/.test(message)) return portalHiccup(what, 0);
+  return new RpaError('PAGE_CONTRACT_MISMATCH', `browser failed while ${what}: ${message}`, { cause: thrown });
+}
+
+/**
+ * Waits until one of the named locators is visible and returns its name, or undefined when
+ * none appeared in time. Keys are checked in order, so list the most specific first.
+ */
+export async function firstVisible<K extends string>(outcomes: Record<K, Locator>, timeoutMs: number): Promise<K | undefined> {
+  const keys = Object.keys(outcomes) as K[];
+  let any = outcomes[keys[0]];
+  for (const key of keys.slice(1)) any = any.or(outcomes[key]);
+  try {
+    await any.first().waitFor({ state: 'visible', timeout: timeoutMs });
+  } catch (thrown) {
+    if (thrown instanceof errors.TimeoutError) return undefined;
+    throw thrown;
+  }
+  for (const key of keys) {
+    if (await outcomes[key].first().isVisible()) return key;
+  }
+  return undefined;
+}
+
+/** Trimmed, whitespace-collapsed text of the first match, waiting for it to be attached. */
+export async function textOf(locator: Locator, timeoutMs: number): Promise<string> {
+  const text = await locator.first().textContent({ timeout: timeoutMs });
+  return (text ?? '').replace(/\s+/g, ' ').trim();
+}
+
+/** True when the page is a 503 page that arrived some other way than `openUrl`/`submitForm`. */
+export async function showsUnavailable(page: Page): Promise<boolean> {
+  return page.getByText(UNAVAILABLE_TEXT).first().isVisible();
+}
+
+/** The error for a page that does not look like SPEC.md says it should. */
+export function contractMismatch(provider: string, what: string, page: Page): RpaError {
+  let path = '';
+  try {
+    const url = new URL(page.url());
+    path = url.pathname + url.search;
+  } catch {
+    path = page.url();
+  }
+  return new RpaError('PAGE_CONTRACT_MISMATCH', `${provider}: ${what} (page ${path})`);
+}

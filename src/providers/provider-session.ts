@@ -1,0 +1,208 @@
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { BrowserContext, Page } from 'playwright-core';
+import { RpaError, coerceError, isRpaError } from '../errors.js';
+import { silentLogger, type Logger } from '../logger.js';
+import type { RetryPolicy } from './portal-retry.js';
+import type {
+  CancellationParams,
+  CancellationResult,
+  ProviderAutomation,
+  ProviderCredentials,
+  ProviderSessionContext,
+  ValidationResult,
+} from './provider.js';
+import { resolveTimeouts, type ProviderTimeouts } from './provider-timeouts.js';
+
+export interface ProviderSessionOptions {
+  automation: ProviderAutomation;
+  /** A leased context; the session opens its page in it but does not close the context. */
+  context: BrowserContext;
+  /** The portal's base URL. */
+  baseUrl: string;
+  credentials: ProviderCredentials;
+  /** For providers whose descriptor says needsTotp: a fresh code, fetched when it is typed. */
+  getTotp?: () => Promise<string>;
+  reportTotp?: (outcome: 'accepted' | 'refused') => Promise<void>;
+  /** Screenshots go to `<evidenceDir>/<provider>/<batchId>/`. */
+  evidenceDir: string;
+  batchId: string;
+  logger?: Logger;
+  timeouts?: Partial<ProviderTimeouts>;
+  retry?: Partial<RetryPolicy>;
+}
+
+/** What an operation returns: the job's result and the screenshots taken for it. */
+export interface JobOutcome<R> {
+  result: R;
+  evidence: string[];
+}
+
+/**
+ * Runs one provider automation in one browser context for one batch: one login serves every
+ * job. An operation that finds the session gone logs in again once (a fresh TOTP code) and
+ * runs once more. Evidence: a screenshot of every cancellation's confirmation page and of the
+ * page where a job failed, under `<evidenceDir>/<provider>/<batchId>/job-<jobId>-<label>-<time>.png`;
+ * a failed job's RpaError carries its paths in `details.evidence`.
+ */
+export class ProviderSession {
+  /** Successful logins so far, re-logins included. */
+  loginCount = 0;
+  private page?: Page;
+  private loggedIn = false;
+  private closed = false;
+  private readonly logger: Logger;
+  private readonly provider: string;
+
+  constructor(private readonly options: ProviderSessionOptions) {
+    this.provider = options.automation.descriptor.name;
+    this.logger = (options.logger ?? silentLogger).child({ provider: this.provider, batch_id: options.batchId });
+  }
+
+  get isLoggedIn(): boolean {
+    return this.loggedIn;
+  }
+
+  /** Logs in (again). Throws the automation's RpaError, with a screenshot of the page in `details.evidence`. */
+  async login(): Promise<void> {
+    const evidence: string[] = [];
+    const ctx = await this.contextFor(undefined, evidence, this.logger);
+    await this.loginWith(ctx, evidence);
+  }
+
+  async validate(jobId: string, circuitNumber: string): Promise<JobOutcome<ValidationResult>> {
+    return this.run(jobId, 'validate', (ctx) => this.options.automation.validate(ctx, circuitNumber));
+  }
+
+  async cancel(jobId: string, params: CancellationParams): Promise<JobOutcome<CancellationResult>> {
+    return this.run(jobId, 'cancel', (ctx) => this.options.automation.cancel(ctx, params));
+  }
+
+  /** Logs out when logged in; the portal slot is freed. */
+  async logout(): Promise<void> {
+    if (!this.loggedIn || !this.page || this.page.isClosed()) return;
+    const ctx = await this.contextFor(undefined, [], this.logger);
+    this.loggedIn = false;
+    await this.options.automation.logout(ctx);
+    this.logger.info('logged out');
+  }
+
+  /** Logs out (best effort) and closes the page. Safe to call twice. The context stays the caller's. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    try {
+      await this.logout();
+    } catch (thrown) {
+      this.logger.warn({ err: coerceError(thrown).toJSON() }, 'logout failed while closing the session');
+    }
+    await this.page?.close().catch(() => undefined);
+    this.page = undefined;
+  }
+
+  private async run<R>(jobId: string, operation: string, step: (ctx: ProviderSessionContext) => Promise<R>): Promise<JobOutcome<R>> {
+    if (this.closed) throw new RpaError('INTERNAL', 'provider session is closed');
+    const logger = this.logger.child({ job_id: jobId, operation });
+    const evidence: string[] = [];
+    const ctx = await this.contextFor(jobId, evidence, logger);
+    const started = Date.now();
+    try {
+      if (!this.loggedIn) await this.loginWith(ctx, evidence);
+      let result: R;
+      try {
+        result = await step(ctx);
+      } catch (thrown) {
+        if (!(await this.sessionLost(ctx, thrown))) throw thrown;
+        logger.warn('session lost, logging in again');
+        this.loggedIn = false;
+        await this.loginWith(ctx, evidence);
+        result = await step(ctx);
+      }
+      logger.info({ duration_ms: Date.now() - started, evidence: evidence.length }, `${operation} done`);
+      return { result, evidence };
+    } catch (thrown) {
+      const error = coerceError(thrown);
+      if (!(error.details?.evidence)) await ctx.captureEvidence('failed');
+      logger.warn({ duration_ms: Date.now() - started, code: error.code, retryable: error.retryable, err: error.message }, `${operation} failed`);
+      throw withEvidence(error, evidence);
+    }
+  }
+
+  private async sessionLost(ctx: ProviderSessionContext, thrown: unknown): Promise<boolean> {
+    if (isRpaError(thrown, 'SESSION_LOST')) return true;
+    if (isRpaError(thrown) && thrown.code !== 'PAGE_CONTRACT_MISMATCH') return false;
+    // A page that did not match may be the login page the portal sent us to.
+    return this.options.automation.isSessionLost(ctx).catch(() => false);
+  }
+
+  private async loginWith(ctx: ProviderSessionContext, evidence: string[]): Promise<void> {
+    const started = Date.now();
+    try {
+      await this.options.automation.login(ctx);
+    } catch (thrown) {
+      const error = coerceError(thrown);
+      await ctx.captureEvidence('login-failed');
+      ctx.logger.warn({ code: error.code, retryable: error.retryable, err: error.message }, 'login failed');
+      throw withEvidence(error, evidence);
+    }
+    this.loggedIn = true;
+    this.loginCount++;
+    ctx.logger.info({ duration_ms: Date.now() - started, login_count: this.loginCount }, 'logged in');
+  }
+
+  private async openPage(): Promise<Page> {
+    if (!this.page || this.page.isClosed()) {
+      this.page = await this.options.context.newPage();
+      const t = resolveTimeouts(this.options);
+      this.page.setDefaultTimeout(t.actionMs);
+      this.page.setDefaultNavigationTimeout(t.navigationMs);
+      this.loggedIn = false;
+    }
+    return this.page;
+  }
+
+  private async contextFor(jobId: string | undefined, evidence: string[], logger: Logger): Promise<ProviderSessionContext> {
+    const page = await this.openPage();
+    const o = this.options;
+    return {
+      page,
+      baseUrl: o.baseUrl.replace(/\/+$/, ''),
+      credentials: o.credentials,
+      getTotp: o.getTotp,
+      reportTotp: o.reportTotp,
+      logger,
+      timeouts: o.timeouts,
+      retry: o.retry,
+      captureEvidence: async (label) => {
+        const path = await this.screenshot(page, jobId, label, logger);
+        if (path) evidence.push(path);
+        return path;
+      },
+    };
+  }
+
+  private async screenshot(page: Page, jobId: string | undefined, label: string, logger: Logger): Promise<string | undefined> {
+    const dir = join(this.options.evidenceDir, safeName(this.provider), safeName(this.options.batchId));
+    const stamp = new Date().toISOString().replace(/[-:]/g, '').replace('.', '');
+    const prefix = jobId === undefined ? 'session' : `job-${safeName(jobId)}`;
+    const path = join(dir, `${prefix}-${safeName(label)}-${stamp}.png`);
+    try {
+      await mkdir(dir, { recursive: true });
+      await page.screenshot({ path, fullPage: true, timeout: resolveTimeouts(this.options).actionMs });
+      return path;
+    } catch (thrown) {
+      logger.warn({ label, err: coerceError(thrown).message }, 'could not save evidence screenshot');
+      return undefined;
+    }
+  }
+}
+
+function safeName(part: string): string {
+  return String(part).replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 80) || '_';
+}
+
+function withEvidence(error: RpaError, evidence: string[]): RpaError {
+  if (evidence.length === 0) return error;
+  const details = { ...error.details, evidence: [...evidence] };
+  return new RpaError(error.code, error.message, { retryable: error.retryable, cause: error, field: error.field, details });
+}
