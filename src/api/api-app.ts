@@ -1,0 +1,40 @@
+import express, { type Express, type Router } from 'express';
+import type { Db } from '../db/database.js';
+import type { Logger } from '../logger.js';
+import { authenticate } from './authenticate.js';
+import { errorHandler, notFoundHandler } from './error-handler.js';
+import { apiKeysRoutes } from './routes/api-keys-routes.js';
+import { batchesRoutes } from './routes/batches-routes.js';
+import { healthRoutes, type HealthDeps } from './routes/health-routes.js';
+import { jobsRoutes, type JobsRoutesDeps } from './routes/jobs-routes.js';
+
+export const BODY_LIMIT = '8mb';
+
+export interface ApiAppDeps extends JobsRoutesDeps {
+  db: Db;
+  bootstrapKey?: string;
+  health: HealthDeps;
+  logger: Logger;
+  /** Routers mounted before auth that handle their own (e.g. Bull Board's cookie login). */
+  publicRouters?: Router[];
+  /** Routers mounted after API-key auth (metrics, events, schedules …). */
+  routers?: Router[];
+}
+
+/** The ingest API. Express 5 forwards rejected promises from handlers to the error handler. */
+export function createApiApp(deps: ApiAppDeps): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', false);
+  app.use(healthRoutes(deps.health));
+  for (const router of deps.publicRouters ?? []) app.use(router);
+  app.use(authenticate(deps.db, deps.bootstrapKey));
+  app.use(express.json({ limit: BODY_LIMIT, type: () => true, strict: false }));
+  app.use(jobsRoutes(deps));
+  app.use(batchesRoutes(deps));
+  app.use(apiKeysRoutes(deps));
+  for (const router of deps.routers ?? []) app.use(router);
+  app.use(notFoundHandler);
+  app.use(errorHandler(deps.logger));
+  return app;
+}

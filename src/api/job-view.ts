@@ -1,0 +1,33 @@
+import type { JobRow } from '../db/job-repository.js';
+
+export interface CallbackDeliveryView {
+  state: string;
+  attempts: number;
+  last_status: number | null;
+  last_error: string | null;
+  delivered_at: Date | null;
+}
+
+/** A job as the API shows it. */
+export function jobView(job: JobRow, callback?: CallbackDeliveryView | null) {
+  return {
+    job_id: Number(job.id),
+    provider: job.provider,
+    action: job.action,
+    parameters: job.parameters,
+    status: job.status,
+    result: job.result,
+    error: job.error,
+    batch_id: job.batch_id === null ? null : Number(job.batch_id),
+    attempts: job.attempts,
+    max_attempts: job.max_attempts,
+    external_id: job.external_id,
+    callback_url: job.callback_url,
+    callback: callback ?? null,
+    evidence: job.evidence,
+    created_at: job.created_at,
+    updated_at: job.updated_at,
+    started_at: job.started_at,
+    completed_at: job.completed_at,
+  };
+}

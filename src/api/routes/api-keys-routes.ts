@@ -1,0 +1,39 @@
+import { Router } from 'express';
+import type { Db } from '../../db/database.js';
+import { createApiKey, listApiKeys, revokeApiKey } from '../../db/api-key-repository.js';
+import { ROLES, type Role } from '../../db/schema.js';
+import { RpaError } from '../../errors.js';
+import { requirePermission } from '../authenticate.js';
+
+export function parseKeyName(value: unknown): string {
+  if (typeof value !== 'string' || !/^[A-Za-z0-9._-]{1,64}$/.test(value)) {
+    throw new RpaError('VALIDATION_FAILED', 'name: must be 1 to 64 letters, digits, dots, dashes or underscores', { field: 'name' });
+  }
+  return value;
+}
+
+export function parseRole(value: unknown): Role {
+  if (typeof value !== 'string' || !(ROLES as readonly string[]).includes(value)) {
+    throw new RpaError('VALIDATION_FAILED', `role: must be one of ${ROLES.join(', ')}`, { field: 'role' });
+  }
+  return value as Role;
+}
+
+export function apiKeysRoutes(deps: { db: Db }): Router {
+  const router = Router();
+  router.use('/api-keys', requirePermission('keys:manage'));
+  router.get('/api-keys', async (_req, res) => {
+    res.json({ api_keys: await listApiKeys(deps.db) });
+  });
+  router.post('/api-keys', async (req, res) => {
+    const body = (req.body ?? {}) as Record<string, unknown>;
+    const created = await createApiKey(deps.db, parseKeyName(body.name), parseRole(body.role));
+    res.status(201).json(created);
+  });
+  router.delete('/api-keys/:name', async (req, res) => {
+    const name = parseKeyName(req.params.name);
+    if (!(await revokeApiKey(deps.db, name))) throw new RpaError('NOT_FOUND', `no active API key named "${name}"`, { field: 'name' });
+    res.json({ name, revoked: true });
+  });
+  return router;
+}

@@ -1,0 +1,76 @@
+import { Router } from 'express';
+import type { Db } from '../../db/database.js';
+import { batchProgress, findBatch, findBatchMembers, listActiveBatches, listBatches, type BatchRow } from '../../db/batch-repository.js';
+import { BATCH_STATUSES } from '../../db/schema.js';
+import { RpaError } from '../../errors.js';
+import { parseProvider } from '../../jobs/job-request.js';
+import { requirePermission } from '../authenticate.js';
+import { idParam, limitParam, oneOf, optionalQuery, sinceParam } from '../request-params.js';
+
+export function batchView(batch: BatchRow) {
+  return {
+    batch_id: Number(batch.id),
+    provider: batch.provider,
+    status: batch.status,
+    worker: batch.worker,
+    size: batch.size,
+    progress: batchProgress(batch),
+    completed: batch.completed_count,
+    failed: batch.failed_count,
+    returned: batch.returned_count,
+    logins: batch.login_count,
+    error: batch.error,
+    created_at: batch.created_at,
+    started_at: batch.started_at,
+    finished_at: batch.finished_at,
+  };
+}
+
+export function batchesRoutes(deps: { db: Db }): Router {
+  const router = Router();
+  router.use('/batches', requirePermission('batches:read'));
+
+  router.get('/batches', async (req, res) => {
+    const query = req.query as Record<string, unknown>;
+    const provider = optionalQuery(query, 'provider');
+    const cursor = optionalQuery(query, 'cursor');
+    const limit = limitParam(optionalQuery(query, 'limit'));
+    const rows = await listBatches(deps.db, {
+      status: oneOf(optionalQuery(query, 'status'), BATCH_STATUSES, 'status'),
+      provider: provider === undefined ? undefined : parseProvider(provider),
+      since: sinceParam(optionalQuery(query, 'since')),
+      beforeId: cursor === undefined ? undefined : idParam(cursor, 'cursor'),
+      limit,
+    });
+    const last = rows.at(-1);
+    res.json({ batches: rows.map(batchView), next_cursor: rows.length === limit && last ? last.id : null });
+  });
+
+  router.get('/batches/active', async (_req, res) => {
+    const rows = await listActiveBatches(deps.db);
+    res.json({ active_batches: rows.length, batches: rows.map(batchView) });
+  });
+
+  router.get('/batches/:id', async (req, res) => {
+    const id = idParam(req.params.id);
+    const batch = await findBatch(deps.db, id);
+    if (!batch) throw new RpaError('NOT_FOUND', `batch ${id} does not exist`, { field: 'id' });
+    const members = await findBatchMembers(deps.db, id);
+    res.json({
+      ...batchView(batch),
+      jobs: members.map((m) => ({
+        job_id: Number(m.id),
+        action: m.action,
+        circuit_number: m.circuit_number,
+        status: m.status,
+        // A job handed back for a retry belongs to a later batch now.
+        current_batch_id: m.batch_id === null ? null : Number(m.batch_id),
+        attempt: m.attempt,
+        result: m.result,
+        error: m.error,
+      })),
+    });
+  });
+
+  return router;
+}

@@ -1,0 +1,88 @@
+import { sql, type Selectable } from 'kysely';
+import type { Db } from './database.js';
+import type { JobAction, JobParameters, JobStatus, JobsTable } from './schema.js';
+
+export type JobRow = Selectable<JobsTable>;
+
+export interface NewJob {
+  provider: string;
+  action: JobAction;
+  parameters: JobParameters;
+  callbackUrl: string | null;
+  externalId: string | null;
+  requestHash: string;
+  submittedBy: string | null;
+  maxAttempts: number;
+}
+
+/**
+ * Inserts many jobs in one statement (column arrays through unnest: one parameter per
+ * column, so 10,000 rows stay far below Postgres' parameter limit). Returns ids in input order.
+ */
+export async function insertJobs(db: Db, jobs: NewJob[]): Promise<string[]> {
+  if (jobs.length === 0) return [];
+  const col = <T>(pick: (j: NewJob) => T) => jobs.map(pick);
+  const { rows } = await sql<{ id: string }>`
+    INSERT INTO jobs (provider, action, circuit_number, parameters, callback_url, external_id, request_hash, submitted_by, max_attempts)
+    SELECT provider, action, circuit_number, parameters, callback_url, external_id, request_hash, submitted_by, max_attempts FROM unnest(
+      ${col((j) => j.provider)}::text[], ${col((j) => j.action)}::text[], ${col((j) => j.parameters.circuit_number)}::text[],
+      ${col((j) => JSON.stringify(j.parameters))}::jsonb[], ${col((j) => j.callbackUrl)}::text[], ${col((j) => j.externalId)}::text[],
+      ${col((j) => j.requestHash)}::text[], ${col((j) => j.submittedBy)}::text[], ${col((j) => j.maxAttempts)}::int[]
+    ) WITH ORDINALITY AS t(provider, action, circuit_number, parameters, callback_url, external_id, request_hash, submitted_by, max_attempts, ord)
+    ORDER BY ord
+    RETURNING id
+  `.execute(db);
+  return rows.map((r) => r.id);
+}
+
+export async function findJob(db: Db, id: string): Promise<JobRow | undefined> {
+  return db.selectFrom('jobs').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+export async function findJobsByExternalIds(db: Db, provider: string, externalIds: string[]) {
+  if (externalIds.length === 0) return [];
+  return db
+    .selectFrom('jobs')
+    .select(['id', 'external_id', 'request_hash'])
+    .where('provider', '=', provider)
+    .where('external_id', 'in', externalIds)
+    .execute();
+}
+
+export interface JobListFilter {
+  status?: JobStatus;
+  provider?: string;
+  batchId?: string;
+  /** Only ids below this one (the cursor of the previous page). */
+  beforeId?: string;
+  limit: number;
+}
+
+/** Newest first, keyset-paginated on id. */
+export async function listJobs(db: Db, filter: JobListFilter): Promise<JobRow[]> {
+  let query = db.selectFrom('jobs').selectAll().orderBy('id', 'desc').limit(filter.limit);
+  if (filter.status) query = query.where('status', '=', filter.status);
+  if (filter.provider) query = query.where('provider', '=', filter.provider);
+  if (filter.batchId) query = query.where('batch_id', '=', filter.batchId);
+  if (filter.beforeId) query = query.where('id', '<', filter.beforeId);
+  return query.execute();
+}
+
+/** Marks jobs as handed to their provider queue. */
+export async function markEnqueued(db: Db, ids: string[]): Promise<void> {
+  if (ids.length === 0) return;
+  await db.updateTable('jobs').set({ enqueued_at: new Date() }).where('id', 'in', ids).execute();
+}
+
+/** Pending jobs that belong to no batch and are due: what should be on a provider queue. */
+export async function findJobsToEnqueue(db: Db, options: { limit: number; onlyNeverEnqueued?: boolean }) {
+  let query = db
+    .selectFrom('jobs')
+    .select(['id', 'provider', 'attempts', 'available_at', 'enqueued_at'])
+    .where('status', '=', 'pending')
+    .where('batch_id', 'is', null)
+    .orderBy('id')
+    .limit(options.limit);
+  if (options.onlyNeverEnqueued) query = query.where('enqueued_at', 'is', null);
+  return query.execute();
+}

@@ -1,0 +1,139 @@
+import type { ColumnType, Generated, JSONColumnType } from 'kysely';
+
+export type JobStatus = 'pending' | 'running' | 'completed' | 'failed' | 'cancelled';
+export type BatchStatus = 'created' | 'assigned' | 'in_progress' | 'completed' | 'failed';
+export type JobAction = 'validation' | 'cancellation';
+export type Role = 'submitter' | 'viewer' | 'operator' | 'admin';
+
+export const JOB_STATUSES: readonly JobStatus[] = ['pending', 'running', 'completed', 'failed', 'cancelled'];
+export const BATCH_STATUSES: readonly BatchStatus[] = ['created', 'assigned', 'in_progress', 'completed', 'failed'];
+export const JOB_ACTIONS: readonly JobAction[] = ['validation', 'cancellation'];
+export const ROLES: readonly Role[] = ['submitter', 'viewer', 'operator', 'admin'];
+
+export interface JobParameters {
+  circuit_number: string;
+  reason?: string;
+  effective_date?: string;
+}
+
+export interface JobError {
+  code: string;
+  message: string;
+}
+
+type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
+type NullableTimestamp = ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+
+export interface JobsTable {
+  id: Generated<string>;
+  provider: string;
+  action: JobAction;
+  circuit_number: string;
+  parameters: JSONColumnType<JobParameters>;
+  status: ColumnType<JobStatus, JobStatus | undefined, JobStatus>;
+  result: JSONColumnType<Record<string, unknown> | null, string | null | undefined, string | null>;
+  error: JSONColumnType<JobError | null, string | null | undefined, string | null>;
+  evidence: JSONColumnType<string[], string | undefined, string>;
+  batch_id: ColumnType<string | null, string | null | undefined, string | null>;
+  attempts: ColumnType<number, number | undefined, number>;
+  max_attempts: number;
+  callback_url: string | null;
+  external_id: string | null;
+  request_hash: string;
+  submitted_by: string | null;
+  available_at: Timestamp;
+  enqueued_at: NullableTimestamp;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+  started_at: NullableTimestamp;
+  completed_at: NullableTimestamp;
+}
+
+export interface BatchesTable {
+  id: Generated<string>;
+  provider: string;
+  status: ColumnType<BatchStatus, BatchStatus | undefined, BatchStatus>;
+  size: number;
+  worker: string | null;
+  completed_count: ColumnType<number, number | undefined, number>;
+  failed_count: ColumnType<number, number | undefined, number>;
+  returned_count: ColumnType<number, number | undefined, number>;
+  login_count: ColumnType<number, number | undefined, number>;
+  error: JSONColumnType<JobError | null, string | null | undefined, string | null>;
+  created_at: Timestamp;
+  started_at: NullableTimestamp;
+  finished_at: NullableTimestamp;
+  updated_at: Timestamp;
+}
+
+export interface BatchJobsTable {
+  batch_id: string;
+  job_id: string;
+  position: number;
+  attempt: number;
+}
+
+export interface JobEventsTable {
+  id: Generated<string>;
+  job_id: string;
+  at: Timestamp;
+  from_status: string | null;
+  to_status: string;
+  cause: string;
+  actor: string;
+  batch_id: string | null;
+  details: JSONColumnType<Record<string, unknown> | null, string | null | undefined, string | null>;
+}
+
+export interface IdempotencyKeysTable {
+  key: string;
+  request_hash: string;
+  job_ids: string[];
+  created_at: Timestamp;
+}
+
+export interface ApiKeysTable {
+  id: Generated<number>;
+  name: string;
+  role: Role;
+  key_prefix: string;
+  key_hash: string;
+  created_at: Timestamp;
+  last_used_at: NullableTimestamp;
+  revoked_at: NullableTimestamp;
+}
+
+export interface CancellationIntentsTable {
+  job_id: string;
+  provider: string;
+  circuit_number: string;
+  batch_id: string | null;
+  attempt: number;
+  state: 'intended' | 'done';
+  reference: string | null;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface CallbackDeliveriesTable {
+  job_id: string;
+  url: string;
+  state: ColumnType<'pending' | 'delivered' | 'failed' | 'refused', 'pending' | 'delivered' | 'failed' | 'refused' | undefined>;
+  attempts: ColumnType<number, number | undefined, number>;
+  last_status: number | null;
+  last_error: string | null;
+  delivered_at: NullableTimestamp;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface Database {
+  jobs: JobsTable;
+  batches: BatchesTable;
+  batch_jobs: BatchJobsTable;
+  job_events: JobEventsTable;
+  idempotency_keys: IdempotencyKeysTable;
+  api_keys: ApiKeysTable;
+  cancellation_intents: CancellationIntentsTable;
+  callback_deliveries: CallbackDeliveriesTable;
+}

@@ -1,0 +1,88 @@
+import type { Db } from '../db/database.js';
+import { claimIdempotencyKey, completeIdempotencyKey } from '../db/idempotency-repository.js';
+import { appendJobEvents } from '../db/job-events.js';
+import { findJobsByExternalIds, insertJobs, type NewJob } from '../db/job-repository.js';
+import { RpaError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { JobEnqueuer } from '../queues/job-enqueuer.js';
+import { hashRequest, type JobRequest } from './job-request.js';
+
+export interface SubmitOptions {
+  /** Name of the API key that submits (recorded on the job and in its first event). */
+  actor: string;
+  idempotencyKey?: string;
+  /** Error field prefix for items (`jobs` for bulk requests, absent for one job). */
+  itemField?: string;
+}
+
+export interface SubmitOutcome {
+  jobIds: string[];
+  /** True when every job already existed (an idempotent replay): nothing was created. */
+  replayed: boolean;
+}
+
+/**
+ * Writes jobs and their first events in one transaction (Postgres is the truth from here on),
+ * then hands them to their provider queues. A Valkey outage does not fail the submission:
+ * the jobs wait in Postgres and the sweeper enqueues them later.
+ */
+export class JobSubmission {
+  constructor(
+    private readonly db: Db,
+    private readonly enqueuer: JobEnqueuer,
+    private readonly maxAttempts: number,
+    private readonly logger: Logger,
+  ) {}
+
+  async submit(requests: JobRequest[], options: SubmitOptions): Promise<SubmitOutcome> {
+    const outcome = await this.db.transaction().execute(async (trx) => {
+      const idempotencyKey = options.idempotencyKey ? `${options.actor}:${options.idempotencyKey}` : undefined;
+      if (idempotencyKey) {
+        const claim = await claimIdempotencyKey(trx, idempotencyKey, hashRequest(requests.map((r) => r.hash)));
+        if (claim.kind === 'replay') return { jobIds: claim.jobIds, replayed: true, created: [] as string[] };
+        if (claim.kind === 'conflict') {
+          throw new RpaError('CONFLICT', 'Idempotency-Key was already used with a different request body', { field: 'Idempotency-Key' });
+        }
+      }
+
+      const ids: (string | undefined)[] = new Array(requests.length).fill(undefined);
+      const provider = requests[0]!.provider;
+      const external = requests.flatMap((r) => (r.externalId ? [r.externalId] : []));
+      const existing = new Map((await findJobsByExternalIds(trx, provider, external)).map((row) => [row.external_id!, row]));
+      requests.forEach((request, index) => {
+        const found = request.externalId ? existing.get(request.externalId) : undefined;
+        if (!found) return;
+        if (found.request_hash !== request.hash) {
+          const field = options.itemField ? `${options.itemField}[${index}].external_id` : 'external_id';
+          throw new RpaError('CONFLICT', `${field}: job ${found.id} was submitted with this external_id and a different body`, { field });
+        }
+        ids[index] = found.id;
+      });
+
+      const fresh = requests.map((r, i) => ({ r, i })).filter(({ i }) => ids[i] === undefined);
+      const newJobs: NewJob[] = fresh.map(({ r }) => ({
+        provider: r.provider,
+        action: r.action,
+        parameters: r.parameters,
+        callbackUrl: r.callbackUrl,
+        externalId: r.externalId,
+        requestHash: r.hash,
+        submittedBy: options.actor,
+        maxAttempts: this.maxAttempts,
+      }));
+      const created = await insertJobs(trx, newJobs);
+      fresh.forEach(({ i }, k) => (ids[i] = created[k]));
+      await appendJobEvents(trx, { jobIds: created, from: null, to: 'pending', cause: 'submitted', actor: options.actor });
+      const jobIds = ids as string[];
+      if (idempotencyKey) await completeIdempotencyKey(trx, idempotencyKey, jobIds);
+      return { jobIds, replayed: created.length === 0, created };
+    });
+
+    if (outcome.created.length > 0) {
+      const provider = requests[0]!.provider;
+      await this.enqueuer.tryEnqueue(outcome.created.map((id) => ({ id, provider, attempts: 0 })));
+      this.logger.info({ provider, count: outcome.created.length, actor: options.actor }, 'jobs accepted');
+    }
+    return { jobIds: outcome.jobIds, replayed: outcome.replayed };
+  }
+}

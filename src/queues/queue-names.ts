@@ -1,0 +1,40 @@
+/**
+ * Queue names and key prefixes. Every key of one queue shares one hash tag, so the same
+ * code runs on Valkey Cluster; a provider's queues share theirs, because a batch flow
+ * (parent on the batch queue, child on the run queue) must be written atomically to one slot.
+ */
+export interface QueueRef {
+  name: string;
+  prefix: string;
+}
+
+export function providerJobsQueue(basePrefix: string, provider: string): QueueRef {
+  return { name: `jobs-${provider}`, prefix: `{${basePrefix}-${provider}}` };
+}
+
+/** Parent jobs of batch flows: their processor finalises a batch once its work is done. */
+export function batchQueue(basePrefix: string, provider: string): QueueRef {
+  return { name: `batches-${provider}`, prefix: `{${basePrefix}-${provider}}` };
+}
+
+/** Children of batch flows: the sandboxed processor runs one batch in a browser. */
+export function batchRunQueue(basePrefix: string, provider: string): QueueRef {
+  return { name: `batch-run-${provider}`, prefix: `{${basePrefix}-${provider}}` };
+}
+
+export function callbackQueue(basePrefix: string): QueueRef {
+  return { name: 'callbacks', prefix: `{${basePrefix}-callbacks}` };
+}
+
+export function maintenanceQueue(basePrefix: string): QueueRef {
+  return { name: 'maintenance', prefix: `{${basePrefix}-maintenance}` };
+}
+
+/** BullMQ job id of a job's n-th trip through its provider queue: enqueue twice = once. */
+export function providerQueueJobId(jobId: string, attempt: number): string {
+  return `job-${jobId}-a${attempt}`;
+}
+
+export function batchFlowJobIds(batchId: string): { parent: string; run: string } {
+  return { parent: `batch-${batchId}`, run: `batch-${batchId}-run` };
+}

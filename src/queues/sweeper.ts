@@ -1,0 +1,74 @@
+import type { Db } from '../db/database.js';
+import { findJobsToEnqueue } from '../db/job-repository.js';
+import type { Logger } from '../logger.js';
+import type { JobEnqueuer } from './job-enqueuer.js';
+import { providerQueueJobId } from './queue-names.js';
+import type { QueueRegistry } from './queue-registry.js';
+
+export interface SweepResult {
+  enqueued: number;
+  /** Jobs recorded as enqueued whose queue entry had vanished (Valkey wiped or restored). */
+  restored: number;
+}
+
+/**
+ * Makes Valkey agree with Postgres: every committed job that should be waiting on a provider
+ * queue is put there (after a Valkey outage at submit time, or a wiped Valkey). Safe to run
+ * anywhere, any number of times: queue ids are deterministic.
+ */
+export class Sweeper {
+  private timer?: NodeJS.Timeout;
+  private running?: Promise<SweepResult>;
+
+  constructor(
+    private readonly db: Db,
+    private readonly queues: QueueRegistry,
+    private readonly enqueuer: JobEnqueuer,
+    private readonly logger: Logger,
+    private readonly options: { batchLimit?: number; recheckAfterMs?: number } = {},
+  ) {}
+
+  start(intervalMs = 5_000): void {
+    const tick = () => {
+      this.sweep()
+        .catch((err) => this.logger.warn({ err }, 'sweep failed; will retry'))
+        .finally(() => {
+          if (this.timer) this.timer = setTimeout(tick, intervalMs).unref();
+        });
+    };
+    this.timer = setTimeout(tick, 0).unref();
+  }
+
+  /** One pass; concurrent calls share the pass in flight. */
+  sweep(): Promise<SweepResult> {
+    this.running ??= this.pass().finally(() => (this.running = undefined));
+    return this.running;
+  }
+
+  private async pass(): Promise<SweepResult> {
+    const limit = this.options.batchLimit ?? 5_000;
+    const recheckAfter = this.options.recheckAfterMs ?? 30_000;
+    const candidates = await findJobsToEnqueue(this.db, { limit });
+    const never = candidates.filter((j) => j.enqueued_at === null);
+    const stale = candidates.filter((j) => j.enqueued_at !== null && Date.now() - j.enqueued_at.getTime() > recheckAfter);
+
+    const missing = [];
+    for (const job of stale) {
+      const state = await this.queues.providerJobs(job.provider).getJobState(providerQueueJobId(job.id, job.attempts));
+      if (state === 'unknown') missing.push(job);
+    }
+    const items = [...never, ...missing].map((j) => ({ id: j.id, provider: j.provider, attempts: j.attempts, availableAt: j.available_at }));
+    if (items.length > 0) {
+      await this.enqueuer.enqueue(items);
+      this.logger.info({ enqueued: never.length, restored: missing.length }, 'sweeper put committed jobs on their queues');
+    }
+    return { enqueued: never.length, restored: missing.length };
+  }
+
+  async close(): Promise<void> {
+    const timer = this.timer;
+    this.timer = undefined;
+    if (timer) clearTimeout(timer);
+    await this.running?.catch(() => undefined);
+  }
+}

@@ -1,0 +1,74 @@
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Config } from '../config/config.js';
+import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../infra/embedded-postgres.js';
+import { startEmbeddedValkey, type EmbeddedValkeyHandle } from '../infra/embedded-valkey.js';
+import type { Logger } from '../logger.js';
+
+export interface Infrastructure {
+  databaseUrl: string;
+  valkeyUrl: string;
+  /** Which of the two this process started itself (embedded defaults). */
+  embedded: { postgres: boolean; valkey: boolean };
+  close(): Promise<void>;
+}
+
+/** Where a running system tells the CLI how to reach its embedded services (mode 600: it holds a password). */
+export function servicesFile(config: Config): string {
+  return join(config.dataDir, 'services.json');
+}
+
+export function readServicesFile(config: Config): { databaseUrl?: string; valkeyUrl?: string; pid?: number } | undefined {
+  try {
+    return JSON.parse(readFileSync(servicesFile(config), 'utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Postgres and Valkey for this process: the configured ones, or embedded servers whose data
+ * lives under RPA_DATA_DIR (kept across restarts).
+ */
+export async function startInfrastructure(config: Config, logger: Logger, options: { advertise?: boolean } = {}): Promise<Infrastructure> {
+  mkdirSync(config.dataDir, { recursive: true });
+  let postgres: EmbeddedPostgresHandle | undefined;
+  let valkey: EmbeddedValkeyHandle | undefined;
+  try {
+    if (!config.databaseUrl) {
+      postgres = await startEmbeddedPostgres(join(config.dataDir, 'postgres'), logger);
+      // The server's own maintenance database is kept apart from ours.
+      await ensureDatabase(postgres.url, 'rpa');
+    }
+    if (!config.valkeyUrl) valkey = await startEmbeddedValkey(join(config.dataDir, 'valkey'), logger);
+  } catch (error) {
+    await Promise.allSettled([postgres?.stop(), valkey?.stop()]);
+    throw error;
+  }
+  const databaseUrl = config.databaseUrl ?? postgres!.urlFor('rpa');
+  const valkeyUrl = config.valkeyUrl ?? valkey!.url;
+  if (options.advertise) {
+    writeFileSync(servicesFile(config), JSON.stringify({ databaseUrl, valkeyUrl, pid: process.pid }), { mode: 0o600 });
+  }
+  return {
+    databaseUrl,
+    valkeyUrl,
+    embedded: { postgres: Boolean(postgres), valkey: Boolean(valkey) },
+    close: async () => {
+      if (options.advertise) rmSync(servicesFile(config), { force: true });
+      await Promise.allSettled([valkey?.stop(), postgres?.stop()]);
+    },
+  };
+}
+
+async function ensureDatabase(serverUrl: string, name: string): Promise<void> {
+  const { default: pg } = await import('pg');
+  const client = new pg.Client({ connectionString: serverUrl });
+  await client.connect();
+  try {
+    const exists = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+    if (exists.rowCount === 0) await client.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await client.end();
+  }
+}

@@ -1,0 +1,88 @@
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import type { Redis } from 'iovalkey';
+import { createApiApp } from '../../src/api/api-app.js';
+import { JobSubmission } from '../../src/jobs/job-submission.js';
+import { JobEnqueuer } from '../../src/queues/job-enqueuer.js';
+import { QueueRegistry } from '../../src/queues/queue-registry.js';
+import { createValkey } from '../../src/queues/valkey.js';
+import { createApiKey } from '../../src/db/api-key-repository.js';
+import type { Role } from '../../src/db/schema.js';
+import { createTestDatabase, type TestDatabase } from './test-database.js';
+import { sharedValkey, testLogger, uniquePrefix } from './shared-services.js';
+
+export const BOOTSTRAP_KEY = 'test-bootstrap-admin-key-0123456789';
+
+export interface ApiHarness {
+  url: string;
+  database: TestDatabase;
+  queues: QueueRegistry;
+  enqueuer: JobEnqueuer;
+  valkey: Redis;
+  prefix: string;
+  keyFor(role: Role): Promise<string>;
+  call(method: string, path: string, options?: { key?: string | null; body?: unknown; rawBody?: string; headers?: Record<string, string> }): Promise<{ status: number; body: any }>;
+  close(): Promise<void>;
+}
+
+/** The real API on a free port, over a fresh database and a fresh queue prefix. */
+export async function startApiHarness(options: { valkeyUrl?: string; callbackAllowHosts?: string[] } = {}): Promise<ApiHarness> {
+  const database = await createTestDatabase();
+  const valkeyUrl = options.valkeyUrl ?? (await sharedValkey()).url;
+  const valkey = createValkey(valkeyUrl, 'producer');
+  const prefix = uniquePrefix('api');
+  const queues = new QueueRegistry(valkey, prefix);
+  const enqueuer = new JobEnqueuer(database.db, queues, testLogger);
+  const submission = new JobSubmission(database.db, enqueuer, 3, testLogger);
+  const app = createApiApp({
+    db: database.db,
+    bootstrapKey: BOOTSTRAP_KEY,
+    submission,
+    callbackPolicy: { allowHosts: options.callbackAllowHosts ?? [] },
+    health: { db: database.db, valkey, queues },
+    logger: testLogger,
+  });
+  const server: Server = await new Promise((resolve) => {
+    const s = app.listen(0, '127.0.0.1', () => resolve(s));
+  });
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const keys = new Map<Role, string>();
+  return {
+    url,
+    database,
+    queues,
+    enqueuer,
+    valkey,
+    prefix,
+    async keyFor(role) {
+      if (!keys.has(role)) keys.set(role, (await createApiKey(database.db, `test-${role}`, role)).key);
+      return keys.get(role)!;
+    },
+    async call(method, path, opts = {}) {
+      const headers: Record<string, string> = { ...(opts.headers ?? {}) };
+      const key = opts.key === undefined ? BOOTSTRAP_KEY : opts.key;
+      if (key !== null) headers.authorization = `Bearer ${key}`;
+      let body: string | undefined = opts.rawBody;
+      if (opts.body !== undefined) {
+        body = JSON.stringify(opts.body);
+        headers['content-type'] = 'application/json';
+      }
+      const res = await fetch(url + path, { method, headers, body });
+      const text = await res.text();
+      let parsed: unknown = text;
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        // not JSON
+      }
+      return { status: res.status, body: parsed };
+    },
+    async close() {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await queues.close();
+      valkey.disconnect();
+      await database.drop();
+    },
+  };
+}
