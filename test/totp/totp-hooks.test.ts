@@ -1,0 +1,51 @@
+import { expect } from 'chai';
+import type { Redis } from 'iovalkey';
+import { generate, generateSecret } from 'otplib';
+import { isRpaError } from '../../src/errors.js';
+import type { ProviderSessionContext } from '../../src/providers/provider.js';
+import { TOTP_PERIOD_MS, stepAt } from '../../src/totp/totp-code.js';
+import { createTotpHooks } from '../../src/totp/totp-hooks.js';
+import { TotpManager } from '../../src/totp/totp-manager.js';
+import { testLogger, uniquePrefix } from '../support/shared-services.js';
+import { connectSharedValkey, shiftedClock } from './totp-test-support.js';
+
+describe('createTotpHooks', () => {
+  let redis: Redis;
+  let manager: TotpManager;
+  let now: () => number;
+
+  beforeEach(async () => {
+    redis = await connectSharedValkey();
+    now = shiftedClock(10_000);
+    manager = new TotpManager({ redis, prefix: uniquePrefix('totp'), logger: testLogger, now, lookaheadSteps: { octotel: 1 } });
+  });
+
+  afterEach(async () => {
+    await manager.close();
+    redis.disconnect();
+  });
+
+  it('gives a provider session fresh codes per call and reports the last one once', async () => {
+    const secret = generateSecret();
+    const hooks = createTotpHooks(manager, { provider: 'octotel', account: 'rpa.octotel', secret });
+    // The hooks fit the provider session context as they are.
+    const fits: Pick<ProviderSessionContext, 'getTotp' | 'reportTotp'> = hooks;
+    expect(fits.getTotp).to.be.a('function');
+
+    let early: unknown;
+    await hooks.reportTotp('accepted').catch((e: unknown) => (early = e));
+    expect(isRpaError(early, 'INTERNAL')).to.equal(true);
+
+    const current = stepAt(now());
+    const first = await hooks.getTotp();
+    await hooks.reportTotp('refused');
+    const second = await hooks.getTotp();
+    await hooks.reportTotp('accepted');
+    await hooks.reportTotp('accepted');
+
+    expect(hooks.steps).to.deep.equal([current, current + 1]);
+    expect(first).to.equal(await generate({ secret, epoch: (current * TOTP_PERIOD_MS) / 1000 }));
+    expect(second).to.equal(await generate({ secret, epoch: ((current + 1) * TOTP_PERIOD_MS) / 1000 }));
+    expect(await manager.stats()).to.deep.equal({ octotel: { generated: 2, consumed: 2, accepted: 1, refused: 1 } });
+  });
+});
