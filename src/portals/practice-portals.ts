@@ -1,0 +1,95 @@
+import type { Express } from 'express';
+import type { Logger } from '../logger.js';
+import { silentLogger } from '../logger.js';
+import { listen } from './core/portal-server.js';
+import type { PortalState } from './core/portal-state.js';
+import { createOctotelPortal } from './octotel/octotel-portal.js';
+
+/**
+ * The one account of a practice portal. `login` is the username (Octotel, Evotel) or the
+ * e-mail (Openserve, MetroFiber); `totpSecret` (base32) is required by Octotel only.
+ */
+export interface PracticeAccount {
+  login: string;
+  password: string;
+  totpSecret?: string;
+}
+
+/** One running practice portal. */
+export interface PracticePortal {
+  name: string;
+  /** Base URL without a trailing slash, e.g. `http://127.0.0.1:41234`. */
+  url: string;
+  close(): Promise<void>;
+}
+
+/** All practice portals started together. */
+export interface PracticePortals {
+  /** Base URL per portal name. */
+  urls: Record<string, string>;
+  portals: PracticePortal[];
+  close(): Promise<void>;
+}
+
+type PortalFactory = (account: PracticeAccount) => { app: Express; state: PortalState };
+
+const FACTORIES: Record<string, PortalFactory> = {
+  octotel: createOctotelPortal,
+};
+
+/** Names of the portals this module can start. */
+export const practicePortalNames: readonly string[] = Object.keys(FACTORIES);
+
+/**
+ * Starts one practice portal (SPEC.md) on its own origin: `host` defaults to 127.0.0.1 and
+ * `port` to 0 (any free port).
+ */
+export async function startPracticePortal(
+  name: string,
+  options: { port?: number; host?: string; account: PracticeAccount; logger?: Logger },
+): Promise<PracticePortal> {
+  const factory = FACTORIES[name];
+  if (!factory) throw new Error(`unknown practice portal "${name}" (known: ${practicePortalNames.join(', ')})`);
+  const { app } = factory(options.account);
+  const server = await listen(app, options.host ?? '127.0.0.1', options.port ?? 0);
+  const logger = (options.logger ?? silentLogger).child({ portal: name });
+  logger.info({ url: server.url }, 'practice portal listening');
+  return {
+    name,
+    url: server.url,
+    async close() {
+      await server.close();
+      logger.info('practice portal stopped');
+    },
+  };
+}
+
+/**
+ * Starts several practice portals; if one fails to start, the ones already started are
+ * closed before the error is thrown.
+ */
+export async function startPracticePortals(options: {
+  portals: Record<string, { port?: number; account: PracticeAccount }>;
+  host?: string;
+  logger?: Logger;
+}): Promise<PracticePortals> {
+  const portals: PracticePortal[] = [];
+  const closeAll = async () => {
+    const results = await Promise.allSettled(portals.map((p) => p.close()));
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
+  };
+  try {
+    for (const [name, spec] of Object.entries(options.portals)) {
+      portals.push(await startPracticePortal(name, { ...spec, host: options.host, logger: options.logger }));
+    }
+  } catch (error) {
+    await closeAll().catch(() => undefined);
+    throw error;
+  }
+  return {
+    urls: Object.fromEntries(portals.map((p) => [p.name, p.url])),
+    portals,
+    close: closeAll,
+  };
+}
