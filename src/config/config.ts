@@ -18,6 +18,11 @@ export interface ProviderConfig {
   login: string;
   password: string;
   totpSecret?: string;
+  /**
+   * Steps before it begins that a reserved TOTP step may be used (`<NAME>_TOTP_LOOKAHEAD`,
+   * default 0). Only for portals that accept ± that many steps and remember each used step.
+   */
+  totpLookaheadSteps: number;
   maxSessions: number;
   /** Port of the practice portal (0 = any free port). */
   practicePort: number;
@@ -159,6 +164,7 @@ function providerSettings(d: ProviderDescriptor): Record<string, z.ZodTypeAny> {
     [`${p}_PORT`]: int(0, 65535),
   };
   if (d.needsTotp) settings[`${p}_TOTP_SECRET`] = z.string().regex(/^[A-Z2-7]+=*$/i, 'must be base32');
+  if (d.needsTotp) settings[`${p}_TOTP_LOOKAHEAD`] = int(0, 10);
   return settings;
 }
 
@@ -236,6 +242,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
       login: need(loginKey, d.practiceAccount.login),
       password: need(`${p}_PASSWORD`, d.practiceAccount.password),
       totpSecret: d.needsTotp ? need(`${p}_TOTP_SECRET`, d.practiceAccount.totpSecret) : undefined,
+      totpLookaheadSteps: get(`${p}_TOTP_LOOKAHEAD`, 0),
       maxSessions: get(`${p}_MAX_SESSIONS`, 2),
       practicePort: get(`${p}_PORT`, 0),
     };
