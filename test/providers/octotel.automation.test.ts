@@ -1,0 +1,70 @@
+import { expect } from 'chai';
+import { generate } from 'otplib';
+import { OctotelAutomation } from '../../src/providers/octotel/automation.js';
+import { describeProviderAutomation } from './provider-automation-suite.js';
+import { rejection } from './provider-test-kit.js';
+
+describeProviderAutomation(
+  {
+    automation: new OctotelAutomation(),
+    digitCount: 6,
+    circuit: (digits) => `OCT${digits}`,
+    portalInvalidNumber: 'OCT12',
+    withDescriptor: (descriptor) => new OctotelAutomation(descriptor),
+  },
+  (h) => {
+    describe('TOTP', () => {
+      it('reports an accepted code and the portal counts it', async () => {
+        const session = await h.session();
+        await session.login();
+        expect(session.totp!.outcomes).to.deep.equal(['accepted']);
+        expect((await h.control.stats()).totp_ok).to.equal(1);
+      });
+
+      it('asks for a fresh code when the portal says the code was already used', async () => {
+        const secret = h.descriptor.practiceAccount.totpSecret!;
+        const first = await h.session();
+        await first.login();
+        const reused = await generate({ secret, epoch: Math.floor(Date.now() / 1000 / 30) * 30 });
+        const step = Math.floor(Date.now() / 1000 / 30);
+        const codes = [reused, await generate({ secret, epoch: (step + 1) * 30 })];
+        const outcomes: string[] = [];
+        const second = await h.session({
+          getTotp: async () => codes.shift() ?? 'no-more',
+          reportTotp: async (o) => void outcomes.push(o),
+        });
+        await second.login();
+        expect(outcomes).to.deep.equal(['refused', 'accepted']);
+        const stats = await h.control.stats();
+        expect(stats.totp_rejected_reused).to.equal(1);
+        expect(stats.logins_ok).to.equal(2);
+      });
+
+      it('fails with TOTP_REFUSED after a bounded number of wrong codes', async () => {
+        let asked = 0;
+        const outcomes: string[] = [];
+        const session = await h.session({
+          getTotp: async () => {
+            asked++;
+            return '000000';
+          },
+          reportTotp: async (o) => void outcomes.push(o),
+        });
+        const error = await rejection(session.login());
+        expect(error.code).to.equal('TOTP_REFUSED');
+        expect(error.retryable).to.equal(false);
+        expect(asked).to.equal(3);
+        expect(outcomes).to.deep.equal(['refused', 'refused', 'refused']);
+        expect(error.message).to.not.contain('000000');
+        const stats = await h.control.stats();
+        expect(stats.totp_rejected_invalid).to.equal(3);
+        expect(stats.logins_ok).to.equal(0);
+      });
+
+      it('refuses to log in without a TOTP source', async () => {
+        const session = await h.session({ getTotp: undefined });
+        expect((await rejection(session.login())).code).to.equal('CONFIG_INVALID');
+      });
+    });
+  },
+);

@@ -1,0 +1,326 @@
+import { basename } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import { expect } from 'chai';
+import type { CancellationResult, ValidationResult } from '../../src/providers/provider.js';
+import { ProviderHarness, derived, digitsEnding, fileExists, rejection, untilErrorsInjected, type ProviderTestSpec } from './provider-test-kit.js';
+
+/**
+ * The behaviour every provider automation must show against its practice portal (SPEC.md),
+ * run with real Chromium. Each provider's test file calls this and adds its own cases.
+ */
+export function describeProviderAutomation(spec: ProviderTestSpec, extra?: (h: ProviderHarness) => void): void {
+  const d = spec.automation.descriptor;
+  const prefix = d.referencePrefix;
+  const circuitFor = (tail: string, seed = 1) => {
+    const digits = digitsEnding(spec.digitCount, tail, seed);
+    return { digits, number: spec.circuit(digits) };
+  };
+
+  describe(`${d.label} automation against its practice portal`, function () {
+    this.timeout(90_000);
+    const h = new ProviderHarness(spec.automation);
+
+    before(async function () {
+      this.timeout(60_000);
+      await h.start();
+    });
+    after(async () => {
+      await h.stop();
+    });
+    beforeEach(async () => {
+      await h.control.reset();
+    });
+    afterEach(async () => {
+      await h.cleanup();
+    });
+
+    describe('validation', () => {
+      for (const [status, tail] of [
+        ['active', '21'],
+        ['pending', '37'],
+        ['suspended', '48'],
+      ] as const) {
+        it(`reads an ${status} circuit with the data the portal derives`, async () => {
+          const { digits, number } = circuitFor(tail, 4);
+          const session = await h.session();
+          const { result, evidence } = await session.validate('j1', number);
+          expect(result).to.deep.equal({ found: true, circuit_number: number, status, ...derived(digits), cancellation_reference: null });
+          expect(evidence).to.deep.equal([]);
+          expect(session.loginCount).to.equal(1);
+        });
+      }
+
+      it('reads a cancelled circuit with its existing reference', async () => {
+        const { digits, number } = circuitFor('59', 7);
+        const session = await h.session();
+        const { result } = await session.validate('j1', number);
+        expect(result).to.deep.equal({
+          found: true,
+          circuit_number: number,
+          status: 'cancelled',
+          ...derived(digits),
+          cancellation_reference: `${prefix}-CAN-9${digits.slice(-5)}`,
+        });
+      });
+
+      it('reads seeded circuits, one login for several jobs', async () => {
+        const active = circuitFor('11', 3).number;
+        const cancelled = circuitFor('12', 3).number;
+        await h.control.seed([
+          { circuit_number: active, status: 'suspended', customer: 'Seeded Customer', address: '1 Seed Road, Durban', speed: '50/50 Mbps' },
+          { circuit_number: cancelled, status: 'cancelled', customer: 'Gone Customer', address: '2 Seed Road, Durban', speed: '25/25 Mbps' },
+        ]);
+        const session = await h.session();
+        const first = await session.validate('j1', active);
+        expect(first.result).to.deep.equal({
+          found: true,
+          circuit_number: active,
+          status: 'suspended',
+          customer: 'Seeded Customer',
+          address: '1 Seed Road, Durban',
+          speed: '50/50 Mbps',
+          cancellation_reference: null,
+        });
+        const second = await session.validate('j2', cancelled);
+        expect(second.result).to.include({ found: true, status: 'cancelled', cancellation_reference: `${prefix}-CAN-000001` });
+        expect(session.loginCount).to.equal(1);
+        expect((await h.control.stats()).logins_ok).to.equal(1);
+      });
+
+      it('answers found:false for a circuit the portal does not know', async () => {
+        const { number } = circuitFor('30', 2);
+        const session = await h.session();
+        const { result } = await session.validate('j1', number);
+        expect(result).to.deep.equal({ found: false, circuit_number: number });
+      });
+
+      it('answers found:false for a seeded-missing circuit', async () => {
+        const { number } = circuitFor('22', 2);
+        await h.control.seed([{ circuit_number: number, status: 'missing' }]);
+        const session = await h.session();
+        expect((await session.validate('j1', number)).result).to.deep.equal({ found: false, circuit_number: number });
+      });
+
+      it('fails an invalid number with INVALID_CIRCUIT before touching the portal', async () => {
+        const session = await h.session();
+        await session.login();
+        const before = (await h.control.stats()).requests;
+        const error = await rejection(session.validate('j1', 'NOT-A-CIRCUIT'));
+        expect(error.code).to.equal('INVALID_CIRCUIT');
+        expect(error.retryable).to.equal(false);
+        expect(error.field).to.equal('circuit_number');
+        expect((await h.control.stats()).requests).to.equal(before);
+      });
+
+      it('maps the portal\'s own "invalid" answer to INVALID_CIRCUIT', async () => {
+        const permissive = spec.withDescriptor({ ...d, circuitPattern: /^.+$/ });
+        const session = await h.session({ automation: permissive });
+        const error = await rejection(session.validate('j1', spec.portalInvalidNumber));
+        expect(error.code).to.equal('INVALID_CIRCUIT');
+        expect(error.message).to.contain(d.label);
+        expect(error.details?.evidence).to.be.an('array').with.length(1);
+      });
+    });
+
+    describe('cancellation', () => {
+      it('cancels an active circuit: reference, evidence, one cancellation', async () => {
+        const { number } = circuitFor('14', 5);
+        const session = await h.session();
+        const { result, evidence } = await session.cancel('j7', { circuit_number: number, reason: 'migration' });
+        expect(result.found).to.equal(true);
+        expect(result.cancelled).to.equal(true);
+        expect(result.already_cancelled).to.equal(false);
+        expect(result.reference).to.equal(`${prefix}-CAN-000001`);
+        expect(evidence).to.have.length(1);
+        expect(fileExists(evidence[0])).to.equal(true);
+        expect(basename(evidence[0])).to.match(/^job-j7-cancelled-\d{8}T\d{9}Z\.png$/);
+        expect(evidence[0]).to.contain(`/${d.name}/batch-`);
+        const stats = await h.control.stats();
+        expect(stats.cancellations).to.deep.equal({ [number]: 1 });
+        expect(stats.duplicate_cancel_attempts).to.equal(0);
+
+        const after = await session.validate('j8', number);
+        expect(after.result).to.include({ status: 'cancelled', cancellation_reference: result.reference });
+      });
+
+      it('cancels a pending circuit with an explicit future date', async () => {
+        const { number } = circuitFor('27', 5);
+        const future = new Date(Date.now() + 10 * 86_400_000);
+        const iso = `${future.getFullYear()}-${String(future.getMonth() + 1).padStart(2, '0')}-${String(future.getDate()).padStart(2, '0')}`;
+        const session = await h.session();
+        const { result } = await session.cancel('j1', { circuit_number: number, effective_date: iso, reason: 'non_payment' });
+        expect(result).to.deep.equal({ found: true, circuit_number: number, cancelled: true, already_cancelled: false, reference: `${prefix}-CAN-000001` });
+      });
+
+      it('does not submit again for an already-cancelled circuit', async () => {
+        const { digits, number } = circuitFor('49', 6);
+        const session = await h.session();
+        const { result, evidence } = await session.cancel('j1', { circuit_number: number });
+        const expected: CancellationResult = {
+          found: true,
+          circuit_number: number,
+          cancelled: true,
+          already_cancelled: true,
+          reference: `${prefix}-CAN-9${digits.slice(-5)}`,
+        };
+        expect(result).to.deep.equal(expected);
+        expect(evidence).to.have.length(1);
+        expect(basename(evidence[0])).to.match(/^job-j1-already-cancelled-/);
+        expect(fileExists(evidence[0])).to.equal(true);
+        const stats = await h.control.stats();
+        expect(stats.duplicate_cancel_attempts).to.equal(0);
+        expect(stats.cancellations).to.deep.equal({});
+      });
+
+      it('is safe to repeat: the second run returns the first reference without submitting', async () => {
+        const { number } = circuitFor('13', 8);
+        const session = await h.session();
+        const first = await session.cancel('j1', { circuit_number: number });
+        const second = await session.cancel('j1', { circuit_number: number });
+        expect(second.result).to.deep.equal({ ...first.result, already_cancelled: true });
+        const stats = await h.control.stats();
+        expect(stats.cancellations).to.deep.equal({ [number]: 1 });
+        expect(stats.duplicate_cancel_attempts).to.equal(0);
+      });
+
+      it('answers found:false for a circuit that is not there', async () => {
+        const { number } = circuitFor('40', 8);
+        const session = await h.session();
+        const { result, evidence } = await session.cancel('j1', { circuit_number: number });
+        expect(result).to.deep.equal({ found: false, circuit_number: number, cancelled: false, already_cancelled: false, reference: null });
+        expect(evidence).to.deep.equal([]);
+        expect((await h.control.stats()).cancellations).to.deep.equal({});
+      });
+
+      it('refuses bad parameters before touching the portal', async () => {
+        const { number } = circuitFor('15', 8);
+        const session = await h.session();
+        await session.login();
+        const before = (await h.control.stats()).requests;
+        expect((await rejection(session.cancel('j1', { circuit_number: number, reason: 'boredom' }))).code).to.equal('VALIDATION_FAILED');
+        expect((await rejection(session.cancel('j1', { circuit_number: number, effective_date: '2026-02-30' }))).code).to.equal('VALIDATION_FAILED');
+        expect((await rejection(session.cancel('j1', { circuit_number: 'X1' }))).code).to.equal('INVALID_CIRCUIT');
+        expect((await h.control.stats()).requests).to.equal(before);
+      });
+
+      it('reports a portal refusal (past date) as CANCELLATION_REFUSED with evidence', async () => {
+        const { number } = circuitFor('16', 8);
+        const session = await h.session();
+        const error = await rejection(session.cancel('j3', { circuit_number: number, effective_date: '2020-01-01' }));
+        expect(error.code).to.equal('CANCELLATION_REFUSED');
+        expect(error.retryable).to.equal(false);
+        const evidence = error.details?.evidence as string[];
+        expect(evidence).to.have.length(1);
+        expect(basename(evidence[0])).to.match(/^job-j3-failed-/);
+        expect(fileExists(evidence[0])).to.equal(true);
+        expect((await h.control.stats()).cancellations).to.deep.equal({});
+      });
+    });
+
+    describe('sessions and faults', () => {
+      it('logs in again once when the session expired between jobs', async () => {
+        const { number } = circuitFor('21', 9);
+        await h.control.configure({ session_idle_s: 1 });
+        const session = await h.session();
+        const first = await session.validate('j1', number);
+        expect(first.result.found).to.equal(true);
+        // Let the portal's idle timeout (1 s) pass: this waits on the portal, not on the page.
+        await delay(1_600);
+        const second = await session.validate('j2', number);
+        expect(second.result).to.deep.equal(first.result);
+        expect(session.loginCount).to.equal(2);
+        expect((await h.control.stats()).logins_ok).to.equal(2);
+      });
+
+      it('keeps a cancellation safe across a session expiry', async () => {
+        const { number } = circuitFor('23', 9);
+        await h.control.configure({ session_idle_s: 1 });
+        const session = await h.session();
+        await session.login();
+        await delay(1_600);
+        const { result } = await session.cancel('j1', { circuit_number: number });
+        expect(result).to.include({ cancelled: true, already_cancelled: false, reference: `${prefix}-CAN-000001` });
+        expect(session.loginCount).to.equal(2);
+        expect((await h.control.stats()).cancellations).to.deep.equal({ [number]: 1 });
+      });
+
+      it('retries while the portal answers 503, then succeeds', async () => {
+        const { digits, number } = circuitFor('34', 9);
+        const session = await h.session({ retry: { attempts: 40, baseDelayMs: 50, maxDelayMs: 200 } });
+        await session.login();
+        await h.control.configure({ error_rate: 1 });
+        const pending = session.validate('j1', number);
+        await untilErrorsInjected(h.control, 3);
+        await h.control.configure({ error_rate: 0 });
+        const { result } = await pending;
+        expect(result).to.deep.equal({ found: true, circuit_number: number, status: 'active', ...derived(digits), cancellation_reference: null });
+        expect(session.loginCount).to.equal(1);
+      });
+
+      it('cancels once through a flaky portal (error_rate 0.5)', async () => {
+        const { number } = circuitFor('35', 9);
+        const session = await h.session({ retry: { attempts: 30, baseDelayMs: 20, maxDelayMs: 100 } });
+        await session.login();
+        await h.control.configure({ error_rate: 0.5 });
+        const { result } = await session.cancel('j1', { circuit_number: number });
+        await h.control.configure({ error_rate: 0 });
+        expect(result).to.include({ found: true, cancelled: true, reference: `${prefix}-CAN-000001` });
+        const stats = await h.control.stats();
+        expect(stats.cancellations).to.deep.equal({ [number]: 1 });
+        expect(stats.errors_injected).to.be.greaterThan(0);
+      });
+
+      it('fails with PORTAL_UNAVAILABLE (retryable) when the portal stays down', async () => {
+        const { number } = circuitFor('36', 9);
+        const session = await h.session({ retry: { attempts: 3, baseDelayMs: 10, maxDelayMs: 20 } });
+        await session.login();
+        await h.control.configure({ error_rate: 1 });
+        const error = await rejection(session.validate('j9', number));
+        expect(error.code).to.equal('PORTAL_UNAVAILABLE');
+        expect(error.retryable).to.equal(true);
+        expect(error.message).to.contain('3 attempts');
+        expect(error.details?.evidence).to.be.an('array').with.length(1);
+        expect((await h.control.stats()).errors_injected).to.be.at.least(3);
+      });
+
+      it('fails a wrong password with LOGIN_REFUSED that names no secret', async () => {
+        const wrong = 'Wrong-Secret-Password-42';
+        const session = await h.session({ credentials: { login: d.practiceAccount.login, password: wrong } });
+        const error = await rejection(session.validate('j1', circuitFor('21', 1).number));
+        expect(error.code).to.equal('LOGIN_REFUSED');
+        expect(error.retryable).to.equal(false);
+        expect(error.message).to.match(/refused the (login|sign-in)/);
+        expect(error.message).to.not.contain(wrong);
+        expect(JSON.stringify(error.details)).to.not.contain(wrong);
+        for (const path of error.details?.evidence as string[]) expect(path).to.not.contain(wrong);
+        const stats = await h.control.stats();
+        expect(stats.logins_failed).to.equal(1);
+        expect(stats.logins_ok).to.equal(0);
+        expect(session.loginCount).to.equal(0);
+      });
+
+      it('reports "Too many active sessions" as TOO_MANY_SESSIONS (retryable)', async () => {
+        await h.control.configure({ max_sessions: 1 });
+        const first = await h.session();
+        await first.login();
+        const second = await h.session();
+        const error = await rejection(second.login());
+        expect(error.code).to.equal('TOO_MANY_SESSIONS');
+        expect(error.retryable).to.equal(true);
+      });
+
+      it('logs out on close and frees the portal slot', async () => {
+        const session = await h.session();
+        await session.login();
+        expect((await h.control.stats()).active_sessions).to.equal(1);
+        await session.close();
+        expect((await h.control.stats()).active_sessions).to.equal(0);
+        await session.close();
+      });
+    });
+
+    extra?.(h);
+  });
+}
+
+export type { ValidationResult };

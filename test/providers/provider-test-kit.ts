@@ -1,0 +1,204 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import { expect } from 'chai';
+import { generate } from 'otplib';
+import { chromium, type Browser, type BrowserContext } from 'playwright-core';
+import { defaultChromiumPath } from '../../src/config/config.js';
+import { RpaError, isRpaError } from '../../src/errors.js';
+import { startPracticePortal, type PracticePortal } from '../../src/portals/practice-portals.js';
+import type { ProviderAutomation, ProviderDescriptor } from '../../src/providers/provider.js';
+import { ProviderSession, type ProviderSessionOptions } from '../../src/providers/provider-session.js';
+import { testLogger, testRoot } from '../support/shared-services.js';
+
+export const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+  '--disable-gpu',
+  '--disable-dev-shm-usage',
+];
+
+export function launchChromium(): Promise<Browser> {
+  return chromium.launch({ executablePath: defaultChromiumPath() ?? '/usr/bin/chromium', args: CHROMIUM_ARGS, timeout: 30_000 });
+}
+
+export interface PortalStats {
+  logins_ok: number;
+  logins_failed: number;
+  totp_ok: number;
+  totp_rejected_reused: number;
+  totp_rejected_invalid: number;
+  active_sessions: number;
+  requests: number;
+  errors_injected: number;
+  cancellations: Record<string, number>;
+  duplicate_cancel_attempts: number;
+}
+
+/** The control API of a practice portal (SPEC.md "Control API"). */
+export class PortalControl {
+  constructor(readonly url: string) {}
+
+  private async call(method: 'GET' | 'POST', path: string, body?: unknown): Promise<unknown> {
+    const response = await fetch(`${this.url}/__sandbox/${path}`, {
+      method,
+      headers: body === undefined ? undefined : { 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    if (!response.ok) throw new Error(`control ${method} ${path} answered ${response.status}: ${await response.text()}`);
+    return response.json();
+  }
+
+  reset(): Promise<unknown> {
+    return this.call('POST', 'reset');
+  }
+
+  seed(circuits: Array<Record<string, string>>): Promise<unknown> {
+    return this.call('POST', 'circuits', circuits);
+  }
+
+  configure(patch: Record<string, number>): Promise<unknown> {
+    return this.call('POST', 'config', patch);
+  }
+
+  async stats(): Promise<PortalStats> {
+    return (await this.call('GET', 'stats')) as PortalStats;
+  }
+}
+
+/**
+ * A TOTP source like the central manager: each call returns the code of a step not handed
+ * out before (current, then the next, then the previous), so two logins in one 30 s step
+ * do not replay a code.
+ */
+export function totpSource(secret: string): { getTotp: () => Promise<string>; outcomes: string[]; reportTotp: (o: 'accepted' | 'refused') => Promise<void> } {
+  const used = new Set<number>();
+  const outcomes: string[] = [];
+  return {
+    outcomes,
+    async getTotp() {
+      const now = Math.floor(Date.now() / 1000 / 30);
+      const step = [now, now + 1, now - 1].find((s) => !used.has(s));
+      if (step === undefined) throw new Error('no unused TOTP step in the window');
+      used.add(step);
+      return generate({ secret, epoch: step * 30 });
+    },
+    async reportTotp(outcome) {
+      outcomes.push(outcome);
+    },
+  };
+}
+
+/** Circuit data the portal derives from the digits (SPEC.md "Circuit data"). */
+export function derived(digits: string): { customer: string; address: string; speed: string } {
+  const speeds = ['25/25 Mbps', '50/50 Mbps', '100/50 Mbps', '200/100 Mbps', '1000/500 Mbps'];
+  const e = Number(digits[digits.length - 2]);
+  return {
+    customer: `Customer ${digits}`,
+    address: `${(Number(digits) % 997) + 1} Fibre Street, Cape Town`,
+    speed: speeds[e % 5],
+  };
+}
+
+/** Everything a provider's shared suite needs to know about it. */
+export interface ProviderTestSpec {
+  automation: ProviderAutomation;
+  /** How many digits the circuit number has. */
+  digitCount: number;
+  /** Builds a circuit number from exactly `digitCount` digits. */
+  circuit(digits: string): string;
+  /** A number the portal itself calls invalid, though it passes a catch-all pattern. */
+  portalInvalidNumber: string;
+  /** Builds an automation of the same provider with another descriptor. */
+  withDescriptor(descriptor: ProviderDescriptor): ProviderAutomation;
+}
+
+/** Digits of length `count` ending in `tail`, starting from `seed` for variety. */
+export function digitsEnding(count: number, tail: string, seed = 1): string {
+  const head = String(seed).padStart(count - tail.length, '0').slice(-(count - tail.length));
+  return head + tail;
+}
+
+/** A running portal, a browser and helpers for one provider's test file. */
+export class ProviderHarness {
+  browser!: Browser;
+  portal!: PracticePortal;
+  control!: PortalControl;
+  readonly evidenceDir: string;
+  private contexts: BrowserContext[] = [];
+  private sessions: ProviderSession[] = [];
+
+  constructor(readonly automation: ProviderAutomation) {
+    this.evidenceDir = join(testRoot(), 'evidence');
+  }
+
+  get descriptor(): ProviderDescriptor {
+    return this.automation.descriptor;
+  }
+
+  async start(): Promise<void> {
+    this.browser = await launchChromium();
+    this.portal = await startPracticePortal(this.descriptor.name, { port: 0, account: this.descriptor.practiceAccount, logger: testLogger });
+    this.control = new PortalControl(this.portal.url);
+  }
+
+  async stop(): Promise<void> {
+    await this.cleanup();
+    await this.browser?.close();
+    await this.portal?.close();
+  }
+
+  /** Closes every session and context a test opened. */
+  async cleanup(): Promise<void> {
+    for (const session of this.sessions.splice(0)) await session.close().catch(() => undefined);
+    for (const context of this.contexts.splice(0)) await context.close().catch(() => undefined);
+  }
+
+  async session(overrides: Partial<ProviderSessionOptions> = {}): Promise<ProviderSession & { totp?: ReturnType<typeof totpSource> }> {
+    const context = await this.browser.newContext();
+    this.contexts.push(context);
+    const account = this.descriptor.practiceAccount;
+    const totp = this.descriptor.needsTotp ? totpSource(account.totpSecret!) : undefined;
+    const session = new ProviderSession({
+      automation: this.automation,
+      context,
+      baseUrl: this.portal.url,
+      credentials: { login: account.login, password: account.password },
+      getTotp: totp?.getTotp,
+      reportTotp: totp?.reportTotp,
+      evidenceDir: this.evidenceDir,
+      batchId: `batch-${this.sessions.length + 1}`,
+      logger: testLogger,
+      ...overrides,
+    });
+    this.sessions.push(session);
+    return Object.assign(session, { totp });
+  }
+}
+
+/** Awaits a promise that must reject with an RpaError and returns that error. */
+export async function rejection(promise: Promise<unknown>): Promise<RpaError> {
+  try {
+    await promise;
+  } catch (thrown) {
+    if (!isRpaError(thrown)) throw thrown;
+    return thrown;
+  }
+  expect.fail('expected the operation to fail');
+}
+
+/** Waits until the portal has injected at least `count` 503s, polling its control API. */
+export async function untilErrorsInjected(control: PortalControl, count: number, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while ((await control.stats()).errors_injected < count) {
+    if (Date.now() > deadline) throw new Error(`the portal injected fewer than ${count} errors in ${timeoutMs} ms`);
+    await delay(50);
+  }
+}
+
+export function fileExists(path: string): boolean {
+  return existsSync(path);
+}
