@@ -1,4 +1,7 @@
 import type { Command } from 'commander';
+import { registerTotpCommands } from './totp-commands.js';
 
 /** One function per command group (a file in src/cli/ each); add a line to register a new group. */
-export const commandRegistrations: Array<(program: Command) => void> = [];
+export const commandRegistrations: Array<(program: Command) => void> = [
+  registerTotpCommands,
+];
