@@ -1,0 +1,286 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { chromium, type Browser, type BrowserContextOptions } from 'playwright-core';
+import { RpaError } from '../errors.js';
+import { silentLogger, type Logger } from '../logger.js';
+import type { BrowserInfo, LeaseGrant, PoolErrorBody, PoolStatus } from './browser-pool-api.js';
+import { browserGoneError, isBrowserGone, scrubbedCause } from './browser-gone.js';
+import { RemoteBrowserLease, type BrowserLease } from './browser-lease.js';
+import { DEFAULT_CONTEXT_OPTIONS } from './context-options.js';
+import { assertSamePlaywrightVersion } from './playwright-version.js';
+
+export type { BrowserLease } from './browser-lease.js';
+export { isBrowserGone } from './browser-gone.js';
+
+export interface BrowserPoolClientOptions {
+  /** Base URL of the pool's HTTP API. */
+  url: string;
+  /** The pool's bearer token. */
+  token: string;
+  logger?: Logger;
+  /** Merged over DEFAULT_CONTEXT_OPTIONS for every leased context. */
+  contextOptions?: BrowserContextOptions;
+  /** TTL asked for each lease (default 2 min); the client renews at a third of it while held. */
+  leaseTtlMs?: number;
+  /** Longest wait for the ws connection to a browser (default 30 s). */
+  connectTimeoutMs?: number;
+  /** Timeout of each HTTP call to the pool (default 10 s). */
+  requestTimeoutMs?: number;
+  /**
+   * How long a connection to a browser stays open after its last lease ends, so the next lease
+   * on that browser costs only a new context (default 30 s; 0 = disconnect with the last lease).
+   */
+  keepConnectionMs?: number;
+}
+
+export interface LeaseOptions {
+  /** How long to wait for a free slot (429/503 from the pool) before BROWSER_POOL_EXHAUSTED (default 30 s). */
+  timeoutMs?: number;
+  /** Browsers to avoid, e.g. the one that just failed; used only if no other has room. */
+  avoidBrowserIds?: string[];
+}
+
+/** One Playwright connection per browser endpoint, shared by the leases on that browser. */
+interface Connection {
+  browserId: string;
+  browser: Promise<Browser>;
+  leases: number;
+  idleTimer?: NodeJS.Timeout;
+}
+
+/**
+ * Leases isolated browser contexts from a browser pool server. Each lease is a new context on
+ * a warm browser; connections are cached per browser endpoint (see `keepConnectionMs`). When a
+ * browser dies under a lease, operations fail with RpaError BROWSER_GONE (retryable): lease
+ * again with `avoidBrowserIds: [lease.browserId]`.
+ */
+export class BrowserPoolClient {
+  private readonly url: string;
+  private readonly token: string;
+  private readonly logger: Logger;
+  private readonly contextOptions: BrowserContextOptions;
+  private readonly leaseTtlMs: number;
+  private readonly connectTimeoutMs: number;
+  private readonly requestTimeoutMs: number;
+  private readonly keepConnectionMs: number;
+  private readonly connections = new Map<string, Connection>();
+  private readonly open = new Set<RemoteBrowserLease>();
+  private versionChecked?: Promise<void>;
+  private closed = false;
+
+  constructor(options: BrowserPoolClientOptions) {
+    this.url = options.url.replace(/\/+$/, '');
+    this.token = options.token;
+    this.logger = (options.logger ?? silentLogger).child({ component: 'browser-pool-client' });
+    this.contextOptions = { ...DEFAULT_CONTEXT_OPTIONS, ...options.contextOptions };
+    this.leaseTtlMs = options.leaseTtlMs ?? 120_000;
+    this.connectTimeoutMs = options.connectTimeoutMs ?? 30_000;
+    this.requestTimeoutMs = options.requestTimeoutMs ?? 10_000;
+    this.keepConnectionMs = options.keepConnectionMs ?? 30_000;
+  }
+
+  /**
+   * Leases a new context on the least-loaded pool browser. Waits up to `timeoutMs` for room;
+   * throws BROWSER_POOL_EXHAUSTED or SERVICE_UNAVAILABLE (retryable) when none came,
+   * BROWSER_VERSION_MISMATCH when the pool runs another playwright-core.
+   */
+  async lease(options: LeaseOptions = {}): Promise<BrowserLease> {
+    if (this.closed) throw new RpaError('SERVICE_UNAVAILABLE', 'browser pool client is closed');
+    const deadline = Date.now() + (options.timeoutMs ?? 30_000);
+    await this.checkVersion(deadline);
+    const avoid = new Set(options.avoidBrowserIds ?? []);
+    for (;;) {
+      const grant = await this.requestLease([...avoid], deadline);
+      try {
+        return await this.openLease(grant);
+      } catch (err) {
+        await this.deleteLease(grant.leaseId);
+        if (!isBrowserGone(err) || Date.now() >= deadline) throw err;
+        this.logger.warn({ browser_id: grant.browserId }, 'leased browser is gone; leasing another');
+        avoid.add(grant.browserId);
+      }
+    }
+  }
+
+  /** Runs `fn` on a leased context and always releases it; browser deaths surface as BROWSER_GONE. */
+  async withLease<T>(fn: (lease: BrowserLease) => Promise<T>, options?: LeaseOptions): Promise<T> {
+    const lease = await this.lease(options);
+    try {
+      return await fn(lease);
+    } catch (err) {
+      throw lease.classify(err);
+    } finally {
+      await lease.release();
+    }
+  }
+
+  /** GET /status of the pool. */
+  async status(): Promise<PoolStatus> {
+    return (await this.call('GET', '/status')).json() as Promise<PoolStatus>;
+  }
+
+  /** GET /browsers of the pool. */
+  async browsers(): Promise<BrowserInfo[]> {
+    const body = (await (await this.call('GET', '/browsers')).json()) as { browsers: BrowserInfo[] };
+    return body.browsers;
+  }
+
+  /** Releases every open lease and closes every connection. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await Promise.allSettled([...this.open].map((lease) => lease.release()));
+    const connections = [...this.connections.values()];
+    this.connections.clear();
+    await Promise.allSettled(
+      connections.map(async (c) => {
+        clearTimeout(c.idleTimer);
+        await (await c.browser).close();
+      }),
+    );
+  }
+
+  private checkVersion(deadline: number): Promise<void> {
+    this.versionChecked ??= (async () => {
+      const status = (await (await this.call('GET', '/status', undefined, deadline)).json()) as PoolStatus;
+      assertSamePlaywrightVersion(status.playwrightVersion);
+    })();
+    // A network failure is worth another try next time; a version mismatch is not.
+    this.versionChecked.catch((err: unknown) => {
+      if (!(err instanceof RpaError && err.code === 'BROWSER_VERSION_MISMATCH')) this.versionChecked = undefined;
+    });
+    return this.versionChecked;
+  }
+
+  private async requestLease(avoidBrowserIds: string[], deadline: number): Promise<LeaseGrant> {
+    for (let attempt = 0; ; attempt += 1) {
+      try {
+        const res = await this.call('POST', '/leases', { ttlMs: this.leaseTtlMs, avoidBrowserIds }, deadline);
+        return (await res.json()) as LeaseGrant;
+      } catch (err) {
+        const retryable = err instanceof RpaError && (err.code === 'BROWSER_POOL_EXHAUSTED' || err.code === 'SERVICE_UNAVAILABLE');
+        const wait = Math.min(2_000, 100 * 2 ** attempt) * (0.5 + Math.random() / 2);
+        if (!retryable || Date.now() + wait >= deadline) throw err;
+        await sleep(wait);
+      }
+    }
+  }
+
+  private async openLease(grant: LeaseGrant): Promise<RemoteBrowserLease> {
+    const connection = this.connectionFor(grant);
+    connection.leases += 1;
+    clearTimeout(connection.idleTimer);
+    try {
+      const browser = await connection.browser;
+      const context = await browser.newContext(this.contextOptions).catch((err: unknown) => {
+        throw isBrowserGone(err) || !browser.isConnected() ? browserGoneError(grant.browserId, err) : new RpaError('INTERNAL', 'could not create a browser context', { cause: scrubbedCause(err) });
+      });
+      const lease = new RemoteBrowserLease({
+        leaseId: grant.leaseId,
+        browserId: grant.browserId,
+        browser,
+        context,
+        renewEveryMs: Math.max(1_000, Math.floor(this.leaseTtlMs / 3)),
+        hooks: {
+          renew: (leaseId) => this.renewLease(leaseId),
+          finish: (l) => this.finishLease(l, grant.wsEndpoint),
+          onRenewLost: (l) => this.logger.warn({ browser_id: l.browserId, lease_id: l.leaseId }, 'pool no longer knows this lease'),
+        },
+      });
+      this.open.add(lease);
+      this.logger.debug({ browser_id: grant.browserId, lease_id: grant.leaseId }, 'lease opened');
+      return lease;
+    } catch (err) {
+      this.unref(grant.wsEndpoint);
+      throw err;
+    }
+  }
+
+  private connectionFor(grant: LeaseGrant): Connection {
+    const existing = this.connections.get(grant.wsEndpoint);
+    if (existing) return existing;
+    const connection: Connection = {
+      browserId: grant.browserId,
+      leases: 0,
+      browser: chromium.connect(grant.wsEndpoint, { timeout: this.connectTimeoutMs }).then(
+        (browser) => {
+          browser.on('disconnected', () => {
+            if (this.connections.get(grant.wsEndpoint) === connection) this.connections.delete(grant.wsEndpoint);
+          });
+          return browser;
+        },
+        (err: unknown) => {
+          if (this.connections.get(grant.wsEndpoint) === connection) this.connections.delete(grant.wsEndpoint);
+          // Any failure to reach a leased browser means it is gone for us; the message is scrubbed
+          // because Playwright's connect log repeats the endpoint and its secret path.
+          throw browserGoneError(grant.browserId, err);
+        },
+      ),
+    };
+    this.connections.set(grant.wsEndpoint, connection);
+    return connection;
+  }
+
+  private unref(wsEndpoint: string): void {
+    const connection = this.connections.get(wsEndpoint);
+    if (!connection) return;
+    connection.leases = Math.max(0, connection.leases - 1);
+    if (connection.leases > 0) return;
+    const disconnect = () => {
+      if (connection.leases > 0) return;
+      if (this.connections.get(wsEndpoint) === connection) this.connections.delete(wsEndpoint);
+      void connection.browser.then((b) => b.close()).catch(() => undefined);
+    };
+    if (this.keepConnectionMs <= 0 || this.closed) return disconnect();
+    connection.idleTimer = setTimeout(disconnect, this.keepConnectionMs);
+    connection.idleTimer.unref();
+  }
+
+  private async finishLease(lease: RemoteBrowserLease, wsEndpoint: string): Promise<void> {
+    this.open.delete(lease);
+    this.unref(wsEndpoint);
+    await this.deleteLease(lease.leaseId);
+    this.logger.debug({ browser_id: lease.browserId, lease_id: lease.leaseId }, 'lease released');
+  }
+
+  private async deleteLease(leaseId: string): Promise<void> {
+    try {
+      await this.call('DELETE', `/leases/${encodeURIComponent(leaseId)}`);
+    } catch (err) {
+      // The pool reclaims the lease when its TTL runs out; release must not fail the caller.
+      this.logger.warn({ lease_id: leaseId, err }, 'could not end the lease on the pool; its TTL will reclaim it');
+    }
+  }
+
+  private async renewLease(leaseId: string): Promise<boolean> {
+    try {
+      await this.call('POST', `/leases/${encodeURIComponent(leaseId)}/renew`, { ttlMs: this.leaseTtlMs });
+      return true;
+    } catch (err) {
+      if (err instanceof RpaError && err.code === 'NOT_FOUND') return false;
+      this.logger.debug({ lease_id: leaseId, err }, 'lease renewal failed; will retry');
+      return true;
+    }
+  }
+
+  /** One HTTP call to the pool; non-2xx answers become RpaErrors carrying the pool's code. */
+  private async call(method: string, path: string, body?: unknown, deadline?: number): Promise<Response> {
+    const timeout = deadline === undefined ? this.requestTimeoutMs : Math.max(1, Math.min(this.requestTimeoutMs, deadline - Date.now()));
+    let res: Response;
+    try {
+      res = await fetch(`${this.url}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${this.token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: AbortSignal.timeout(timeout),
+      });
+    } catch (err) {
+      throw new RpaError('SERVICE_UNAVAILABLE', `browser pool did not answer ${method} ${path}`, { retryable: true, cause: err });
+    }
+    if (res.ok) return res;
+    const answer = (await res.json().catch(() => undefined)) as PoolErrorBody | undefined;
+    const message = answer?.error?.message ?? `HTTP ${res.status}`;
+    const code =
+      res.status === 401 ? 'UNAUTHENTICATED' : res.status === 404 ? 'NOT_FOUND' : res.status === 429 ? 'BROWSER_POOL_EXHAUSTED' : res.status === 503 ? 'SERVICE_UNAVAILABLE' : res.status === 400 ? 'VALIDATION_FAILED' : 'INTERNAL';
+    throw new RpaError(code, `browser pool refused ${method} ${path}: ${message}`, { retryable: res.status === 429 || res.status === 503 || res.status >= 500 });
+  }
+}

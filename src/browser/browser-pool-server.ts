@@ -1,0 +1,189 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import express, { type ErrorRequestHandler, type Request, type RequestHandler } from 'express';
+import { RpaError, coerceError, type ErrorCode } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { LeaseGrant, LeaseRequest, PoolErrorBody } from './browser-pool-api.js';
+import { BrowserPool, type BrowserPoolOptions } from './browser-pool.js';
+
+export interface BrowserPoolServerOptions {
+  size: number;
+  chromiumPath: string;
+  /** Bearer token every call except /health/* must carry. */
+  token: string;
+  /** HTTP port (default 0 = any free port). */
+  port?: number;
+  /** Address the HTTP server and the browsers bind (default 127.0.0.1). */
+  host?: string;
+  maxContextsPerBrowser: number;
+  retireAfterContexts: number;
+  maxMemoryMb: number;
+  logger: Logger;
+  /** Lease, probe and launch timings; see BrowserPoolOptions. */
+  pool?: Pick<BrowserPoolOptions, 'defaultLeaseTtlMs' | 'maxLeaseTtlMs' | 'healthIntervalMs' | 'launchTimeoutMs' | 'probeTimeoutMs'>;
+}
+
+export interface BrowserPoolServer {
+  /** Base URL of the HTTP API, e.g. http://127.0.0.1:41234 */
+  url: string;
+  pool: BrowserPool;
+  close(): Promise<void>;
+}
+
+const STATUS: Partial<Record<ErrorCode, number>> = {
+  VALIDATION_FAILED: 400,
+  UNAUTHENTICATED: 401,
+  NOT_FOUND: 404,
+  BROWSER_POOL_EXHAUSTED: 429,
+  SERVICE_UNAVAILABLE: 503,
+};
+
+/**
+ * Starts the browser pool (launching `size` Chromium servers) and its HTTP API:
+ *
+ * - `GET /health/live`, `GET /health/ready` (no auth; ready = a ready browser has room)
+ * - `GET /browsers` → `{ browsers: BrowserInfo[] }`
+ * - `GET /status` → `PoolStatus` (includes `playwrightVersion`)
+ * - `POST /leases` `{ ttlMs?, avoidBrowserIds? }` → `LeaseGrant`; 429 when full, 503 when no browser is ready
+ * - `POST /leases/:id/renew` `{ ttlMs? }` → `{ leaseId, expiresAt }`; 404 when the lease is gone
+ * - `DELETE /leases/:id` → 204 (idempotent)
+ *
+ * The ws endpoint in a grant uses the host name the client called us by, so a client reaches
+ * the browser the same way it reached the API. The endpoint's path is secret and never logged.
+ */
+export async function startBrowserPoolServer(options: BrowserPoolServerOptions): Promise<BrowserPoolServer> {
+  if (options.token.length < 16) throw new RpaError('CONFIG_INVALID', 'browser pool token must be at least 16 characters', { field: 'token' });
+  const host = options.host ?? '127.0.0.1';
+  const logger = options.logger.child({ component: 'browser-pool-server' });
+  const pool = new BrowserPool({
+    size: options.size,
+    chromiumPath: options.chromiumPath,
+    maxContextsPerBrowser: options.maxContextsPerBrowser,
+    retireAfterContexts: options.retireAfterContexts,
+    maxMemoryMb: options.maxMemoryMb,
+    logger: options.logger,
+    host,
+    ...options.pool,
+  });
+  await pool.start();
+
+  const app = express();
+  app.disable('x-powered-by');
+  app.use(express.json({ limit: '16kb' }));
+
+  app.get('/health/live', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.get('/health/ready', (_req, res) => {
+    const ready = pool.isReady();
+    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not ready', browsers: pool.status().browsers });
+  });
+
+  app.use(bearerAuth(options.token));
+
+  app.get('/status', (_req, res) => {
+    res.json(pool.status());
+  });
+  app.get('/browsers', (_req, res) => {
+    res.json({ browsers: pool.list() });
+  });
+  app.post('/leases', (req, res) => {
+    const granted = pool.acquire(leaseRequest(req.body));
+    const grant: LeaseGrant = {
+      leaseId: granted.leaseId,
+      browserId: granted.browser.id,
+      wsEndpoint: granted.browser.endpointFor(req.hostname),
+      expiresAt: granted.expiresAt.toISOString(),
+    };
+    res.json(grant);
+  });
+  app.post('/leases/:id/renew', (req, res) => {
+    const body = leaseRequest(req.body);
+    const renewed = pool.renew(String(req.params.id), body.ttlMs);
+    res.json({ leaseId: renewed.leaseId, browserId: renewed.browser.id, expiresAt: renewed.expiresAt.toISOString() });
+  });
+  app.delete('/leases/:id', (req, res) => {
+    pool.release(String(req.params.id));
+    res.status(204).end();
+  });
+  app.use((req, res) => {
+    res.status(404).json(errorBody(new RpaError('NOT_FOUND', `no route ${req.method} ${req.path}`)));
+  });
+  app.use(errorHandler(logger));
+
+  let server: Server;
+  try {
+    server = await new Promise<Server>((resolveListen, reject) => {
+      const s = app.listen(options.port ?? 0, host, (err?: Error) => (err ? reject(err) : resolveListen(s)));
+      s.once('error', reject);
+    });
+  } catch (err) {
+    await pool.close();
+    throw err;
+  }
+  const port = (server.address() as AddressInfo).port;
+  const urlHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
+  const url = `http://${urlHost}:${port}`;
+  logger.info({ port, host, size: options.size }, 'browser pool listening');
+
+  let closing: Promise<void> | undefined;
+  return {
+    url,
+    pool,
+    close: () => {
+      closing ??= (async () => {
+        const stopped = new Promise<void>((resolveClose) => server.close(() => resolveClose()));
+        server.closeAllConnections();
+        await stopped;
+        await pool.close();
+      })();
+      return closing;
+    },
+  };
+}
+
+function leaseRequest(body: unknown): LeaseRequest {
+  if (body === undefined || body === null) return {};
+  if (typeof body !== 'object' || Array.isArray(body)) throw new RpaError('VALIDATION_FAILED', 'body must be a JSON object', { field: 'body' });
+  const { ttlMs, avoidBrowserIds } = body as Record<string, unknown>;
+  if (ttlMs !== undefined && !(typeof ttlMs === 'number' && Number.isInteger(ttlMs) && ttlMs > 0)) {
+    throw new RpaError('VALIDATION_FAILED', 'ttlMs must be a positive whole number', { field: 'ttlMs' });
+  }
+  if (avoidBrowserIds !== undefined && !(Array.isArray(avoidBrowserIds) && avoidBrowserIds.every((id) => typeof id === 'string'))) {
+    throw new RpaError('VALIDATION_FAILED', 'avoidBrowserIds must be a list of strings', { field: 'avoidBrowserIds' });
+  }
+  return { ttlMs: ttlMs as number | undefined, avoidBrowserIds: avoidBrowserIds as string[] | undefined };
+}
+
+function digest(value: string): Buffer {
+  return createHash('sha256').update(value).digest();
+}
+
+function bearerAuth(token: string): RequestHandler {
+  const expected = digest(token);
+  return (req: Request, res, next) => {
+    const header = req.get('authorization') ?? '';
+    const match = /^Bearer (.+)$/i.exec(header);
+    if (match && timingSafeEqual(digest(match[1]!), expected)) return next();
+    res.status(401).set('WWW-Authenticate', 'Bearer').json(errorBody(new RpaError('UNAUTHENTICATED', 'missing or wrong bearer token')));
+  };
+}
+
+function errorBody(error: RpaError): PoolErrorBody {
+  return { error: { code: error.code, message: error.message, retryable: error.retryable } };
+}
+
+function errorHandler(logger: Logger): ErrorRequestHandler {
+  return (thrown, req, res, _next) => {
+    const parser = thrown as { type?: string };
+    if (parser?.type === 'entity.parse.failed') {
+      res.status(400).json(errorBody(new RpaError('VALIDATION_FAILED', 'request body is not valid JSON', { field: 'body' })));
+      return;
+    }
+    const error = coerceError(thrown);
+    const status = STATUS[error.code] ?? 500;
+    if (status >= 500 && error.code !== 'SERVICE_UNAVAILABLE') logger.error({ err: error, method: req.method, path: req.path }, 'request failed');
+    res.status(status).json(errorBody(status === 500 ? new RpaError('INTERNAL', 'internal error') : error));
+  };
+}

@@ -1,0 +1,184 @@
+import { randomBytes } from 'node:crypto';
+import { chromium, type Browser, type BrowserServer, type CDPSession } from 'playwright-core';
+import type { Logger } from '../logger.js';
+import type { BrowserInfo, BrowserState, RetireReason } from './browser-pool-api.js';
+import { scrubbedCause } from './browser-gone.js';
+import { CHROMIUM_FLAGS } from './chromium-flags.js';
+import { processTreeRssMb } from './process-tree-memory.js';
+
+export interface PooledBrowserOptions {
+  id: string;
+  chromiumPath: string;
+  /** Address the browser's ws server binds. */
+  host: string;
+  launchTimeoutMs: number;
+  logger: Logger;
+  /** Called once when the Chromium process exits; `expected` when we closed it. */
+  onExit: (browser: PooledBrowser, exit: { expected: boolean; exitCode: number | null; signal: string | null }) => void;
+}
+
+/** A lease as the pool holds it. */
+export interface HeldLease {
+  leaseId: string;
+  expiresAt: number;
+}
+
+/**
+ * One Chromium browser server (Playwright `launchServer`) and the pool's own monitoring
+ * connection to it. The monitor reads the real number of browser contexts over CDP
+ * (`Target.getBrowserContexts` sees every client's contexts) and doubles as the liveness probe.
+ */
+export class PooledBrowser {
+  readonly id: string;
+  state: BrowserState = 'starting';
+  readonly leases = new Map<string, HeldLease>();
+  contextsCreated = 0;
+  contexts = 0;
+  memoryMb = 0;
+  launchedAt?: Date;
+  deadAt?: Date;
+  retireReason?: RetireReason;
+  /** Consecutive failed probes / consecutive samples with more contexts than leases. */
+  failedProbes = 0;
+  orphanSamples = 0;
+
+  private readonly options: PooledBrowserOptions;
+  private readonly logger: Logger;
+  /** The unguessable path of the ws endpoint: whoever knows it controls the browser. */
+  private readonly wsPath = `/${randomBytes(24).toString('base64url')}`;
+  private server?: BrowserServer;
+  private monitor?: Browser;
+  private cdp?: CDPSession;
+  private port?: number;
+  private closing = false;
+  private closed?: Promise<void>;
+  private exited = false;
+
+  constructor(options: PooledBrowserOptions) {
+    this.options = options;
+    this.id = options.id;
+    this.logger = options.logger.child({ browser_id: options.id });
+  }
+
+  get pid(): number | undefined {
+    return this.server?.process().pid;
+  }
+
+  /** Starts Chromium and the monitor; rejects (and leaves nothing running) when either fails. */
+  async launch(): Promise<void> {
+    try {
+      this.server = await chromium.launchServer({
+        executablePath: this.options.chromiumPath,
+        args: [...CHROMIUM_FLAGS],
+        headless: true,
+        host: this.options.host,
+        port: 0,
+        wsPath: this.wsPath,
+        timeout: this.options.launchTimeoutMs,
+        // The pool decides when browsers end; a Ctrl-C reaches the pool, which closes them.
+        handleSIGINT: false,
+        handleSIGTERM: false,
+        handleSIGHUP: false,
+      });
+      this.server.on('close', (...args: unknown[]) => this.handleExit(args[0], args[1]));
+      this.port = Number(new URL(this.server.wsEndpoint()).port);
+      this.monitor = await chromium.connect(this.localEndpoint(), { timeout: this.options.launchTimeoutMs });
+      this.cdp = await this.monitor.newBrowserCDPSession();
+      if (this.closing) throw new Error('pool closed while the browser was starting');
+      this.launchedAt = new Date();
+      this.state = 'ready';
+      this.sampleMemory();
+      this.logger.info({ pid: this.pid }, 'browser ready');
+    } catch (err) {
+      this.closing = true;
+      await this.server?.kill().catch(() => undefined);
+      throw scrubbedCause(err);
+    }
+  }
+
+  /** The ws endpoint as a client reaches it through `hostname`. Contains the secret path. */
+  endpointFor(hostname: string): string {
+    if (this.port === undefined) throw new Error(`browser ${this.id} has not started`);
+    const host = hostname.includes(':') && !hostname.startsWith('[') ? `[${hostname}]` : hostname;
+    return `ws://${host}:${this.port}${this.wsPath}`;
+  }
+
+  private localEndpoint(): string {
+    const bind = this.options.host;
+    return this.endpointFor(bind === '0.0.0.0' || bind === '::' ? '127.0.0.1' : bind);
+  }
+
+  /** Reads the open context count over CDP (throws when the browser does not answer in time) and the memory. */
+  async sample(timeoutMs: number): Promise<void> {
+    const cdp = this.cdp;
+    if (!cdp) throw new Error('no monitor session');
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`browser did not answer within ${timeoutMs} ms`)), timeoutMs);
+      timer.unref();
+    });
+    try {
+      const result = (await Promise.race([cdp.send('Target.getBrowserContexts'), timeout])) as { browserContextIds: string[] };
+      this.contexts = result.browserContextIds.length;
+    } finally {
+      clearTimeout(timer);
+    }
+    this.sampleMemory();
+  }
+
+  private sampleMemory(): void {
+    const pid = this.pid;
+    if (pid !== undefined) this.memoryMb = processTreeRssMb(pid);
+  }
+
+  /** Closes the browser on purpose (retired or pool closing); its exit is then `expected`. */
+  close(timeoutMs = 10_000): Promise<void> {
+    this.closed ??= this.closeOnce(timeoutMs);
+    return this.closed;
+  }
+
+  private async closeOnce(timeoutMs: number): Promise<void> {
+    this.closing = true;
+    if (!this.server || this.exited) return;
+    await this.monitor?.close().catch(() => undefined);
+    let timer: NodeJS.Timeout | undefined;
+    const graceful = this.server.close().then(() => true, () => false);
+    const late = new Promise<boolean>((resolveLate) => {
+      timer = setTimeout(() => resolveLate(false), timeoutMs);
+      timer.unref();
+    });
+    const closed = await Promise.race([graceful, late]);
+    clearTimeout(timer);
+    if (!closed) await this.server.kill().catch(() => undefined);
+  }
+
+  /** Kills an unresponsive browser; the pool sees an unexpected exit and relaunches. */
+  async kill(): Promise<void> {
+    await this.server?.kill().catch(() => undefined);
+  }
+
+  info(): BrowserInfo {
+    return {
+      id: this.id,
+      state: this.state,
+      pid: this.pid,
+      contexts: this.contexts,
+      leases: this.leases.size,
+      contextsCreated: this.contextsCreated,
+      memoryMb: this.memoryMb,
+      launchedAt: this.launchedAt?.toISOString(),
+      retireReason: this.retireReason,
+    };
+  }
+
+  private handleExit(exitCode: unknown, signal: unknown): void {
+    if (this.exited) return;
+    this.exited = true;
+    this.cdp = undefined;
+    this.options.onExit(this, {
+      expected: this.closing,
+      exitCode: typeof exitCode === 'number' ? exitCode : null,
+      signal: typeof signal === 'string' ? signal : null,
+    });
+  }
+}
