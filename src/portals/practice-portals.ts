@@ -3,6 +3,7 @@ import type { Logger } from '../logger.js';
 import { silentLogger } from '../logger.js';
 import { listen } from './core/portal-server.js';
 import type { PortalState } from './core/portal-state.js';
+import { createEvotelPortal } from './evotel/evotel-portal.js';
 import { createOctotelPortal } from './octotel/octotel-portal.js';
 
 /**
@@ -35,6 +36,7 @@ type PortalFactory = (account: PracticeAccount) => { app: Express; state: Portal
 
 const FACTORIES: Record<string, PortalFactory> = {
   octotel: createOctotelPortal,
+  evotel: createEvotelPortal,
 };
 
 /** Names of the portals this module can start. */

@@ -100,6 +100,16 @@ export class CircuitBook {
     return undefined;
   }
 
+  /** Seeded (or cancelled) circuits whose customer or address contains the text, case-insensitively. */
+  searchSeeded(field: 'customer' | 'address', text: string): Circuit[] {
+    const needle = text.toLowerCase();
+    const matches: Circuit[] = [];
+    for (const circuit of this.overrides.values()) {
+      if (circuit !== 'missing' && circuit[field].toLowerCase().includes(needle)) matches.push({ ...circuit });
+    }
+    return matches;
+  }
+
   reset(): void {
     this.overrides.clear();
     this.references.reset();
