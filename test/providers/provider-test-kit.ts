@@ -128,7 +128,8 @@ export class ProviderHarness {
   portal!: PracticePortal;
   control!: PortalControl;
   readonly evidenceDir: string;
-  private contexts: BrowserContext[] = [];
+  /** Contexts opened by `session()`, newest last. */
+  readonly contexts: BrowserContext[] = [];
   private sessions: ProviderSession[] = [];
 
   constructor(readonly automation: ProviderAutomation) {
