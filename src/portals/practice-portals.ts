@@ -4,6 +4,7 @@ import { silentLogger } from '../logger.js';
 import { listen } from './core/portal-server.js';
 import type { PortalState } from './core/portal-state.js';
 import { createEvotelPortal } from './evotel/evotel-portal.js';
+import { createMetrofiberPortal } from './metrofiber/metrofiber-portal.js';
 import { createOctotelPortal } from './octotel/octotel-portal.js';
 
 /**
@@ -36,6 +37,7 @@ type PortalFactory = (account: PracticeAccount) => { app: Express; state: Portal
 
 const FACTORIES: Record<string, PortalFactory> = {
   octotel: createOctotelPortal,
+  metrofiber: createMetrofiberPortal,
   evotel: createEvotelPortal,
 };
 
