@@ -58,6 +58,24 @@ export interface TotpLease {
 }
 
 /**
+ * A time step held for one login whose code has not been computed yet. Take it (or release
+ * it) exactly once; an untouched reservation expires with its TTL a step after its use.
+ */
+export interface TotpReservation {
+  readonly provider: string;
+  /** The reserved step (take() moves to a later one only if this one expired unused). */
+  readonly step: number;
+  /** Unix ms from which the step's code may be handed out (its start minus the lookahead). */
+  readonly usableAt: number;
+  /** Resolves `leadMs` before usableAt (at once if that has passed); aborting releases the step. */
+  ready(leadMs?: number): Promise<void>;
+  /** Waits until the step may be used, then computes its code and hands it out. */
+  take(): Promise<TotpLease>;
+  /** Gives the step back for others if its code was not computed. Idempotent. */
+  release(): Promise<void>;
+}
+
+/**
  * Reserves the first free step among KEYS (consecutive steps, earliest first) with SET NX.
  * One script call per caller makes the choice atomic, so callers are served strictly in the
  * order their calls reach Valkey. All KEYS share the `{totp}` hash tag (one cluster slot).
@@ -86,7 +104,7 @@ const MAX_STALE_RETRIES = 3;
 
 /**
  * Hands out TOTP codes just in time, one time step per login per provider account,
- * cluster-wide. Each acquire reserves the earliest free step in Valkey (atomic SET NX, first
+ * cluster-wide. Each login reserves the earliest free step in Valkey (atomic SET NX, first
  * come first served), waits until that step begins, and only then computes its code; no
  * code is ever computed ahead and carried in a queue. Counts codes generated, consumed,
  * accepted and refused per provider per UTC day.
@@ -103,6 +121,7 @@ export class TotpManager {
   private readonly holdSteps: number;
   private readonly closing = new AbortController();
   private readonly pending = new Set<Promise<unknown>>();
+  private readonly open = new Set<TotpReservation>();
 
   constructor(options: TotpManagerOptions) {
     this.redis = options.redis;
@@ -138,18 +157,24 @@ export class TotpManager {
    * aborted, and with SERVICE_UNAVAILABLE when the manager is closed meanwhile.
    */
   acquire(request: TotpAcquireRequest): Promise<TotpLease> {
-    // Not an async function on purpose: everything up to the reservation script runs
-    // synchronously, so calls reach Valkey in the order they were made.
-    let promise: Promise<TotpLease>;
+    return this.track(this.reserve(request).then((reservation) => reservation.take()));
+  }
+
+  /**
+   * The first half of acquire: reserves the earliest free step now (same order and errors)
+   * and leaves waiting and computing the code to `take()`. Lets a login queue for its step
+   * before it starts, and start only shortly before the step (see TotpHooks.prepare).
+   */
+  reserve(request: TotpAcquireRequest): Promise<TotpReservation> {
+    // Everything up to the reservation script runs synchronously, so calls reach Valkey in
+    // the order they were made.
+    let promise: Promise<TotpReservation>;
     try {
-      promise = this.acquireInOrder(request);
+      promise = this.reserveInOrder(request);
     } catch (thrown) {
       promise = Promise.reject(thrown);
     }
-    this.pending.add(promise);
-    const forget = () => this.pending.delete(promise);
-    promise.then(forget, forget);
-    return promise;
+    return this.track(promise);
   }
 
   /** Counters of `day` (YYYY-MM-DD, default today UTC) by provider. */
@@ -158,17 +183,26 @@ export class TotpManager {
   }
 
   /**
-   * Stops handing out codes: pending acquires reject with SERVICE_UNAVAILABLE and release
-   * the steps they reserved. Leaves the Valkey client open (the caller owns it).
+   * Stops handing out codes: pending acquires reject with SERVICE_UNAVAILABLE, and every
+   * step reserved but not handed out is released. Leaves the Valkey client open (the
+   * caller owns it).
    */
   async close(): Promise<void> {
     if (!this.closing.signal.aborted) {
       this.closing.abort(new RpaError('SERVICE_UNAVAILABLE', 'TOTP manager closed', { retryable: true }));
     }
     await Promise.allSettled([...this.pending]);
+    await Promise.allSettled([...this.open].map((reservation) => reservation.release()));
   }
 
-  private acquireInOrder(request: TotpAcquireRequest): Promise<TotpLease> {
+  private track<T>(promise: Promise<T>): Promise<T> {
+    this.pending.add(promise);
+    const forget = () => this.pending.delete(promise);
+    promise.then(forget, forget);
+    return promise;
+  }
+
+  private reserveInOrder(request: TotpAcquireRequest): Promise<TotpReservation> {
     const { provider, account, secret } = request;
     if (!provider || !account) {
       throw new RpaError('VALIDATION_FAILED', 'TOTP acquire needs a provider and an account', { field: provider ? 'account' : 'provider' });
@@ -179,50 +213,89 @@ export class TotpManager {
     totpCodeForStep(secret, 0);
     const signal = request.signal ? AbortSignal.any([request.signal, this.closing.signal]) : this.closing.signal;
     const log = this.logger.child({ provider, account_hash: accountHash(provider, account) });
-    const first = this.reserve(provider, account);
-    return this.complete(request, signal, log, first);
+    return this.reserveStep(provider, account, log).then((step) => this.reservation(request, signal, log, step));
   }
 
-  private async complete(
-    request: TotpAcquireRequest,
-    signal: AbortSignal,
-    log: Logger,
-    firstReservation: Promise<Reservation>,
-  ): Promise<TotpLease> {
-    const { provider, secret } = request;
+  private reservation(request: TotpAcquireRequest, signal: AbortSignal, log: Logger, first: ReservedStep): TotpReservation {
+    const { provider, account, secret } = request;
     const lookahead = this.lookaheadSteps[provider] ?? 0;
-    let reservation = await firstReservation;
-    for (let attempt = 1; ; attempt++) {
-      const { step } = reservation;
-      const usableFrom = stepStartMs(step - lookahead);
-      log.debug({ step, wait_ms: Math.max(0, usableFrom - this.now()) }, 'TOTP step reserved');
+    let current = first;
+    let state: 'reserved' | 'taking' | 'done' = 'reserved';
+    let released: Promise<void> | undefined;
+
+    const release = (): Promise<void> => {
+      if (state === 'done') return released ?? Promise.resolve();
+      state = 'done';
+      this.open.delete(reservation);
+      released = this.releaseStep(current, log);
+      return released;
+    };
+
+    const waitFor = async (targetMs: number): Promise<void> => {
       try {
-        await this.waitUntil(usableFrom, signal);
+        await this.waitUntil(targetMs, signal);
       } catch (thrown) {
-        await this.release(reservation, log);
+        await release();
         throw thrown;
       }
-      const code = totpCodeForStep(secret, step);
-      await this.count(provider, 'generated', log);
-      // The event loop may have been blocked past the step's usable time: such a code would
-      // be refused, so the step is left spent and a fresh one reserved.
-      const late = this.now() >= stepStartMs(step + 1 + lookahead);
-      if (!late && !signal.aborted) {
-        await this.count(provider, 'consumed', log);
-        log.info({ step }, 'TOTP code handed out');
-        return new Lease(provider, step, code, (outcome) => this.count(provider, outcome, log));
+    };
+
+    const take = async (): Promise<TotpLease> => {
+      if (state !== 'reserved') throw new RpaError('INTERNAL', 'this TOTP reservation was already taken or released');
+      state = 'taking';
+      for (let attempt = 1; ; attempt++) {
+        const { step } = current;
+        await waitFor(stepStartMs(step - lookahead));
+        const code = totpCodeForStep(secret, step);
+        // From here the step is spent: it is never released, even if the code is not used.
+        state = 'done';
+        this.open.delete(reservation);
+        await this.count(provider, 'generated', log);
+        // The event loop may have been blocked past the step's usable time: such a code would
+        // be refused, so the step is left spent and a fresh one reserved.
+        const late = this.now() >= stepStartMs(step + 1 + lookahead);
+        if (!late && !signal.aborted) {
+          await this.count(provider, 'consumed', log);
+          log.info({ step }, 'TOTP code handed out');
+          return new Lease(provider, step, code, (outcome) => this.count(provider, outcome, log));
+        }
+        if (signal.aborted) throw signal.reason;
+        if (attempt >= MAX_STALE_RETRIES) {
+          throw new RpaError('TOTP_STEP_TAKEN', `TOTP step expired before its code could be handed out (${attempt} times)`, { retryable: true });
+        }
+        log.warn({ step }, 'TOTP step expired before its code was handed out; reserving another');
+        current = await this.reserveStep(provider, account, log);
+        state = 'taking';
+        this.open.add(reservation);
       }
-      if (signal.aborted) throw signal.reason;
-      if (attempt >= MAX_STALE_RETRIES) {
-        throw new RpaError('TOTP_STEP_TAKEN', `TOTP step expired before its code could be handed out (${attempt} times)`, { retryable: true });
-      }
-      log.warn({ step }, 'TOTP step expired before its code was handed out; reserving another');
-      reservation = await this.reserve(provider, request.account);
+    };
+
+    const reservation: TotpReservation = {
+      provider,
+      get step() {
+        return current.step;
+      },
+      get usableAt() {
+        return stepStartMs(current.step - lookahead);
+      },
+      ready: async (leadMs = 0) => {
+        if (state === 'done') throw new RpaError('INTERNAL', 'this TOTP reservation was already taken or released');
+        await waitFor(stepStartMs(current.step - lookahead) - leadMs);
+      },
+      take,
+      release,
+    };
+    this.open.add(reservation);
+    if (signal.aborted) {
+      // Aborted (or closed) while the script ran: nobody will take this step.
+      void release();
+      throw signal.reason;
     }
+    return reservation;
   }
 
   /** Atomically takes the earliest free step from the first usable one on. */
-  private async reserve(provider: string, accountName: string): Promise<Reservation> {
+  private async reserveStep(provider: string, accountName: string, log: Logger): Promise<ReservedStep> {
     const lookahead = this.lookaheadSteps[provider] ?? 0;
     const now = this.now();
     const current = stepAt(now);
@@ -238,16 +311,18 @@ export class TotpManager {
         retryable: true,
       });
     }
-    return { step: first + index, key: keys[index]!, token };
+    const step = first + index;
+    log.debug({ step, wait_ms: Math.max(0, stepStartMs(step - lookahead) - this.now()) }, 'TOTP step reserved');
+    return { step, key: keys[index]!, token };
   }
 
-  private async release(reservation: Reservation, log: Logger): Promise<void> {
+  private async releaseStep(reserved: ReservedStep, log: Logger): Promise<void> {
     try {
-      await this.redis.eval(RELEASE_SCRIPT, 1, reservation.key, reservation.token);
-      log.debug({ step: reservation.step }, 'TOTP step released unused');
+      await this.redis.eval(RELEASE_SCRIPT, 1, reserved.key, reserved.token);
+      log.debug({ step: reserved.step }, 'TOTP step released unused');
     } catch (thrown) {
       // The reservation then simply expires with its TTL.
-      log.warn({ step: reservation.step, err: thrown }, 'releasing an unused TOTP step failed');
+      log.warn({ step: reserved.step, err: thrown }, 'releasing an unused TOTP step failed');
     }
   }
 
@@ -275,7 +350,7 @@ export class TotpManager {
   }
 }
 
-interface Reservation {
+interface ReservedStep {
   step: number;
   key: string;
   token: string;

@@ -229,4 +229,41 @@ describe('TotpManager steps', () => {
     }
     expect(isRpaError(caught, 'CONFIG_INVALID')).to.equal(true);
   });
+
+  it('reserve() holds a step without a code; release() gives it back; a reservation is taken once', async () => {
+    const secret = generateSecret();
+    const now = shiftedClock(10_000);
+    const m = manager({ now });
+    const current = stepAt(now());
+    const first = await m.reserve({ provider: 'octotel', account, secret });
+    const second = await m.reserve({ provider: 'octotel', account, secret });
+    expect([first.step, second.step]).to.deep.equal([current, current + 1]);
+    expect(first.usableAt).to.equal(stepStartMs(current));
+    await first.release();
+    await first.release();
+    expect(await redis.exists(new TotpKeys(prefix).step('octotel', account, current))).to.equal(0);
+    // The freed step goes to the next caller.
+    const third = await m.reserve({ provider: 'octotel', account, secret });
+    expect(third.step).to.equal(current);
+    const lease = await third.take();
+    expect(lease.code).to.equal(await otplibCode(secret, current));
+    let again: unknown;
+    await third.take().catch((e: unknown) => (again = e));
+    expect(isRpaError(again, 'INTERNAL')).to.equal(true);
+    // A step whose code was computed is never given back.
+    await third.release();
+    expect(await redis.exists(new TotpKeys(prefix).step('octotel', account, current))).to.equal(1);
+    expect(await m.stats()).to.deep.equal({ octotel: { generated: 1, consumed: 1, accepted: 0, refused: 0 } });
+  });
+
+  it('close() releases reservations nobody took', async () => {
+    const secret = generateSecret();
+    const now = shiftedClock(10_000);
+    const m = manager({ now });
+    const reservation = await m.reserve({ provider: 'octotel', account, secret });
+    const key = new TotpKeys(prefix).step('octotel', account, reservation.step);
+    expect(await redis.exists(key)).to.equal(1);
+    await m.close();
+    expect(await redis.exists(key)).to.equal(0);
+  });
 });
