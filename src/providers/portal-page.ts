@@ -27,14 +27,24 @@ export function portalUrl(ctx: Pick<ProviderSessionContext, 'baseUrl'>, path: st
  */
 export async function openUrl(ctx: ProviderSessionContext, path: string, what = path): Promise<PageLoad> {
   const { navigationMs } = resolveTimeouts(ctx);
+  const page = ctx.page;
+  // error_rate also hits a page's scripts; a client-rendered page without its script never renders.
+  let scriptFailed = false;
+  const onResponse = (r: Response) => {
+    if (r.status() === 503 && r.request().resourceType() === 'script') scriptFailed = true;
+  };
+  page.on('response', onResponse);
   let response: Response | null;
   try {
-    response = await ctx.page.goto(portalUrl(ctx, path), { waitUntil: 'domcontentloaded', timeout: navigationMs });
+    response = await page.goto(portalUrl(ctx, path), { waitUntil: 'domcontentloaded', timeout: navigationMs });
   } catch (thrown) {
     throw navigationFailure(thrown, `loading ${what}`);
+  } finally {
+    page.off('response', onResponse);
   }
-  const load = { status: response?.status() ?? 200, url: new URL(ctx.page.url()) };
+  const load = { status: response?.status() ?? 200, url: new URL(page.url()) };
   if (load.status === 503) throw portalHiccup(`loading ${what}`);
+  if (scriptFailed) throw portalHiccup(`loading a script of ${what}`);
   return load;
 }
 
