@@ -46,13 +46,15 @@ export class MetroFiberAutomation implements ProviderAutomation {
         await form.locator('input[name=email]').fill(ctx.credentials.login, { timeout: t.actionMs });
         await form.locator('input[name=password]').fill(ctx.credentials.password, { timeout: t.actionMs });
         const load = await submitForm(ctx, form.locator('input[type=submit][value=Login]'), 'the MetroFiber login form', t.loginMs);
-        if (pageParam(load) === 'notice') {
+        if (pageParam(load) === 'notice' || (await page.locator('form#noticeForm').first().isVisible())) {
           await this.acknowledgeNotice(ctx);
           return;
         }
-        if (pageParam(load) !== 'login' && load.status < 400) return;
+        const error = page.locator('div.error');
+        const refused = await error.first().isVisible();
+        if (!refused && load.status < 400 && (pageParam(load) !== 'login' || !(await form.first().isVisible()))) return;
 
-        const message = await textOf(page.locator('div.error'), t.actionMs).catch(() => '');
+        const message = refused ? await textOf(error, t.actionMs) : '';
         if (/invalid request token/i.test(message)) continue;
         if (/too many active sessions/i.test(message)) {
           throw new RpaError('TOO_MANY_SESSIONS', 'MetroFiber refused the login: "Too many active sessions"', { retryable: true });

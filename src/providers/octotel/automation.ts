@@ -60,7 +60,7 @@ export class OctotelAutomation implements ProviderAutomation {
       await otpForm.locator('input#otp').fill(code, { timeout: t.actionMs });
       const load = await submitForm(ctx, otpForm.locator('button#verify-btn'), 'the Octotel OTP step', t.loginMs);
 
-      const outcome = await firstVisible(
+      const outcome = load.url.pathname === '/dashboard' && load.status < 400 ? 'dashboard' : await firstVisible(
         { dashboard: page.locator('span#current-user'), error: page.locator('div.alert-error'), loginForm: page.locator('form#login-form') },
         t.actionMs,
       );
