@@ -1,0 +1,167 @@
+/**
+ * Lease-to-ready benchmark: how long from "I need a browser" to a page that is usable, for
+ *
+ *   cold launch           chromium.launch() per lease, new context, page
+ *   warm pool, connect    pool lease + a new ws connection + new context, page (keepConnectionMs 0)
+ *   warm pool, cached     pool lease + new context on a cached connection, page (the client default)
+ *
+ * "Ready" = page.goto() of a tiny local page has loaded and its <h1> is attached. Scenarios run
+ * interleaved (one cycle of each per round) so load from other processes hits all alike; two
+ * warm-up rounds are not counted. Run: npx tsc -p tsconfig.json && node dist/bench/browser-lease.js [--cycles 30] [--json]
+ */
+import { randomBytes } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { cpus, loadavg, totalmem, release as osRelease } from 'node:os';
+import { performance } from 'node:perf_hooks';
+import { chromium, type Page } from 'playwright-core';
+import { BrowserPoolClient } from '../src/browser/browser-pool-client.js';
+import { startBrowserPoolServer } from '../src/browser/browser-pool-server.js';
+import { CHROMIUM_FLAGS } from '../src/browser/chromium-flags.js';
+import { DEFAULT_CONTEXT_OPTIONS } from '../src/browser/context-options.js';
+import { PLAYWRIGHT_VERSION } from '../src/browser/playwright-version.js';
+import { loadConfig } from '../src/config/config.js';
+import { silentLogger } from '../src/logger.js';
+
+const argv = process.argv.slice(2);
+const cycles = Number(argv[argv.indexOf('--cycles') + 1] ?? 30) || 30;
+const asJson = argv.includes('--json');
+const WARMUP = 2;
+
+function percentile(sorted: number[], p: number): number {
+  // Nearest rank: the smallest value with at least p% of the samples at or below it.
+  const rank = Math.max(1, Math.ceil((p / 100) * sorted.length));
+  return sorted[rank - 1]!;
+}
+
+async function pageReady(page: Page, url: string): Promise<void> {
+  await page.goto(url, { timeout: 30_000 });
+  await page.locator('h1').waitFor({ state: 'attached', timeout: 30_000 });
+}
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  if (!config.chromiumPath) throw new Error('no Chromium found (set CHROMIUM_PATH)');
+  const chromiumPath = config.chromiumPath;
+
+  const pageServer = createServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/html' });
+    res.end('<!doctype html><title>bench</title><h1>ready</h1>');
+  });
+  await new Promise<void>((r) => pageServer.listen(0, '127.0.0.1', r));
+  const pageUrl = `http://127.0.0.1:${(pageServer.address() as AddressInfo).port}/`;
+
+  const token = randomBytes(24).toString('base64url');
+  const pool = await startBrowserPoolServer({
+    size: 2,
+    chromiumPath,
+    token,
+    host: '127.0.0.1',
+    maxContextsPerBrowser: 4,
+    retireAfterContexts: 10_000,
+    maxMemoryMb: 4096,
+    logger: silentLogger,
+  });
+  const connectEachTime = new BrowserPoolClient({ url: pool.url, token, keepConnectionMs: 0 });
+  const cached = new BrowserPoolClient({ url: pool.url, token });
+
+  const scenarios: Array<{ name: string; run: () => Promise<number> }> = [
+    {
+      name: 'cold launch (browser per lease)',
+      run: async () => {
+        const t0 = performance.now();
+        const browser = await chromium.launch({ executablePath: chromiumPath, args: [...CHROMIUM_FLAGS], headless: true });
+        try {
+          const context = await browser.newContext(DEFAULT_CONTEXT_OPTIONS);
+          await pageReady(await context.newPage(), pageUrl);
+          return performance.now() - t0;
+        } finally {
+          await browser.close();
+        }
+      },
+    },
+    {
+      name: 'warm pool, new connection',
+      run: async () => {
+        const t0 = performance.now();
+        const lease = await connectEachTime.lease();
+        try {
+          await pageReady(await lease.context.newPage(), pageUrl);
+          return performance.now() - t0;
+        } finally {
+          await lease.release();
+        }
+      },
+    },
+    {
+      name: 'warm pool, cached connection',
+      run: async () => {
+        const t0 = performance.now();
+        const lease = await cached.lease();
+        try {
+          await pageReady(await lease.context.newPage(), pageUrl);
+          return performance.now() - t0;
+        } finally {
+          await lease.release();
+        }
+      },
+    },
+  ];
+
+  const samples = new Map<string, number[]>(scenarios.map((s) => [s.name, []]));
+  const load = loadavg();
+  try {
+    for (let round = 0; round < WARMUP + cycles; round += 1) {
+      for (const scenario of scenarios) {
+        const ms = await scenario.run();
+        if (round >= WARMUP) samples.get(scenario.name)!.push(ms);
+      }
+    }
+  } finally {
+    await connectEachTime.close();
+    await cached.close();
+    await pool.close();
+    await new Promise<void>((r) => pageServer.close(() => r()));
+  }
+
+  const rows = scenarios.map((s) => {
+    const sorted = [...samples.get(s.name)!].sort((a, b) => a - b);
+    const mean = sorted.reduce((a, b) => a + b, 0) / sorted.length;
+    return { scenario: s.name, n: sorted.length, p50: percentile(sorted, 50), p95: percentile(sorted, 95), mean, min: sorted[0]!, max: sorted[sorted.length - 1]! };
+  });
+  let chromiumVersion = 'unknown';
+  try {
+    chromiumVersion = execFileSync(chromiumPath, ['--version'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  } catch {
+    // Reported as unknown.
+  }
+  const machine = {
+    cpu: cpus()[0]?.model ?? 'unknown',
+    cores: cpus().length,
+    memoryGb: Math.round(totalmem() / 2 ** 30),
+    kernel: osRelease(),
+    node: process.version,
+    playwrightCore: PLAYWRIGHT_VERSION,
+    chromium: chromiumVersion,
+    loadAverageAtStart: load.map((l) => l.toFixed(2)).join(' '),
+  };
+  const cold = rows[0]!;
+  const ratios = rows.slice(1).map((r) => ({ scenario: r.scenario, p50: cold.p50 / r.p50, p95: cold.p95 / r.p95 }));
+
+  if (asJson) {
+    console.log(JSON.stringify({ cycles, warmup: WARMUP, machine, rows, coldOverWarm: ratios }, null, 2));
+    return;
+  }
+  const f = (ms: number) => ms.toFixed(1).padStart(8);
+  console.log(`lease-to-ready (page usable), ${cycles} cycles per scenario after ${WARMUP} warm-up rounds, interleaved`);
+  console.log(`${'scenario'.padEnd(34)}${'n'.padStart(4)}${'p50 ms'.padStart(9)}${'p95 ms'.padStart(9)}${'mean'.padStart(9)}${'min'.padStart(9)}${'max'.padStart(9)}`);
+  for (const r of rows) console.log(`${r.scenario.padEnd(34)}${String(r.n).padStart(4)} ${f(r.p50)} ${f(r.p95)} ${f(r.mean)} ${f(r.min)} ${f(r.max)}`);
+  for (const r of ratios) console.log(`cold / ${r.scenario}: p50 ${r.p50.toFixed(1)}x, p95 ${r.p95.toFixed(1)}x`);
+  console.log(`machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGb} GB, Linux ${machine.kernel}, Node ${machine.node}, playwright-core ${machine.playwrightCore}, ${machine.chromium}, load ${machine.loadAverageAtStart}`);
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exitCode = 1;
+});
