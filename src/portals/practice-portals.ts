@@ -6,6 +6,7 @@ import type { PortalState } from './core/portal-state.js';
 import { createEvotelPortal } from './evotel/evotel-portal.js';
 import { createMetrofiberPortal } from './metrofiber/metrofiber-portal.js';
 import { createOctotelPortal } from './octotel/octotel-portal.js';
+import { createOpenservePortal } from './openserve/openserve-portal.js';
 
 /**
  * The one account of a practice portal. `login` is the username (Octotel, Evotel) or the
@@ -37,6 +38,7 @@ type PortalFactory = (account: PracticeAccount) => { app: Express; state: Portal
 
 const FACTORIES: Record<string, PortalFactory> = {
   octotel: createOctotelPortal,
+  openserve: createOpenservePortal,
   metrofiber: createMetrofiberPortal,
   evotel: createEvotelPortal,
 };

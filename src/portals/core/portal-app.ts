@@ -14,12 +14,12 @@ export function unavailableHtml(_req: Request, res: Response): void {
 /**
  * An Express app with what every portal shares: the control API, faults, form and JSON
  * bodies. The portal adds its routes with `routes`; unknown paths answer 404 and a thrown
- * error 500, both as HTML.
+ * error 500, both as HTML (as JSON under `jsonPrefix`).
  */
 export function createPortalApp(
   state: PortalState,
   routes: (app: Express) => void,
-  options: { unavailable?: (req: Request, res: Response) => void } = {},
+  options: { unavailable?: (req: Request, res: Response) => void; jsonPrefix?: string } = {},
 ): Express {
   const app = express();
   app.disable('x-powered-by');
@@ -36,9 +36,13 @@ export function createPortalApp(
   app.use((_req: Request, res: Response) => {
     res.status(404).type('html').send(documentPage('Not found', html`<h1>Not found</h1>`));
   });
-  app.use((error: unknown, _req: Request, res: Response, _next: express.NextFunction) => {
+  app.use((error: unknown, req: Request, res: Response, _next: express.NextFunction) => {
     const status = (error as { status?: number }).status;
     const code = status && status >= 400 && status < 500 ? status : 500;
+    if (options.jsonPrefix && req.path.startsWith(options.jsonPrefix)) {
+      res.status(code).json(code === 500 ? { error: 'internal', message: 'Internal error' } : { error: 'bad_request', message: 'The request could not be read' });
+      return;
+    }
     res.status(code).type('html').send(documentPage('Error', html`<h1>${code === 500 ? 'Internal error' : 'Bad request'}</h1>`));
   });
   return app;
