@@ -183,6 +183,30 @@ export function describeProviderAutomation(spec: ProviderTestSpec, extra?: (h: P
         expect(stats.duplicate_cancel_attempts).to.equal(0);
       });
 
+      it('returns the existing reference when the circuit is cancelled between the read and the submission', async () => {
+        const { number } = circuitFor('17', 8);
+        const session = await h.session();
+        await session.login();
+        let raced = 0;
+        // Someone else cancels the circuit just as the robot submits: the portal's own answer must win.
+        await h.contexts[h.contexts.length - 1].route(
+          (url) => url.toString().includes('cancel'),
+          async (route) => {
+            if (route.request().method() === 'POST' && raced++ === 0) {
+              await h.control.seed([{ circuit_number: number, status: 'cancelled', customer: 'Raced', address: '1 Race Road, Cape Town', speed: '25/25 Mbps' }]);
+            }
+            await route.continue();
+          },
+        );
+        const { result, evidence } = await session.cancel('j1', { circuit_number: number });
+        expect(raced).to.equal(1);
+        expect(result).to.deep.equal({ found: true, circuit_number: number, cancelled: true, already_cancelled: true, reference: `${prefix}-CAN-000001` });
+        expect(basename(evidence[0])).to.match(/^job-j1-already-cancelled-/);
+        const stats = await h.control.stats();
+        expect(stats.duplicate_cancel_attempts).to.equal(1);
+        expect(stats.cancellations[number] ?? 0).to.equal(0);
+      });
+
       it('answers found:false for a circuit that is not there', async () => {
         const { number } = circuitFor('40', 8);
         const session = await h.session();
