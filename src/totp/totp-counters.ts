@@ -5,6 +5,8 @@ import type { TotpKeys } from './totp-keys.js';
 /**
  * What happened to TOTP codes: `generated` (computed for a reserved step), `consumed`
  * (handed to a login), `accepted` / `refused` (the portal's answer, as reported by the login).
+ * Codes are computed only at hand-out, so `generated` exceeds `consumed` only by logins
+ * aborted in between; `consumed` above `accepted + refused` means logins that never said.
  */
 export type TotpEvent = 'generated' | 'consumed' | 'accepted' | 'refused';
 

@@ -246,15 +246,16 @@ export class TotpManager {
       for (let attempt = 1; ; attempt++) {
         const { step } = current;
         await waitFor(stepStartMs(step - lookahead));
-        const code = totpCodeForStep(secret, step);
-        // From here the step is spent: it is never released, even if the code is not used.
+        // A step is spent from here on, used or not: it is never released.
         state = 'done';
         this.open.delete(reservation);
-        await this.count(provider, 'generated', log);
-        // The event loop may have been blocked past the step's usable time: such a code would
-        // be refused, so the step is left spent and a fresh one reserved.
-        const late = this.now() >= stepStartMs(step + 1 + lookahead);
-        if (!late && !signal.aborted) {
+        // The event loop may have been blocked (or the caller slow to take the step) until
+        // too little of the step is left: its code could expire while it is typed, so a
+        // fresh step is reserved instead.
+        if (this.now() < stepStartMs(step + 1 + lookahead) - this.minRemainingMs) {
+          const code = totpCodeForStep(secret, step);
+          await this.count(provider, 'generated', log);
+          if (signal.aborted) throw signal.reason;
           await this.count(provider, 'consumed', log);
           log.info({ step }, 'TOTP code handed out');
           return new Lease(provider, step, code, (outcome) => this.count(provider, outcome, log));

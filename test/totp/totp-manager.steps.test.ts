@@ -6,7 +6,7 @@ import { TOTP_PERIOD_MS, stepAt, stepStartMs } from '../../src/totp/totp-code.js
 import { TotpKeys } from '../../src/totp/totp-keys.js';
 import { TotpManager, type TotpLease } from '../../src/totp/totp-manager.js';
 import { testLogger, uniquePrefix } from '../support/shared-services.js';
-import { connectSharedValkey, shiftedClock } from './totp-test-support.js';
+import { adjustableClock, connectSharedValkey, shiftedClock } from './totp-test-support.js';
 
 const account = 'rpa.octotel';
 
@@ -265,5 +265,22 @@ describe('TotpManager steps', () => {
     expect(await redis.exists(key)).to.equal(1);
     await m.close();
     expect(await redis.exists(key)).to.equal(0);
+  });
+
+  it('does not hand out a step taken too late to type its code: it reserves the next free one', async () => {
+    const secret = generateSecret();
+    const clock = adjustableClock(24_000);
+    const m = manager({ now: clock.now, minRemainingMs: 5_000 });
+    const current = stepAt(clock.now());
+    const reservation = await m.reserve({ provider: 'octotel', account, secret });
+    expect(reservation.step).to.equal(current);
+    // The caller comes back with 0.6 s of the step left.
+    clock.advance(5_400);
+    const lease = await reservation.take();
+    expect(lease.step).to.equal(current + 1);
+    expect(clock.now()).to.be.at.least(stepStartMs(current + 1));
+    expect(lease.code).to.equal(await otplibCode(secret, current + 1));
+    // No code was computed for the step that came too late.
+    expect(await m.stats()).to.deep.equal({ octotel: { generated: 1, consumed: 1, accepted: 0, refused: 0 } });
   });
 });

@@ -21,6 +21,13 @@ export function shiftedClock(msIntoStep: number): () => number {
   return () => Date.now() + offset;
 }
 
+/** Like shiftedClock, but the test can also jump it forward (as a blocked event loop would). */
+export function adjustableClock(msIntoStep: number): { now: () => number; advance: (ms: number) => void } {
+  const base = shiftedClock(msIntoStep);
+  let extra = 0;
+  return { now: () => base() + extra, advance: (ms) => (extra += ms) };
+}
+
 /** A debug-level logger whose output the test can read back. */
 export function capturingLogger(): { logger: Logger; output: () => string } {
   const chunks: string[] = [];
