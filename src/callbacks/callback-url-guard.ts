@@ -1,10 +1,13 @@
 import { BlockList, isIP } from 'node:net';
-import { lookup } from 'node:dns/promises';
+import { lookup as dnsLookup } from 'node:dns/promises';
 import { RpaError } from '../errors.js';
 
 /**
- * Addresses a callback must never reach: loopback, private, link-local (cloud metadata
- * 169.254.169.254 included), unique-local, unspecified, and their IPv4-mapped IPv6 forms.
+ * Addresses a callback must never reach: loopback, private, carrier-grade NAT, link-local
+ * (cloud metadata 169.254.169.254 included), unique-local, site-local, unspecified, multicast,
+ * reserved and documentation ranges, and the IPv6 transition prefixes (NAT64, Teredo) whose
+ * far end we cannot judge. IPv6 forms that carry an IPv4 address (mapped, compatible,
+ * translated, 6to4) are judged by the IPv4 address they carry (see embeddedIpv4).
  */
 const forbidden = new BlockList();
 for (const [net, prefix] of [
@@ -15,8 +18,12 @@ for (const [net, prefix] of [
   ['169.254.0.0', 16],
   ['172.16.0.0', 12],
   ['192.0.0.0', 24],
+  ['192.0.2.0', 24],
+  ['192.88.99.0', 24],
   ['192.168.0.0', 16],
   ['198.18.0.0', 15],
+  ['198.51.100.0', 24],
+  ['203.0.113.0', 24],
   ['224.0.0.0', 4],
   ['240.0.0.0', 4],
 ] as const) {
@@ -25,35 +32,63 @@ for (const [net, prefix] of [
 for (const [net, prefix] of [
   ['::', 128],
   ['::1', 128],
+  ['64:ff9b::', 96],
+  ['64:ff9b:1::', 48],
+  ['100::', 64],
+  ['2001::', 32],
+  ['2001:10::', 28],
+  ['2001:db8::', 32],
+  ['3fff::', 20],
   ['fc00::', 7],
   ['fe80::', 10],
+  ['fec0::', 10],
   ['ff00::', 8],
-  ['64:ff9b::', 96],
 ] as const) {
   forbidden.addSubnet(net, prefix, 'ipv6');
 }
 
-/** IPv4-mapped/compatible IPv6 (`::ffff:7f00:1`) → the IPv4 address it carries. */
-function embeddedIpv4(address: string): string | undefined {
-  const m = /^::(?:ffff:)?([0-9a-f]{1,4}):([0-9a-f]{1,4})$/i.exec(address);
-  if (m) {
-    const hi = Number.parseInt(m[1]!, 16);
-    const lo = Number.parseInt(m[2]!, 16);
-    return `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`;
+/** An IPv6 address as its eight 16-bit groups; undefined when it is not one. */
+function ipv6Groups(address: string): number[] | undefined {
+  const bare = address.replace(/%.*$/, '');
+  if (isIP(bare) !== 6) return undefined;
+  let text = bare.toLowerCase();
+  const dotted = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(text);
+  if (dotted) {
+    const [a, b, c, d] = dotted.slice(1).map(Number) as [number, number, number, number];
+    text = `${text.slice(0, dotted.index)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
   }
-  const dotted = /^::(?:ffff:)?(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
-  return dotted?.[1];
+  const [head, tail] = text.includes('::') ? text.split('::') : [text, undefined];
+  const parse = (part: string | undefined) => (part ? part.split(':').map((g) => Number.parseInt(g, 16)) : []);
+  const left = parse(head);
+  const right = parse(tail);
+  const groups = tail === undefined ? left : [...left, ...new Array<number>(8 - left.length - right.length).fill(0), ...right];
+  return groups.length === 8 ? groups : undefined;
 }
 
+/**
+ * The IPv4 address an IPv6 address carries: mapped `::ffff:a.b.c.d`, compatible `::a.b.c.d`
+ * (`::` and `::1` included, which land in 0.0.0.0/8), translated `::ffff:0:a.b.c.d`, and
+ * 6to4 `2002:AABB:CCDD::/48`.
+ */
+function embeddedIpv4(groups: number[]): string | undefined {
+  const zero = (from: number, to: number) => groups.slice(from, to).every((g) => g === 0);
+  const v4 = (hi: number, lo: number) => `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`;
+  if (zero(0, 5) && groups[5] === 0xffff) return v4(groups[6]!, groups[7]!);
+  if (zero(0, 6)) return v4(groups[6]!, groups[7]!);
+  if (zero(0, 4) && groups[4] === 0xffff && groups[5] === 0) return v4(groups[6]!, groups[7]!);
+  if (groups[0] === 0x2002) return v4(groups[1]!, groups[2]!);
+  return undefined;
+}
+
+/** True when a callback must not go to this literal address (anything that is not an IP is refused too). */
 export function isForbiddenAddress(address: string): boolean {
   const family = isIP(address);
   if (family === 4) return forbidden.check(address, 'ipv4');
-  if (family === 6) {
-    const v4 = embeddedIpv4(address);
-    if (v4 !== undefined) return forbidden.check(v4, 'ipv4');
-    return forbidden.check(address, 'ipv6');
-  }
-  return true;
+  const groups = ipv6Groups(address);
+  if (!groups) return true;
+  const v4 = embeddedIpv4(groups);
+  if (v4 !== undefined && forbidden.check(v4, 'ipv4')) return true;
+  return forbidden.check(groups.map((g) => g.toString(16)).join(':'), 'ipv6');
 }
 
 export interface CallbackUrlPolicy {
@@ -61,8 +96,31 @@ export interface CallbackUrlPolicy {
   allowHosts: readonly string[];
 }
 
+/** One resolved address, as `dns.lookup(host, { all: true })` returns them. */
+export interface ResolvedAddress {
+  address: string;
+  family: number;
+}
+
+/** Resolves a host name to all its addresses. The default is the system resolver (`dns.lookup`). */
+export type HostLookup = (hostname: string) => Promise<readonly ResolvedAddress[]>;
+
+const systemLookup: HostLookup = (hostname) => dnsLookup(hostname, { all: true, verbatim: true });
+
+/** Where a callback goes: the URL, and the one address that was checked and must be connected to. */
+export interface CallbackTarget {
+  url: URL;
+  address: string;
+  family: 4 | 6;
+}
+
 function refuse(message: string): RpaError {
   return new RpaError('CALLBACK_URL_FORBIDDEN', message, { field: 'callback_url' });
+}
+
+/** The URL's host as the rules compare it: no IPv6 brackets, lower case, no trailing dot. */
+function hostOf(url: URL): string {
+  return url.hostname.replace(/^\[|\]$/g, '').replace(/\.$/, '').toLowerCase();
 }
 
 /**
@@ -80,7 +138,7 @@ export function checkCallbackUrl(raw: string, policy: CallbackUrlPolicy): URL {
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw refuse('callback_url must use http or https');
   if (url.username || url.password) throw refuse('callback_url must not carry credentials');
-  const host = url.hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  const host = hostOf(url);
   if (isAllowed(host, policy)) return url;
   if (isIP(host)) {
     if (isForbiddenAddress(host)) throw refuse(`callback_url host ${url.hostname} is a loopback, private, link-local or unspecified address`);
@@ -95,16 +153,21 @@ export function checkCallbackUrl(raw: string, policy: CallbackUrlPolicy): URL {
 /**
  * The check at delivery: resolves the host and refuses when any address it resolves to is
  * forbidden. Returns the address to connect to, so the request goes where we checked
- * (no second lookup an attacker could answer differently).
+ * (no second lookup an attacker could answer differently). A refusal is an RpaError
+ * `CALLBACK_URL_FORBIDDEN` (final); a host that does not resolve is `CALLBACK_FAILED`, retryable.
  */
-export async function resolveCallbackTarget(raw: string, policy: CallbackUrlPolicy): Promise<{ url: URL; address: string; family: 4 | 6 }> {
+export async function resolveCallbackTarget(
+  raw: string,
+  policy: CallbackUrlPolicy,
+  options: { lookup?: HostLookup } = {},
+): Promise<CallbackTarget> {
   const url = checkCallbackUrl(raw, policy);
-  const host = url.hostname.replace(/^\[|\]$/g, '').toLowerCase();
-  const family = isIP(host);
-  if (family === 4 || family === 6) return { url, address: host, family };
-  let addresses: { address: string; family: number }[];
+  const host = hostOf(url);
+  const literal = isIP(host);
+  if (literal === 4 || literal === 6) return { url, address: host, family: literal };
+  let addresses: readonly ResolvedAddress[];
   try {
-    addresses = await lookup(host, { all: true, verbatim: true });
+    addresses = await (options.lookup ?? systemLookup)(host);
   } catch (cause) {
     throw new RpaError('CALLBACK_FAILED', `callback host ${host} does not resolve`, { retryable: true, cause });
   }
@@ -114,9 +177,11 @@ export async function resolveCallbackTarget(raw: string, policy: CallbackUrlPoli
     if (bad) throw refuse(`callback_url host ${host} resolves to a forbidden address (${bad.address})`);
   }
   const first = addresses[0]!;
-  return { url, address: first.address, family: first.family === 6 ? 6 : 4 };
+  const family = isIP(first.address);
+  if (family !== 4 && family !== 6) throw refuse(`callback_url host ${host} resolves to something that is not an IP address`);
+  return { url, address: first.address, family };
 }
 
 function isAllowed(host: string, policy: CallbackUrlPolicy): boolean {
-  return policy.allowHosts.includes(host);
+  return policy.allowHosts.some((allowed) => allowed.replace(/^\[|\]$/g, '').replace(/\.$/, '').toLowerCase() === host);
 }
