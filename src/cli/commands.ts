@@ -1,7 +1,9 @@
 import type { Command } from 'commander';
+import { registerPortalsCommand } from './portals-command.js';
 import { registerTotpCommands } from './totp-commands.js';
 
 /** One function per command group (a file in src/cli/ each); add a line to register a new group. */
 export const commandRegistrations: Array<(program: Command) => void> = [
   registerTotpCommands,
+  registerPortalsCommand,
 ];
