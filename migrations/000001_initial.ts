@@ -36,6 +36,8 @@ export async function up(db: Kysely<unknown>): Promise<void> {
       evidence        jsonb NOT NULL DEFAULT '[]'::jsonb,
       batch_id        bigint REFERENCES batches(id),
       attempts        integer NOT NULL DEFAULT 0,
+      -- Trips through the provider queue: a job handed back for a later batch gets a new queue id.
+      queue_trip      integer NOT NULL DEFAULT 0,
       max_attempts    integer NOT NULL,
       callback_url    text,
       external_id     text,

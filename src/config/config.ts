@@ -77,6 +77,8 @@ export interface Config {
   roles: Role[];
   queuePrefix: string;
   jobMaxAttempts: number;
+  /** Backoff base before a job that failed for a passing reason is tried again. */
+  jobRetryBaseMs: number;
   callbackSecret: string;
   callbackAllowHosts: string[];
   loginFailureThreshold: number;
@@ -117,6 +119,7 @@ const GLOBAL_SETTINGS = {
   RPA_ROLES: z.string().regex(/^[a-z,\s]+$/, 'must be a comma-separated list of roles'),
   QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+$/, 'must be letters, digits, - or _'),
   JOB_MAX_ATTEMPTS: int(1, 100),
+  JOB_RETRY_BASE_MS: int(0, 3_600_000),
   CALLBACK_SECRET: z.string().min(16, 'must be at least 16 characters'),
   CALLBACK_ALLOW_HOSTS: z.string(),
   LOGIN_FAILURE_THRESHOLD: int(1, 1000),
@@ -262,6 +265,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     roles,
     queuePrefix: get('QUEUE_PREFIX', 'rpa'),
     jobMaxAttempts: get('JOB_MAX_ATTEMPTS', 3),
+    jobRetryBaseMs: get('JOB_RETRY_BASE_MS', 10_000),
     callbackSecret: get('CALLBACK_SECRET', 'practice-callback-secret-change-me'),
     callbackAllowHosts: get('CALLBACK_ALLOW_HOSTS', '')
       .split(',')

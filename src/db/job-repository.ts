@@ -78,7 +78,7 @@ export async function markEnqueued(db: Db, ids: string[]): Promise<void> {
 export async function findJobsToEnqueue(db: Db, options: { limit: number; onlyNeverEnqueued?: boolean }) {
   let query = db
     .selectFrom('jobs')
-    .select(['id', 'provider', 'attempts', 'available_at', 'enqueued_at'])
+    .select(['id', 'provider', 'queue_trip', 'available_at', 'enqueued_at'])
     .where('status', '=', 'pending')
     .where('batch_id', 'is', null)
     .orderBy('id')

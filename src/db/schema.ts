@@ -36,6 +36,7 @@ export interface JobsTable {
   evidence: JSONColumnType<string[], string | undefined, string>;
   batch_id: ColumnType<string | null, string | null | undefined, string | null>;
   attempts: ColumnType<number, number | undefined, number>;
+  queue_trip: ColumnType<number, number | undefined, number>;
   max_attempts: number;
   callback_url: string | null;
   external_id: string | null;
@@ -123,6 +124,8 @@ export interface CallbackDeliveriesTable {
   last_status: number | null;
   last_error: string | null;
   delivered_at: NullableTimestamp;
+  /** Migration 000002: when BullMQ will try a pending delivery again. */
+  next_attempt_at: NullableTimestamp;
   created_at: Timestamp;
   updated_at: Timestamp;
 }

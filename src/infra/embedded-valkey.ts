@@ -51,7 +51,9 @@ export async function startEmbeddedValkey(dir: string, logger: Logger, port?: nu
       '--protected-mode', 'yes',
       '--loglevel', 'warning',
     ];
-    const proc = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    // Its own process group: a Ctrl-C to `npm start` must not stop Valkey before the
+    // graceful shutdown that still needs it; close() stops it last.
+    const proc = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     child = proc;
     proc.stdout?.on('data', (d: Buffer) => log.debug(d.toString().trim()));
     proc.stderr?.on('data', (d: Buffer) => log.warn(d.toString().trim()));

@@ -7,7 +7,8 @@ import type { QueueRegistry } from './queue-registry.js';
 export interface EnqueueItem {
   id: string;
   provider: string;
-  attempts: number;
+  /** The job's queue_trip. */
+  trip: number;
   /** Not before this time (retry backoff). */
   availableAt?: Date;
 }
@@ -15,7 +16,7 @@ export interface EnqueueItem {
 /** Data of a provider-queue job: a pointer to the Postgres row, nothing more (no secrets in Valkey). */
 export interface ProviderQueueJobData {
   jobId: string;
-  attempt: number;
+  trip: number;
 }
 
 /**
@@ -39,9 +40,9 @@ export class JobEnqueuer {
       this.queues.providerJobs(provider).addBulk(
         group.map((item) => ({
           name: 'job',
-          data: { jobId: item.id, attempt: item.attempts } satisfies ProviderQueueJobData,
+          data: { jobId: item.id, trip: item.trip } satisfies ProviderQueueJobData,
           opts: {
-            jobId: providerQueueJobId(item.id, item.attempts),
+            jobId: providerQueueJobId(item.id, item.trip),
             delay: item.availableAt ? Math.max(0, item.availableAt.getTime() - now) : undefined,
             removeOnComplete: { age: 24 * 3600, count: 10_000 },
             removeOnFail: { age: 7 * 24 * 3600 },

@@ -31,8 +31,8 @@ export function maintenanceQueue(basePrefix: string): QueueRef {
 }
 
 /** BullMQ job id of a job's n-th trip through its provider queue: enqueue twice = once. */
-export function providerQueueJobId(jobId: string, attempt: number): string {
-  return `job-${jobId}-a${attempt}`;
+export function providerQueueJobId(jobId: string, trip: number): string {
+  return `job-${jobId}-t${trip}`;
 }
 
 export function batchFlowJobIds(batchId: string): { parent: string; run: string } {

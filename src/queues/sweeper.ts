@@ -54,10 +54,10 @@ export class Sweeper {
 
     const missing = [];
     for (const job of stale) {
-      const state = await this.queues.providerJobs(job.provider).getJobState(providerQueueJobId(job.id, job.attempts));
+      const state = await this.queues.providerJobs(job.provider).getJobState(providerQueueJobId(job.id, job.queue_trip));
       if (state === 'unknown') missing.push(job);
     }
-    const items = [...never, ...missing].map((j) => ({ id: j.id, provider: j.provider, attempts: j.attempts, availableAt: j.available_at }));
+    const items = [...never, ...missing].map((j) => ({ id: j.id, provider: j.provider, trip: j.queue_trip, availableAt: j.available_at }));
     if (items.length > 0) {
       await this.enqueuer.enqueue(items);
       this.logger.info({ enqueued: never.length, restored: missing.length }, 'sweeper put committed jobs on their queues');

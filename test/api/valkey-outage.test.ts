@@ -44,11 +44,11 @@ describe('submitting while Valkey is down', () => {
     // Sweeping again, and enqueueing the same job directly, add nothing.
     const second = await sweeper.sweep();
     expect(second).to.deep.equal({ enqueued: 0, restored: 0 });
-    await api.enqueuer.enqueue([{ id, provider: 'octotel', attempts: 0 }]);
+    await api.enqueuer.enqueue([{ id, provider: 'octotel', trip: 0 }]);
     const queue = api.queues.providerJobs('octotel');
     const counts = await queue.getJobCounts('waiting', 'delayed', 'active');
     expect(counts.waiting + counts.delayed + counts.active).to.equal(1);
-    expect((await queue.getJob(`job-${id}-a0`))?.data).to.deep.equal({ jobId: id, attempt: 0 });
+    expect((await queue.getJob(`job-${id}-t0`))?.data).to.deep.equal({ jobId: id, trip: 0 });
     await sweeper.close();
   });
 
@@ -59,7 +59,7 @@ describe('submitting while Valkey is down', () => {
     const sweeper = new Sweeper(api.database.db, api.queues, api.enqueuer, testLogger, { recheckAfterMs: 0 });
     const result = await sweeper.sweep();
     expect(result.restored).to.be.greaterThanOrEqual(1);
-    expect(await api.queues.providerJobs('evotel').getJobState(`job-${id}-a0`)).to.equal('waiting');
+    expect(await api.queues.providerJobs('evotel').getJobState(`job-${id}-t0`)).to.equal('waiting');
     await sweeper.close();
   });
 });

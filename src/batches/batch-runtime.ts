@@ -1,0 +1,65 @@
+import { hostname } from 'node:os';
+import type { Redis } from 'iovalkey';
+import { BrowserPoolClient } from '../browser/browser-pool-client.js';
+import type { Config } from '../config/config.js';
+import { createDb, type Db } from '../db/database.js';
+import { RpaError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { automationFor } from '../providers/registry.js';
+import { CallbackEnqueuer } from '../callbacks/callback-enqueuer.js';
+import { JobEnqueuer } from '../queues/job-enqueuer.js';
+import { QueueRegistry } from '../queues/queue-registry.js';
+import { createValkey } from '../queues/valkey.js';
+import { TotpManager } from '../totp/totp-manager.js';
+import { totpSettingsFromConfig } from '../totp/totp-settings.js';
+import { BatchRunner } from './batch-runner.js';
+import { LoginCircuitBreaker } from './login-circuit-breaker.js';
+
+export interface BatchRuntime {
+  runner: BatchRunner;
+  db: Db;
+  close(): Promise<void>;
+}
+
+/**
+ * Everything a batch run needs, built from configuration: what a sandboxed processor child
+ * makes once and keeps for the batches it runs. Needs DATABASE_URL, VALKEY_URL,
+ * BROWSER_POOL_URL and BROWSER_POOL_TOKEN (the worker role passes them to its children).
+ */
+export function createBatchRuntime(config: Config, logger: Logger): BatchRuntime {
+  const need = (value: string | undefined, name: string) => {
+    if (!value) throw new RpaError('CONFIG_INVALID', `${name}: required by the batch processor`, { field: name });
+    return value;
+  };
+  const db = createDb(need(config.databaseUrl, 'DATABASE_URL'), { max: 4 });
+  const valkey: Redis = createValkey(need(config.valkeyUrl, 'VALKEY_URL'), 'worker');
+  const queues = new QueueRegistry(valkey, config.queuePrefix);
+  const enqueuer = new JobEnqueuer(db, queues, logger);
+  const callbacks = new CallbackEnqueuer(db, queues, logger);
+  const pool = new BrowserPoolClient({ url: need(config.browserPool.url, 'BROWSER_POOL_URL'), token: need(config.browserPool.token, 'BROWSER_POOL_TOKEN'), logger });
+  const totp = new TotpManager({ redis: valkey, logger, ...totpSettingsFromConfig(config) });
+  const breaker = new LoginCircuitBreaker(valkey, config.queuePrefix, config.loginFailureThreshold, config.loginCooldownMs, logger);
+  const runner = new BatchRunner({
+    db,
+    providers: config.providers,
+    automationFor,
+    pool,
+    totp,
+    breaker,
+    evidenceDir: config.evidenceDir,
+    enqueue: (items) => enqueuer.enqueue(items),
+    jobsEnded: (ids) => callbacks.enqueueForJobs(ids),
+    logger,
+    workerName: `${hostname()}:${process.pid}`,
+    retryBaseMs: config.jobRetryBaseMs,
+  });
+  return {
+    runner,
+    db,
+    close: async () => {
+      await Promise.allSettled([pool.close(), totp.close(), queues.close()]);
+      valkey.disconnect();
+      await db.destroy();
+    },
+  };
+}

@@ -1,0 +1,64 @@
+import { FlowProducer, type ConnectionOptions } from 'bullmq';
+import type { Redis } from 'iovalkey';
+import { batchFlowJobIds, batchQueue, batchRunQueue } from './queue-names.js';
+
+/** Data of both jobs of a batch flow: pointers only (no secrets, no circuits in Valkey). */
+export interface BatchFlowData {
+  batchId: string;
+  provider: string;
+}
+
+/** How often the batch run may be tried (crashed children, lost browsers); jobs themselves are protected by Postgres. */
+export const BATCH_RUN_ATTEMPTS = 3;
+
+/**
+ * Puts a batch on BullMQ as a flow: the parent (batches-<provider>) finalises the batch once
+ * its child (batch-run-<provider>, run by the sandboxed processor) has finished, whether the
+ * child succeeded or finally failed. Deterministic ids make adding a flow twice add it once.
+ */
+export class BatchFlowProducer {
+  private readonly producer: FlowProducer;
+
+  constructor(
+    connection: Redis,
+    private readonly basePrefix: string,
+  ) {
+    this.producer = new FlowProducer({ connection: connection as unknown as ConnectionOptions });
+    this.producer.on('error', () => undefined);
+  }
+
+  async add(batchId: string, provider: string): Promise<void> {
+    const ids = batchFlowJobIds(batchId);
+    const parent = batchQueue(this.basePrefix, provider);
+    const child = batchRunQueue(this.basePrefix, provider);
+    const data: BatchFlowData = { batchId, provider };
+    await this.producer.add({
+      name: 'finalize',
+      queueName: parent.name,
+      prefix: parent.prefix,
+      data,
+      opts: { jobId: ids.parent, attempts: 5, backoff: { type: 'exponential', delay: 2_000 }, removeOnComplete: { age: 7 * 86_400 }, removeOnFail: { age: 30 * 86_400 } },
+      children: [
+        {
+          name: 'run',
+          queueName: child.name,
+          prefix: child.prefix,
+          data,
+          opts: {
+            jobId: ids.run,
+            attempts: BATCH_RUN_ATTEMPTS,
+            backoff: { type: 'exponential', delay: 5_000 },
+            // The parent must finalise the batch even when its run finally fails.
+            ignoreDependencyOnFailure: true,
+            removeOnComplete: { age: 7 * 86_400 },
+            removeOnFail: { age: 30 * 86_400 },
+          },
+        },
+      ],
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.producer.close();
+  }
+}

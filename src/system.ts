@@ -1,0 +1,237 @@
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Redis } from 'iovalkey';
+import { createApiApp } from './api/api-app.js';
+import { LoginCircuitBreaker } from './batches/login-circuit-breaker.js';
+import { startBrowserRole, type BrowserRole } from './browser/browser-pool-main.js';
+import { CallbackEnqueuer } from './callbacks/callback-enqueuer.js';
+import { startCallbackWorker, type CallbackWorkerHandle } from './callbacks/callback-worker.js';
+import type { Config, Role } from './config/config.js';
+import { createDb, type Db } from './db/database.js';
+import { migrateToLatest } from './db/migrate.js';
+import { JobSubmission } from './jobs/job-submission.js';
+import type { Logger } from './logger.js';
+import { startPracticePortals, type PracticePortals } from './portals/practice-portals.js';
+import { BatchFlowProducer } from './queues/batch-flow.js';
+import { Batcher } from './queues/batcher.js';
+import { JobEnqueuer } from './queues/job-enqueuer.js';
+import { QueueRegistry } from './queues/queue-registry.js';
+import { Sweeper } from './queues/sweeper.js';
+import { createValkey } from './queues/valkey.js';
+import { startInfrastructure, type Infrastructure } from './runtime/infrastructure.js';
+import { startBatchWorkers, type BatchWorkers } from './workers/batch-workers.js';
+
+export interface System {
+  config: Config;
+  apiUrl?: string;
+  portals?: PracticePortals;
+  browser?: BrowserRole;
+  db?: Db;
+  queues?: QueueRegistry;
+  close(): Promise<void>;
+}
+
+export interface StartSystemOptions {
+  /** Write `<data>/services.json` so `rpa` commands find the embedded services. */
+  advertise?: boolean;
+  /** Overrides for the sandboxed processor (tests). */
+  processorFile?: string;
+  lockDurationMs?: number;
+  callbackBackoffBaseMs?: number;
+}
+
+const has = (config: Config, ...roles: Role[]) => roles.some((r) => config.roles.includes(r));
+
+/**
+ * Starts the roles named in RPA_ROLES in this process: practice portals (when a provider has
+ * no URL), the browser pool, the API, the batchers with the sweeper, the batch and callback
+ * workers. Embedded Postgres and Valkey are started when no URL is configured.
+ * `close()` stops everything in reverse order, each step even when an earlier one failed.
+ */
+export async function startSystem(input: Config, logger: Logger, options: StartSystemOptions = {}): Promise<System> {
+  const config: Config = structuredClone({ ...input, providers: {} }) as Config;
+  config.providers = Object.fromEntries(Object.entries(input.providers).map(([name, p]) => [name, { ...p }]));
+  const closers: Array<() => Promise<unknown>> = [];
+  const system: System = {
+    config,
+    close: async () => {
+      for (const close of closers.reverse()) {
+        await close().catch((err: unknown) => logger.error({ err }, 'shutdown step failed'));
+      }
+      closers.length = 0;
+    },
+  };
+
+  try {
+    if (has(config, 'api', 'batcher', 'worker', 'maintenance')) {
+      const infra: Infrastructure = await startInfrastructure(config, logger, { advertise: options.advertise });
+      closers.push(() => infra.close());
+      config.databaseUrl = infra.databaseUrl;
+      config.valkeyUrl = infra.valkeyUrl;
+      const db = createDb(infra.databaseUrl);
+      closers.push(() => db.destroy());
+      const applied = await migrateToLatest(db);
+      if (applied.length > 0) logger.info({ migrations: applied }, 'database migrated');
+      system.db = db;
+    }
+
+    if (has(config, 'portals')) {
+      const practice = Object.values(config.providers).filter((p) => p.practice);
+      if (practice.length > 0) {
+        const portals = await startPracticePortals({
+          portals: Object.fromEntries(practice.map((p) => [p.descriptor.name, { port: p.practicePort, account: { login: p.login, password: p.password, totpSecret: p.totpSecret } }])),
+          host: '127.0.0.1',
+          logger,
+        });
+        closers.push(() => portals.close());
+        for (const [name, url] of Object.entries(portals.urls)) config.providers[name]!.url = url;
+        system.portals = portals;
+        logger.warn(
+          { portals: portals.urls },
+          `PRACTICE PORTALS: ${practice.map((p) => p.descriptor.label).join(', ')} run against the built-in practice portals, not the real FNOs (set <PROVIDER>_URL to use a real portal)`,
+        );
+      }
+    }
+
+    if (has(config, 'browser')) {
+      const browser = await startBrowserRole(config, logger);
+      closers.push(() => browser.close());
+      config.browserPool.url ??= browser.url;
+      config.browserPool.token ??= browser.token;
+      system.browser = browser;
+    }
+
+    if (!system.db) return system;
+    const db = system.db;
+    const connect = (kind: 'worker' | 'producer'): Redis => {
+      const client = createValkey(config.valkeyUrl!, kind);
+      closers.push(async () => client.disconnect());
+      return client;
+    };
+    const workerConnection = connect('worker');
+    const queues = new QueueRegistry(workerConnection, config.queuePrefix);
+    closers.push(() => queues.close());
+    system.queues = queues;
+    const enqueuer = new JobEnqueuer(db, queues, logger);
+    const callbacks = new CallbackEnqueuer(db, queues, logger);
+    const breaker = new LoginCircuitBreaker(workerConnection, config.queuePrefix, config.loginFailureThreshold, config.loginCooldownMs, logger);
+    let batchWorkers: BatchWorkers | undefined;
+
+    if (has(config, 'worker')) {
+      const callbackWorker: CallbackWorkerHandle = startCallbackWorker({
+        db,
+        connection: workerConnection,
+        basePrefix: config.queuePrefix,
+        secret: config.callbackSecret,
+        allowHosts: config.callbackAllowHosts,
+        logger,
+        backoffBaseMs: options.callbackBackoffBaseMs,
+      });
+      closers.push(() => callbackWorker.close());
+      batchWorkers = await startBatchWorkers({
+        providers: Object.values(config.providers).map((p) => ({ name: p.descriptor.name, maxSessions: p.maxSessions })),
+        db,
+        connection: workerConnection,
+        queues,
+        basePrefix: config.queuePrefix,
+        childEnv: childEnvironment(config),
+        finalizer: { enqueue: (items) => enqueuer.enqueue(items), jobsEnded: (ids) => callbacks.enqueueForJobs(ids) },
+        logger,
+        processorFile: options.processorFile,
+        lockDurationMs: options.lockDurationMs,
+      });
+      closers.push(() => batchWorkers!.close());
+    }
+
+    if (has(config, 'batcher')) {
+      const flows = new BatchFlowProducer(workerConnection, config.queuePrefix);
+      closers.push(() => flows.close());
+      for (const provider of Object.values(config.providers)) {
+        const batcher = new Batcher({
+          provider: provider.descriptor.name,
+          db,
+          connection: workerConnection,
+          basePrefix: config.queuePrefix,
+          batchSize: config.batchSize,
+          maxWaitMs: config.batchMaxWaitMs,
+          flows,
+          breaker,
+          logger,
+        });
+        await batcher.start();
+        closers.push(() => batcher.close());
+      }
+      const sweeper = new Sweeper(db, queues, enqueuer, logger);
+      sweeper.start();
+      closers.push(() => sweeper.close());
+    }
+
+    if (has(config, 'api')) {
+      const producer = connect('producer');
+      const apiQueues = new QueueRegistry(producer, config.queuePrefix);
+      closers.push(() => apiQueues.close());
+      const apiEnqueuer = new JobEnqueuer(db, apiQueues, logger);
+      const app = createApiApp({
+        db,
+        bootstrapKey: config.apiKey,
+        submission: new JobSubmission(db, apiEnqueuer, config.jobMaxAttempts, logger),
+        callbackPolicy: { allowHosts: config.callbackAllowHosts },
+        onJobWithdrawn: (id) => new CallbackEnqueuer(db, apiQueues, logger).enqueueForJobs([id]).catch((err: unknown) => logger.warn({ err, job_id: id }, 'callback not queued yet')),
+        health: {
+          db,
+          valkey: producer,
+          queues: apiQueues,
+          details: async () => {
+            const breakers = await Promise.all(Object.keys(config.providers).map((p) => breaker.state(p)));
+            return { circuit_breakers: Object.fromEntries(breakers.map((b) => [b.provider, b])), batch_processors: batchWorkers?.health() ?? null };
+          },
+        },
+        logger,
+      });
+      const server: Server = await new Promise((resolve, reject) => {
+        const s = app.listen(config.port, config.host, () => resolve(s));
+        s.once('error', reject);
+      });
+      closers.push(
+        () =>
+          new Promise<void>((resolve) => {
+            server.close(() => resolve());
+            server.closeIdleConnections();
+          }),
+      );
+      const address = server.address() as AddressInfo;
+      system.apiUrl = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${address.port}`;
+      logger.info({ url: system.apiUrl }, 'API listening');
+    }
+    return system;
+  } catch (error) {
+    await system.close();
+    throw error;
+  }
+}
+
+/**
+ * What a sandboxed batch child needs to load the same configuration: the resolved service
+ * URLs and, for practice providers, the URL and account of the portal this process started.
+ */
+function childEnvironment(config: Config): NodeJS.ProcessEnv {
+  // Settings that came from SECRETS_DIR reach the child through the same folder.
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  const set = (key: string, value: string | undefined) => {
+    if (value !== undefined) env[key] = value;
+  };
+  set('DATABASE_URL', config.databaseUrl);
+  set('VALKEY_URL', config.valkeyUrl);
+  set('BROWSER_POOL_URL', config.browserPool.url);
+  set('BROWSER_POOL_TOKEN', config.browserPool.token);
+  set('EVIDENCE_DIR', config.evidenceDir);
+  for (const provider of Object.values(config.providers)) {
+    if (!provider.practice) continue;
+    const p = provider.descriptor.name.toUpperCase();
+    set(`${p}_URL`, provider.url);
+    set(`${p}_${provider.descriptor.loginField.toUpperCase()}`, provider.login);
+    set(`${p}_PASSWORD`, provider.password);
+    if (provider.descriptor.needsTotp) set(`${p}_TOTP_SECRET`, provider.totpSecret);
+  }
+  return env;
+}

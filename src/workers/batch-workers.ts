@@ -1,0 +1,79 @@
+import { fileURLToPath } from 'node:url';
+import { Worker, type ConnectionOptions } from 'bullmq';
+import type { Redis } from 'iovalkey';
+import type { Db } from '../db/database.js';
+import type { Logger } from '../logger.js';
+import { createBatchFinalizer, type BatchFinalizerDeps } from '../processors/batch-finalizer.js';
+import type { BatchFlowData } from '../queues/batch-flow.js';
+import { batchQueue, batchRunQueue } from '../queues/queue-names.js';
+import type { QueueRegistry } from '../queues/queue-registry.js';
+import { ChildHealthMonitor, type ChildHealth } from './child-health-monitor.js';
+
+export const BATCH_PROCESSOR_FILE = fileURLToPath(new URL('../processors/batch-processor.js', import.meta.url));
+
+export interface BatchWorkersOptions {
+  providers: { name: string; maxSessions: number }[];
+  db: Db;
+  connection: Redis;
+  queues: QueueRegistry;
+  basePrefix: string;
+  /** Environment of the sandboxed children (resolved settings: database, Valkey, pool, portals). */
+  childEnv: NodeJS.ProcessEnv;
+  finalizer: Omit<BatchFinalizerDeps, 'db' | 'logger'>;
+  logger: Logger;
+  /** The processor file (tests point it elsewhere to check the start-failure guard). */
+  processorFile?: string;
+  lockDurationMs?: number;
+}
+
+export interface BatchWorkers {
+  health(): Record<string, ChildHealth>;
+  close(): Promise<void>;
+}
+
+/**
+ * Per provider: a worker that runs batches in sandboxed children, at most
+ * `<PROVIDER>_MAX_SESSIONS` at once across every worker (BullMQ global concurrency), and
+ * a worker for the flow parents that finalise batches.
+ */
+export async function startBatchWorkers(options: BatchWorkersOptions): Promise<BatchWorkers> {
+  const connection = options.connection as unknown as ConnectionOptions;
+  const runners: Worker[] = [];
+  const finalizers: Worker[] = [];
+  const monitors = new Map<string, ChildHealthMonitor>();
+  const finalize = createBatchFinalizer({ ...options.finalizer, db: options.db, logger: options.logger });
+  for (const provider of options.providers) {
+    const log = options.logger.child({ provider: provider.name });
+    await options.queues.batchRuns(provider.name).setGlobalConcurrency(provider.maxSessions);
+    const run = batchRunQueue(options.basePrefix, provider.name);
+    const runner = new Worker<BatchFlowData>(run.name, options.processorFile ?? BATCH_PROCESSOR_FILE, {
+      connection,
+      prefix: run.prefix,
+      concurrency: provider.maxSessions,
+      useWorkerThreads: false,
+      workerForkOptions: { env: options.childEnv },
+      lockDuration: options.lockDurationMs ?? 30_000,
+      stalledInterval: Math.max(1_000, Math.round((options.lockDurationMs ?? 30_000) / 2)),
+      // A batch whose worker was killed goes back to waiting; its jobs are safe to resume.
+      maxStalledCount: 10,
+    });
+    runner.on('error', (err) => log.error({ err }, 'batch worker error'));
+    runner.on('failed', (job, err) => log.warn({ batch_id: job?.data.batchId, err: err.message, attempt: job?.attemptsMade }, 'batch run failed'));
+    monitors.set(provider.name, new ChildHealthMonitor(runner, run.name, log));
+    runners.push(runner);
+
+    const parent = batchQueue(options.basePrefix, provider.name);
+    const finalizer = new Worker<BatchFlowData>(parent.name, finalize, { connection, prefix: parent.prefix, concurrency: 4 });
+    finalizer.on('error', (err) => log.error({ err }, 'batch finalizer error'));
+    finalizers.push(finalizer);
+  }
+  return {
+    health: () => Object.fromEntries([...monitors].map(([name, m]) => [name, m.health()])),
+    close: async () => {
+      for (const monitor of monitors.values()) monitor.close();
+      // Stop taking batches and let the ones in hand finish (or be handed back by stalled recovery).
+      await Promise.allSettled(runners.map((w) => w.close()));
+      await Promise.allSettled(finalizers.map((w) => w.close()));
+    },
+  };
+}
