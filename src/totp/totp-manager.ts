@@ -222,18 +222,22 @@ export class TotpManager {
     let current = first;
     let state: 'reserved' | 'taking' | 'done' = 'reserved';
     let released: Promise<void> | undefined;
+    // Ends a take() or ready() still waiting when the step is released under it.
+    const own = new AbortController();
+    const waitSignal = AbortSignal.any([signal, own.signal]);
 
     const release = (): Promise<void> => {
       if (state === 'done') return released ?? Promise.resolve();
       state = 'done';
       this.open.delete(reservation);
+      own.abort(new RpaError('INTERNAL', 'this TOTP reservation was released while waiting for its step'));
       released = this.releaseStep(current, log);
       return released;
     };
 
     const waitFor = async (targetMs: number): Promise<void> => {
       try {
-        await this.waitUntil(targetMs, signal);
+        await this.waitUntil(targetMs, waitSignal);
       } catch (thrown) {
         await release();
         throw thrown;

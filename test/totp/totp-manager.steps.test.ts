@@ -283,4 +283,19 @@ describe('TotpManager steps', () => {
     // No code was computed for the step that came too late.
     expect(await m.stats()).to.deep.equal({ octotel: { generated: 1, consumed: 1, accepted: 0, refused: 0 } });
   });
+
+  it('release() while take() waits ends the take without a code', async () => {
+    const secret = generateSecret();
+    const now = shiftedClock(10_000);
+    const m = manager({ now, minRemainingMs: 25_000 });
+    const reservation = await m.reserve({ provider: 'octotel', account, secret });
+    expect(reservation.step).to.equal(stepAt(now()) + 1);
+    const taking = reservation.take();
+    await reservation.release();
+    let caught: unknown;
+    await taking.catch((e: unknown) => (caught = e));
+    expect(isRpaError(caught, 'INTERNAL')).to.equal(true);
+    expect(await redis.exists(new TotpKeys(prefix).step('octotel', account, reservation.step))).to.equal(0);
+    expect(await m.stats()).to.deep.equal({});
+  });
 });
