@@ -1,4 +1,8 @@
 import { expect } from 'chai';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { load } from 'js-yaml';
+import { ROOT } from '../k8s/support/manifests.js';
 import { loadConfig, type Config } from '../../src/config/config.js';
 import { isRpaError } from '../../src/errors.js';
 import { KubernetesBrowserServiceManager, MANAGER_LABEL } from '../../src/browser/kubernetes-browser-service-manager.js';
@@ -313,6 +317,38 @@ describe('KubernetesBrowserServiceManager against a fake API server', () => {
     api.fault({ method: 'POST', path: /\/pods$/, delayMs: 3000, times: 1 });
     const result = await m.ensureCapacity({ queuedJobs: 1 });
     expect(result.failed[0]?.error.message).to.match(/create pod timed out/);
+  });
+
+  it('makes only the calls the Role in k8s/base/rbac.yaml allows, and uses all of them', async () => {
+    api.seedPod(NS, {
+      metadata: {
+        name: 'left-over',
+        labels: {
+          'app.kubernetes.io/name': 'rpa-orchestrator',
+          'app.kubernetes.io/component': 'browser-pool',
+          'app.kubernetes.io/managed-by': 'rpa-browser-service-manager',
+          'app.kubernetes.io/instance': 'rpa',
+          [MANAGER_LABEL]: 'rpa-worker-gone',
+        },
+      },
+    });
+    const m = create();
+    await m.start();
+    const e = await m.acquire();
+    await m.release(e.id, { retire: true });
+    await m.reconcile();
+    await m.close();
+    manager = undefined;
+
+    const verb = (r: { method: string; path: string }) =>
+      r.method === 'POST' ? 'create' : r.method === 'DELETE' ? 'delete' : /\/pods$/.test(r.path) ? 'list' : 'get';
+    const used = new Set(api.requests.map(verb));
+    expect(api.requests.every((r) => r.path.startsWith(`/api/v1/namespaces/${NS}/pods`)), 'pods in its own namespace only').to.equal(true);
+    const docs = readFileSync(join(ROOT, 'k8s', 'base', 'rbac.yaml'), 'utf8').split(/^---$/m).map((d) => load(d) as any);
+    const role = docs.find((d) => d.kind === 'Role');
+    expect(role.rules).to.have.length(1);
+    expect(role.rules[0].resources).to.deep.equal(['pods']);
+    expect([...used].sort()).to.deep.equal([...role.rules[0].verbs].sort());
   });
 
   it('acquire waits for a pod to start when none is ready', async () => {
