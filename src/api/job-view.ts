@@ -6,6 +6,8 @@ export interface CallbackDeliveryView {
   last_status: number | null;
   last_error: string | null;
   delivered_at: Date | null;
+  /** When a pending delivery is tried again; null when none is scheduled. */
+  next_attempt_at: Date | null;
 }
 
 /** A job as the API shows it. */

@@ -69,7 +69,7 @@ export function jobsRoutes(deps: JobsRoutesDeps): Router {
     if (!job) throw new RpaError('NOT_FOUND', `job ${id} does not exist`, { field: 'id' });
     const delivery = await deps.db
       .selectFrom('callback_deliveries')
-      .select(['state', 'attempts', 'last_status', 'last_error', 'delivered_at'])
+      .select(['state', 'attempts', 'last_status', 'last_error', 'delivered_at', 'next_attempt_at'])
       .where('job_id', '=', id)
       .executeTakeFirst();
     res.json(jobView(job, delivery ?? null));

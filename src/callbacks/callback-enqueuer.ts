@@ -1,0 +1,79 @@
+import { sql } from 'kysely';
+import type { Db } from '../db/database.js';
+import type { Logger } from '../logger.js';
+import { withTimeout } from '../queues/job-enqueuer.js';
+import type { QueueRegistry } from '../queues/queue-registry.js';
+import { CALLBACK_RETRY } from './callback-retry-policy.js';
+
+/** Data of a callback job: the job id only; the payload is built from Postgres when it is sent. */
+export interface CallbackJobData {
+  jobId: string;
+}
+
+/** BullMQ job id of a job's callback: adding it twice adds it once. */
+export function callbackQueueJobId(jobId: string): string {
+  return `callback-${jobId}`;
+}
+
+const ENDED_STATUSES = ['completed', 'failed', 'cancelled'] as const;
+
+/**
+ * Schedules the callbacks of jobs that have ended. Safe to call more than once for the same
+ * job: the delivery row is created only if absent, the queue job id is deterministic, and a
+ * delivery that already finished (delivered, failed, refused) is not queued again.
+ */
+export class CallbackEnqueuer {
+  constructor(
+    private readonly db: Db,
+    private readonly queues: QueueRegistry,
+    private readonly logger: Logger,
+  ) {}
+
+  /**
+   * For each of `jobIds` that has ended and has a callback_url: records a pending delivery and
+   * queues it. Jobs still running or without a callback_url are skipped. Throws when Valkey
+   * cannot be reached in `timeoutMs`; the pending rows stay in Postgres.
+   */
+  async enqueueForJobs(jobIds: string[], timeoutMs = 5_000): Promise<void> {
+    const ids = [...new Set(jobIds)];
+    if (ids.length === 0) return;
+    await this.db
+      .insertInto('callback_deliveries')
+      .columns(['job_id', 'url'])
+      .expression((eb) =>
+        eb
+          .selectFrom('jobs')
+          .select(['id', sql<string>`callback_url`.as('url')])
+          .where('id', 'in', ids)
+          .where('status', 'in', ENDED_STATUSES)
+          .where('callback_url', 'is not', null),
+      )
+      .onConflict((oc) => oc.column('job_id').doNothing())
+      .execute();
+    const pending = await this.db
+      .selectFrom('callback_deliveries')
+      .select('job_id')
+      .where('job_id', 'in', ids)
+      .where('state', '=', 'pending')
+      .execute();
+    if (pending.length === 0) return;
+    await withTimeout(
+      this.queues.callbacks().addBulk(
+        pending.map(({ job_id }) => ({
+          name: 'callback',
+          data: { jobId: job_id } satisfies CallbackJobData,
+          opts: {
+            jobId: callbackQueueJobId(job_id),
+            attempts: CALLBACK_RETRY.attempts,
+            backoff: { type: CALLBACK_RETRY.backoff.type, delay: CALLBACK_RETRY.backoff.delay },
+            removeOnComplete: { age: 24 * 3600, count: 10_000 },
+            removeOnFail: { age: 7 * 24 * 3600 },
+          },
+        })),
+      ),
+      timeoutMs,
+      'enqueue callbacks to Valkey',
+    );
+    this.logger.debug({ count: pending.length }, 'callbacks enqueued');
+  }
+}

@@ -1,0 +1,167 @@
+import { Worker, UnrecoverableError, type ConnectionOptions, type Job } from 'bullmq';
+import type { Redis } from 'iovalkey';
+import { sql } from 'kysely';
+import type { Db } from '../db/database.js';
+import { coerceError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { callbackQueue } from '../queues/queue-names.js';
+import type { CallbackJobData } from './callback-enqueuer.js';
+import { buildCallbackPayload } from './callback-payload.js';
+import { CALLBACK_RETRY, callbackBackoffDelay } from './callback-retry-policy.js';
+import { sendCallback } from './callback-sender.js';
+import { CALLBACK_SIGNATURE_HEADER, signCallback } from './callback-signature.js';
+import { resolveCallbackTarget, type HostLookup } from './callback-url-guard.js';
+
+export interface CallbackWorkerOptions {
+  db: Db;
+  /** A worker connection (`createValkey(url, 'worker')`); the caller closes it. */
+  connection: Redis;
+  basePrefix: string;
+  /** CALLBACK_SECRET: signs every body. */
+  secret: string;
+  /** CALLBACK_ALLOW_HOSTS: hosts the SSRF rule does not apply to. */
+  allowHosts: string[];
+  logger: Logger;
+  concurrency?: number;
+  /** First retry wait; later ones double (CALLBACK_RETRY.backoff.delay unless given). */
+  backoffBaseMs?: number;
+  /** Per request: connect, send, and the answer's headers. */
+  requestTimeoutMs?: number;
+  /** Host name resolution (the system resolver unless given). */
+  lookup?: HostLookup;
+}
+
+export interface CallbackWorkerHandle {
+  worker: Worker<CallbackJobData>;
+  close(): Promise<void>;
+}
+
+/** How one attempt ended, for the delivery row. */
+interface AttemptOutcome {
+  status: number | null;
+  error: string;
+  /** No retry can help: a 3xx or 4xx answer. */
+  final: boolean;
+}
+
+/**
+ * Starts an in-process BullMQ worker on the callbacks queue (I/O only, so not sandboxed). Per
+ * job it reads the job's row, refuses forbidden targets (state `refused`, no retry), POSTs the
+ * signed payload to the checked address, and records every attempt in callback_deliveries:
+ * 2xx → `delivered`; 3xx/4xx → `failed` at once (UnrecoverableError); 5xx and network errors →
+ * retried by BullMQ with CALLBACK_RETRY's backoff until the attempts run out, then `failed`.
+ */
+export function startCallbackWorker(options: CallbackWorkerOptions): CallbackWorkerHandle {
+  const { db, secret, logger } = options;
+  const policy = { allowHosts: options.allowHosts };
+  const backoffBaseMs = options.backoffBaseMs ?? CALLBACK_RETRY.backoff.delay;
+  const requestTimeoutMs = options.requestTimeoutMs ?? 10_000;
+  const ref = callbackQueue(options.basePrefix);
+
+  async function recordFailure(jobId: string, attemptKey: string, attempt: number, maxAttempts: number, outcome: AttemptOutcome): Promise<{ last: boolean; delayMs: number }> {
+    const last = outcome.final || attempt >= maxAttempts;
+    const delayMs = last ? 0 : callbackBackoffDelay(attempt, attemptKey, backoffBaseMs);
+    await db
+      .updateTable('callback_deliveries')
+      .set({
+        state: last ? 'failed' : 'pending',
+        attempts: sql`attempts + 1`,
+        last_status: outcome.status,
+        last_error: outcome.error.slice(0, 1000),
+        next_attempt_at: last ? null : new Date(Date.now() + delayMs),
+        updated_at: new Date(),
+      })
+      .where('job_id', '=', jobId)
+      .where('state', '=', 'pending')
+      .execute();
+    return { last, delayMs };
+  }
+
+  async function deliver(job: Job<CallbackJobData>): Promise<string> {
+    const jobId = job.data.jobId;
+    const attempt = job.attemptsMade + 1;
+    const maxAttempts = job.opts.attempts ?? 1;
+    const log = logger.child({ component: 'callbacks', job_id: jobId, attempt, max_attempts: maxAttempts });
+    const row = await db
+      .selectFrom('callback_deliveries as d')
+      .innerJoin('jobs as j', 'j.id', 'd.job_id')
+      .select(['d.url', 'd.state', 'j.id', 'j.status', 'j.result', 'j.error', 'j.batch_id', 'j.evidence', 'j.completed_at'])
+      .where('d.job_id', '=', jobId)
+      .executeTakeFirst();
+    if (!row) {
+      log.warn('callback job without a delivery row; nothing to send');
+      return 'missing';
+    }
+    if (row.state !== 'pending') return row.state;
+
+    let target;
+    try {
+      target = await resolveCallbackTarget(row.url, policy, { lookup: options.lookup });
+    } catch (thrown) {
+      const err = coerceError(thrown);
+      if (err.code === 'CALLBACK_URL_FORBIDDEN') {
+        await db
+          .updateTable('callback_deliveries')
+          .set({ state: 'refused', last_error: err.message, next_attempt_at: null, updated_at: new Date() })
+          .where('job_id', '=', jobId)
+          .where('state', '=', 'pending')
+          .execute();
+        log.warn({ reason: err.message }, 'callback refused: forbidden target');
+        throw new UnrecoverableError(err.message);
+      }
+      const { last } = await recordFailure(jobId, String(job.id), attempt, maxAttempts, { status: null, error: err.message, final: false });
+      log.warn({ reason: err.message, last }, `callback attempt ${attempt} of ${maxAttempts} failed`);
+      throw new Error(err.message);
+    }
+
+    const body = buildCallbackPayload(row);
+    const headers = {
+      'Content-Type': 'application/json',
+      'User-Agent': 'rpa-orchestrator-callbacks',
+      [CALLBACK_SIGNATURE_HEADER]: signCallback(body, secret),
+    };
+    const started = Date.now();
+    let outcome: AttemptOutcome;
+    try {
+      const { status } = await sendCallback(target, body, headers, requestTimeoutMs);
+      if (status >= 200 && status < 300) {
+        await db
+          .updateTable('callback_deliveries')
+          .set({ state: 'delivered', attempts: sql`attempts + 1`, last_status: status, last_error: null, delivered_at: new Date(), next_attempt_at: null, updated_at: new Date() })
+          .where('job_id', '=', jobId)
+          .where('state', '=', 'pending')
+          .execute();
+        log.info({ host: target.url.host, status, duration_ms: Date.now() - started }, `callback delivered on attempt ${attempt} of ${maxAttempts}`);
+        return 'delivered';
+      }
+      if (status >= 300 && status < 400) outcome = { status, error: `receiver answered ${status}; redirects are not followed`, final: true };
+      else if (status >= 400 && status < 500) outcome = { status, error: `receiver answered ${status}`, final: true };
+      else outcome = { status, error: `receiver answered ${status}`, final: false };
+    } catch (thrown) {
+      outcome = { status: null, error: coerceError(thrown).message, final: false };
+    }
+    const { last, delayMs } = await recordFailure(jobId, String(job.id), attempt, maxAttempts, outcome);
+    log.warn(
+      { host: target.url.host, status: outcome.status, reason: outcome.error, duration_ms: Date.now() - started, final: last, retry_in_ms: last ? undefined : delayMs },
+      `callback attempt ${attempt} of ${maxAttempts} failed`,
+    );
+    throw outcome.final ? new UnrecoverableError(outcome.error) : new Error(outcome.error);
+  }
+
+  const worker = new Worker<CallbackJobData>(ref.name, deliver, {
+    connection: options.connection as unknown as ConnectionOptions,
+    prefix: ref.prefix,
+    concurrency: options.concurrency ?? 10,
+    settings: {
+      // The same function the worker used for next_attempt_at, so the row and the queue agree.
+      backoffStrategy: (attemptsMade: number, _type?: string, _err?: Error, job?: { id?: string }) =>
+        callbackBackoffDelay(attemptsMade, String(job?.id), backoffBaseMs),
+    },
+  });
+  worker.on('error', (err) => logger.error({ err, component: 'callbacks' }, 'callback worker error'));
+
+  return {
+    worker,
+    close: () => worker.close(),
+  };
+}

@@ -1,0 +1,386 @@
+import dc from 'node:diagnostics_channel';
+import type { ClientRequest } from 'node:http';
+import { expect } from 'chai';
+import type { Redis } from 'iovalkey';
+import { CallbackEnqueuer, callbackQueueJobId } from '../../src/callbacks/callback-enqueuer.js';
+import { CALLBACK_RETRY, callbackBackoffDelay } from '../../src/callbacks/callback-retry-policy.js';
+import { verifyCallbackSignature } from '../../src/callbacks/callback-signature.js';
+import type { HostLookup } from '../../src/callbacks/callback-url-guard.js';
+import { startCallbackWorker, type CallbackWorkerHandle } from '../../src/callbacks/callback-worker.js';
+import type { Db } from '../../src/db/database.js';
+import type { JobStatus } from '../../src/db/schema.js';
+import { freePort } from '../../src/infra/free-port.js';
+import { QueueRegistry } from '../../src/queues/queue-registry.js';
+import { createValkey } from '../../src/queues/valkey.js';
+import { sharedValkey, testLogger, uniquePrefix } from '../support/shared-services.js';
+import { createTestDatabase, type TestDatabase } from '../support/test-database.js';
+import { CallbackReceiver, waitFor } from './support/callback-receiver.js';
+
+const SECRET = 'test-callback-secret';
+
+interface Fixture {
+  queues: QueueRegistry;
+  enqueuer: CallbackEnqueuer;
+  handle: CallbackWorkerHandle;
+  close(): Promise<void>;
+}
+
+/** A callback worker and enqueuer on a queue prefix of their own, over the file's database. */
+async function startFixture(db: Db, options: { allowHosts?: string[]; backoffBaseMs?: number; lookup?: HostLookup } = {}): Promise<Fixture> {
+  const { url } = await sharedValkey();
+  const producer: Redis = createValkey(url, 'producer');
+  const workerConnection: Redis = createValkey(url, 'worker');
+  await waitFor('valkey ready', async () => (producer.status === 'ready' && workerConnection.status === 'ready' ? true : undefined));
+  const prefix = uniquePrefix('callbacks');
+  const queues = new QueueRegistry(producer, prefix);
+  const enqueuer = new CallbackEnqueuer(db, queues, testLogger);
+  const handle = startCallbackWorker({
+    db,
+    connection: workerConnection,
+    basePrefix: prefix,
+    secret: SECRET,
+    allowHosts: options.allowHosts ?? ['127.0.0.1'],
+    logger: testLogger,
+    backoffBaseMs: options.backoffBaseMs ?? 20,
+    lookup: options.lookup,
+  });
+  await handle.worker.waitUntilReady();
+  return {
+    queues,
+    enqueuer,
+    handle,
+    async close() {
+      await handle.close();
+      await queues.close();
+      await Promise.allSettled([producer.quit(), workerConnection.quit()]);
+    },
+  };
+}
+
+let completedAtCounter = 0;
+
+/** A job row that has ended (or not), with a callback_url, as the batch code leaves it. */
+async function endedJob(
+  db: Db,
+  callbackUrl: string | null,
+  overrides: { status?: JobStatus; result?: Record<string, unknown> | null; error?: { code: string; message: string } | null; batchId?: string | null; evidence?: string[] } = {},
+): Promise<{ id: string; completedAt: Date }> {
+  const completedAt = new Date(Date.UTC(2026, 10, 23, 9, 0, 0, 123 + completedAtCounter++));
+  const status = overrides.status ?? 'completed';
+  const row = await db
+    .insertInto('jobs')
+    .values({
+      provider: 'octotel',
+      action: 'validation',
+      circuit_number: 'OCT000001',
+      parameters: JSON.stringify({ circuit_number: 'OCT000001' }),
+      status,
+      result: overrides.result === undefined ? JSON.stringify({ valid: true, circuit_status: 'active' }) : overrides.result === null ? null : JSON.stringify(overrides.result),
+      error: overrides.error ? JSON.stringify(overrides.error) : null,
+      evidence: JSON.stringify(overrides.evidence ?? []),
+      batch_id: overrides.batchId ?? null,
+      max_attempts: 3,
+      callback_url: callbackUrl,
+      request_hash: 'h',
+      completed_at: status === 'pending' || status === 'running' ? null : completedAt,
+    })
+    .returning('id')
+    .executeTakeFirstOrThrow();
+  return { id: row.id, completedAt };
+}
+
+function delivery(db: Db, jobId: string) {
+  return db.selectFrom('callback_deliveries').selectAll().where('job_id', '=', jobId).executeTakeFirst();
+}
+
+/** Waits for the delivery row to leave 'pending'. */
+function settled(db: Db, jobId: string) {
+  return waitFor(`delivery of job ${jobId} to settle`, async () => {
+    const row = await delivery(db, jobId);
+    return row && row.state !== 'pending' ? row : undefined;
+  });
+}
+
+/** Waits for the BullMQ job to reach a final state, and returns it. */
+async function finishedQueueJob(fixture: Fixture, jobId: string) {
+  return waitFor(`queue job of ${jobId} to finish`, async () => {
+    const job = await fixture.queues.callbacks().getJob(callbackQueueJobId(jobId));
+    const state = await job?.getState();
+    return job && (state === 'completed' || state === 'failed') ? { job, state } : undefined;
+  });
+}
+
+describe('callback worker: delivery to a real receiver', () => {
+  let database: TestDatabase;
+  let db: Db;
+  let receiver: CallbackReceiver;
+  let fixture: Fixture;
+  let batchId: string;
+
+  before(async () => {
+    database = await createTestDatabase();
+    db = database.db;
+    receiver = await CallbackReceiver.start();
+    fixture = await startFixture(db);
+    batchId = (await db.insertInto('batches').values({ provider: 'octotel', size: 3, status: 'completed' }).returning('id').executeTakeFirstOrThrow()).id;
+  });
+  after(async () => {
+    await fixture?.close();
+    await receiver?.close();
+    await database?.drop();
+  });
+  beforeEach(() => receiver.answerWith(() => ({ status: 200 })));
+
+  it('delivers a completed job once, with the exact payload and a signature that verifies', async () => {
+    const { id, completedAt } = await endedJob(db, receiver.url('/cb/completed'), {
+      batchId,
+      result: { valid: true, circuit_status: 'active' },
+      evidence: ['octotel/1/job-1-done.png'],
+    });
+    await fixture.enqueuer.enqueueForJobs([id]);
+    const row = await settled(db, id);
+    expect(row).to.include({ state: 'delivered', attempts: 1, last_status: 200, last_error: null, next_attempt_at: null });
+    expect(row.delivered_at).to.be.instanceOf(Date);
+    const { state } = await finishedQueueJob(fixture, id);
+    expect(state).to.equal('completed');
+
+    const requests = receiver.requestsTo('/cb/completed');
+    expect(requests).to.have.length(1);
+    const [request] = requests;
+    expect(request!.method).to.equal('POST');
+    expect(request!.headers['content-type']).to.equal('application/json');
+    expect(request!.body).to.equal(
+      JSON.stringify({
+        job_id: Number(id),
+        status: 'completed',
+        result: { valid: true, circuit_status: 'active' },
+        error: null,
+        batch_id: Number(batchId),
+        evidence: ['octotel/1/job-1-done.png'],
+        completed_at: completedAt.toISOString(),
+      }),
+    );
+    const signature = String(request!.headers['x-rpa-signature']);
+    expect(signature).to.match(/^t=\d+,v1=[0-9a-f]{64}$/);
+    expect(Math.abs(Number(/t=(\d+)/.exec(signature)![1]) - Date.now() / 1000)).to.be.below(60);
+    expect(verifyCallbackSignature(signature, request!.body, SECRET)).to.equal(true);
+    expect(verifyCallbackSignature(signature, request!.body, 'another-secret')).to.equal(false);
+    expect(verifyCallbackSignature(signature, request!.body.replace('"completed"', '"failed"'), SECRET)).to.equal(false);
+  });
+
+  it('calls back for failed and cancelled jobs; skips jobs still running and jobs without a callback_url', async () => {
+    const failed = await endedJob(db, receiver.url('/cb/failed'), { status: 'failed', result: null, error: { code: 'INVALID_CIRCUIT', message: 'no such circuit' } });
+    const cancelled = await endedJob(db, receiver.url('/cb/cancelled'), { status: 'cancelled', result: null, error: { code: 'WITHDRAWN', message: 'withdrawn by ops' } });
+    const running = await endedJob(db, receiver.url('/cb/running'), { status: 'running', result: null });
+    const silent = await endedJob(db, null);
+    await fixture.enqueuer.enqueueForJobs([failed.id, cancelled.id, running.id, silent.id]);
+    expect((await settled(db, failed.id)).state).to.equal('delivered');
+    expect((await settled(db, cancelled.id)).state).to.equal('delivered');
+    expect(await delivery(db, running.id)).to.equal(undefined);
+    expect(await delivery(db, silent.id)).to.equal(undefined);
+    expect(await fixture.queues.callbacks().getJob(callbackQueueJobId(running.id))).to.equal(undefined);
+
+    const failedBody = JSON.parse(receiver.requestsTo('/cb/failed')[0]!.body);
+    expect(failedBody).to.deep.equal({
+      job_id: Number(failed.id), status: 'failed', result: null, error: { code: 'INVALID_CIRCUIT', message: 'no such circuit' },
+      batch_id: null, evidence: [], completed_at: failed.completedAt.toISOString(),
+    });
+    expect(JSON.parse(receiver.requestsTo('/cb/cancelled')[0]!.body)).to.include({ status: 'cancelled', job_id: Number(cancelled.id) });
+    expect(receiver.requestsTo('/cb/running')).to.have.length(0);
+  });
+
+  it('retries 500, 500 and records delivery on attempt 3 with attempts = 3', async () => {
+    receiver.answerWith((request) => ({ status: receiver.requestsTo(request.path).length <= 2 ? 500 : 200 }));
+    const { id } = await endedJob(db, receiver.url('/cb/flaky'));
+    await fixture.enqueuer.enqueueForJobs([id]);
+    const row = await settled(db, id);
+    expect(row).to.include({ state: 'delivered', attempts: 3, last_status: 200, last_error: null });
+    const { job, state } = await finishedQueueJob(fixture, id);
+    expect(state).to.equal('completed');
+    expect(job.attemptsMade).to.equal(3);
+    const requests = receiver.requestsTo('/cb/flaky');
+    expect(requests).to.have.length(3);
+    // Every attempt carries the same body, freshly signed.
+    expect(new Set(requests.map((r) => r.body)).size).to.equal(1);
+    for (const r of requests) expect(verifyCallbackSignature(String(r.headers['x-rpa-signature']), r.body, SECRET)).to.equal(true);
+  });
+
+  it('a 404 is final: failed after one attempt, not retried', async () => {
+    receiver.answerWith(() => ({ status: 404 }));
+    const { id } = await endedJob(db, receiver.url('/cb/missing'));
+    await fixture.enqueuer.enqueueForJobs([id]);
+    const row = await settled(db, id);
+    expect(row).to.include({ state: 'failed', attempts: 1, last_status: 404, next_attempt_at: null });
+    expect(row.last_error).to.include('404');
+    expect(row.delivered_at).to.equal(null);
+    const { job, state } = await finishedQueueJob(fixture, id);
+    expect(state).to.equal('failed');
+    expect(job.attemptsMade).to.equal(1);
+    expect(job.opts.attempts).to.equal(CALLBACK_RETRY.attempts);
+    expect(receiver.requestsTo('/cb/missing')).to.have.length(1);
+  });
+
+  it('does not follow a redirect: a 3xx is a final failure and the Location is never requested', async () => {
+    receiver.answerWith((request) =>
+      request.path === '/cb/moved' ? { status: 302, headers: { location: receiver.url('/cb/redirect-target') } } : { status: 200 },
+    );
+    const { id } = await endedJob(db, receiver.url('/cb/moved'));
+    await fixture.enqueuer.enqueueForJobs([id]);
+    const row = await settled(db, id);
+    expect(row).to.include({ state: 'failed', attempts: 1, last_status: 302 });
+    expect(row.last_error).to.include('redirects are not followed');
+    expect((await finishedQueueJob(fixture, id)).state).to.equal('failed');
+    expect(receiver.requestsTo('/cb/moved')).to.have.length(1);
+    expect(receiver.requestsTo('/cb/redirect-target')).to.have.length(0);
+  });
+
+  it('refuses a forbidden URL before any connection: state refused, no retry, no request started', async () => {
+    const started: string[] = [];
+    const onStart = (message: unknown) => started.push(String((message as { request: ClientRequest }).request.host));
+    dc.subscribe('http.client.request.start', onStart);
+    try {
+      const { id } = await endedJob(db, 'http://10.0.0.1/cb');
+      const mapped = await endedJob(db, 'http://[::ffff:169.254.169.254]/latest/meta-data');
+      await fixture.enqueuer.enqueueForJobs([id, mapped.id]);
+      for (const jobId of [id, mapped.id]) {
+        const row = await settled(db, jobId);
+        expect(row).to.include({ state: 'refused', attempts: 0, last_status: null, delivered_at: null });
+        expect(row.last_error).to.match(/loopback, private, link-local/);
+        const { job, state } = await finishedQueueJob(fixture, jobId);
+        expect(state).to.equal('failed');
+        expect(job.attemptsMade).to.equal(1);
+      }
+    } finally {
+      dc.unsubscribe('http.client.request.start', onStart);
+    }
+    expect(started).to.deep.equal([]);
+  });
+
+  it('a host unreachable on every attempt ends failed after CALLBACK_RETRY.attempts, with the network error recorded', async () => {
+    const closedPort = await freePort();
+    const { id } = await endedJob(db, `http://127.0.0.1:${closedPort}/cb`);
+    const quick = await startFixture(db, { backoffBaseMs: 5 });
+    try {
+      await quick.enqueuer.enqueueForJobs([id]);
+      const row = await waitFor('ten attempts', async () => {
+        const r = await delivery(db, id);
+        return r && r.state !== 'pending' ? r : undefined;
+      }, 40_000);
+      expect(row).to.include({ state: 'failed', attempts: CALLBACK_RETRY.attempts, last_status: null, next_attempt_at: null });
+      expect(row.last_error).to.include('ECONNREFUSED');
+      const { job, state } = await finishedQueueJob(quick, id);
+      expect(state).to.equal('failed');
+      expect(job.attemptsMade).to.equal(CALLBACK_RETRY.attempts);
+    } finally {
+      await quick.close();
+    }
+  });
+
+  it('records next_attempt_at, and BullMQ waits exactly the delay the row shows', async () => {
+    receiver.answerWith(() => ({ status: 503 }));
+    const slow = await startFixture(db, { backoffBaseMs: 60_000 });
+    try {
+      const { id } = await endedJob(db, receiver.url('/cb/busy'));
+      const before = Date.now();
+      await slow.enqueuer.enqueueForJobs([id]);
+      const row = await waitFor('first attempt recorded', async () => {
+        const r = await delivery(db, id);
+        return r && r.attempts === 1 ? r : undefined;
+      });
+      expect(row).to.include({ state: 'pending', last_status: 503 });
+      const expected = callbackBackoffDelay(1, callbackQueueJobId(id), 60_000);
+      expect(expected).to.be.within(48_000, 60_000);
+      const job = await waitFor('job delayed', async () => {
+        const j = await slow.queues.callbacks().getJob(callbackQueueJobId(id));
+        return j && (await j.getState()) === 'delayed' ? j : undefined;
+      });
+      expect(job.delay).to.equal(expected);
+      expect(row.next_attempt_at!.getTime()).to.be.within(before + expected, Date.now() + expected);
+    } finally {
+      await slow.close();
+    }
+  });
+});
+
+describe('callback worker: allow-list and DNS', () => {
+  let database: TestDatabase;
+  let db: Db;
+  let receiver: CallbackReceiver;
+
+  before(async () => {
+    database = await createTestDatabase();
+    db = database.db;
+    receiver = await CallbackReceiver.start();
+  });
+  after(async () => {
+    await receiver?.close();
+    await database?.drop();
+  });
+
+  it('without CALLBACK_ALLOW_HOSTS, 127.0.0.1 is refused and never contacted; with it, delivered', async () => {
+    const strict = await startFixture(db, { allowHosts: [] });
+    try {
+      const { id } = await endedJob(db, receiver.url('/cb/strict'));
+      await strict.enqueuer.enqueueForJobs([id]);
+      expect(await settled(db, id)).to.include({ state: 'refused', attempts: 0 });
+    } finally {
+      await strict.close();
+    }
+    const lenient = await startFixture(db, { allowHosts: ['127.0.0.1'] });
+    try {
+      const { id } = await endedJob(db, receiver.url('/cb/lenient'));
+      await lenient.enqueuer.enqueueForJobs([id]);
+      expect(await settled(db, id)).to.include({ state: 'delivered', attempts: 1 });
+    } finally {
+      await lenient.close();
+    }
+    expect(receiver.requestsTo('/cb/strict')).to.have.length(0);
+    expect(receiver.requestsTo('/cb/lenient')).to.have.length(1);
+  });
+
+  it('connects to the address it checked (one lookup), keeping the name in the Host header', async () => {
+    const lookups: string[] = [];
+    const lookup: HostLookup = async (host) => {
+      lookups.push(host);
+      if (host === 'ords.example.com') return [{ address: '127.0.0.1', family: 4 }];
+      if (host === 'metadata.example.com') return [{ address: '169.254.169.254', family: 4 }];
+      throw new Error(`getaddrinfo ENOTFOUND ${host}`);
+    };
+    const fixture = await startFixture(db, { allowHosts: ['ords.example.com'], lookup });
+    try {
+      const named = await endedJob(db, `http://ords.example.com:${receiver.port}/cb/named`);
+      const metadata = await endedJob(db, `http://metadata.example.com:${receiver.port}/cb/metadata`);
+      await fixture.enqueuer.enqueueForJobs([named.id, metadata.id]);
+      expect(await settled(db, named.id)).to.include({ state: 'delivered', attempts: 1 });
+      const refused = await settled(db, metadata.id);
+      expect(refused).to.include({ state: 'refused', attempts: 0 });
+      expect(refused.last_error).to.include('resolves to a forbidden address (169.254.169.254)');
+      const [request] = receiver.requestsTo('/cb/named');
+      expect(request!.headers.host).to.equal(`ords.example.com:${receiver.port}`);
+      expect(lookups.filter((h) => h === 'ords.example.com')).to.have.length(1);
+      expect(receiver.requestsTo('/cb/metadata')).to.have.length(0);
+    } finally {
+      await fixture.close();
+    }
+  });
+
+  it('enqueueForJobs twice (and concurrently) delivers once', async () => {
+    const fixture = await startFixture(db);
+    try {
+      const { id } = await endedJob(db, receiver.url('/cb/twice'));
+      await Promise.all([fixture.enqueuer.enqueueForJobs([id, id]), fixture.enqueuer.enqueueForJobs([id])]);
+      await fixture.enqueuer.enqueueForJobs([id]);
+      expect(await settled(db, id)).to.include({ state: 'delivered', attempts: 1 });
+      await finishedQueueJob(fixture, id);
+      // After delivery, another call neither re-queues nor re-sends.
+      await fixture.enqueuer.enqueueForJobs([id]);
+      const counts = await fixture.queues.callbacks().getJobCounts('waiting', 'delayed', 'active', 'completed', 'failed');
+      expect(counts).to.include({ waiting: 0, delayed: 0, active: 0, completed: 1, failed: 0 });
+      expect(receiver.requestsTo('/cb/twice')).to.have.length(1);
+      const rows = await db.selectFrom('callback_deliveries').select('job_id').where('job_id', '=', id).execute();
+      expect(rows).to.have.length(1);
+    } finally {
+      await fixture.close();
+    }
+  });
+});
