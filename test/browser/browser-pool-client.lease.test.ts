@@ -57,6 +57,25 @@ describe('BrowserPoolClient leases (real Chromium)', function () {
     }
   });
 
+  it('every lease is a fresh context: cookies and storage of an earlier lease are not visible', async function () {
+    await client.withLease(async (lease) => {
+      const page = await lease.context.newPage();
+      await page.goto(`${pages.url}/first`, { timeout: 15_000 });
+      await page.evaluate(() => {
+        document.cookie = 'session=first-lease';
+        localStorage.setItem('mark', 'first-lease');
+      });
+      expect(await lease.context.cookies()).to.have.length(1);
+    });
+    for (let i = 0; i < 2; i += 1) {
+      await client.withLease(async (lease) => {
+        const page = await lease.context.newPage();
+        await page.goto(`${pages.url}/later`, { timeout: 15_000 });
+        expect(await page.evaluate(() => [document.cookie, localStorage.getItem('mark')])).to.deep.equal(['', null]);
+      });
+    }
+  });
+
   it('release closes the context and ends the lease; the pool counts 0 contexts again', async function () {
     const lease = await client.lease();
     await (await lease.context.newPage()).goto(`${pages.url}/release`, { timeout: 15_000 });
