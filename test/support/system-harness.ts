@@ -1,0 +1,112 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { loadConfig } from '../../src/config/config.js';
+import { startSystem, type StartSystemOptions, type System } from '../../src/system.js';
+import { createTestDatabase, type TestDatabase } from './test-database.js';
+import { sharedValkey, testLogger, testRoot, uniquePrefix } from './shared-services.js';
+
+export const SYSTEM_API_KEY = 'system-test-admin-key-0123456789abcdef';
+export const CALLBACK_SECRET = 'system-test-callback-secret-0123456789';
+
+export interface SystemHarness {
+  system: System;
+  database: TestDatabase;
+  api(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }>;
+  portal(provider: string, method: string, path: string, body?: unknown): Promise<any>;
+  close(): Promise<void>;
+}
+
+/** The whole system in this process (every role), over a fresh database and queue prefix. */
+export async function startSystemHarness(env: Record<string, string> = {}, options: StartSystemOptions = {}): Promise<SystemHarness> {
+  const database = await createTestDatabase({ migrate: false });
+  const valkey = await sharedValkey();
+  const config = loadConfig({
+    env: {
+      RPA_DATA_DIR: join(testRoot(), uniquePrefix('data')),
+      DATABASE_URL: database.url,
+      VALKEY_URL: valkey.url,
+      QUEUE_PREFIX: uniquePrefix('sys'),
+      RPA_API_KEY: SYSTEM_API_KEY,
+      CALLBACK_SECRET,
+      CALLBACK_ALLOW_HOSTS: '127.0.0.1',
+      PORT: '0',
+      HOST: '127.0.0.1',
+      BATCH_MAX_WAIT_MS: '1000',
+      JOB_RETRY_BASE_MS: '200',
+      BROWSER_POOL_SIZE: '2',
+      LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+      ...env,
+    },
+  });
+  const system = await startSystem(config, testLogger, { callbackBackoffBaseMs: 200, ...options });
+  const json = async (res: Response) => {
+    const text = await res.text();
+    try {
+      return JSON.parse(text);
+    } catch {
+      return text;
+    }
+  };
+  return {
+    system,
+    database,
+    async api(method, path, body) {
+      const res = await fetch(system.apiUrl + path, {
+        method,
+        headers: { authorization: `Bearer ${SYSTEM_API_KEY}`, 'content-type': 'application/json' },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      return { status: res.status, body: await json(res) };
+    },
+    async portal(provider, method, path, body) {
+      const url = system.config.providers[provider]!.url!;
+      const res = await fetch(url + path, { method, headers: { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+      return json(res);
+    },
+    async close() {
+      await system.close();
+      await database.drop();
+    },
+  };
+}
+
+export interface CallbackReceiver {
+  url: string;
+  received: { headers: Record<string, string | string[] | undefined>; body: string }[];
+  close(): Promise<void>;
+}
+
+/** A loopback HTTP server standing in for ORDS' callback endpoint. */
+export async function startCallbackReceiver(): Promise<CallbackReceiver> {
+  const received: CallbackReceiver['received'] = [];
+  const server: Server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (chunk: Buffer) => (body += chunk.toString()));
+    req.on('end', () => {
+      received.push({ headers: req.headers, body });
+      res.writeHead(200).end('ok');
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/ords/callback`,
+    received,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+/** Polls until every job id has ended (completed, failed or cancelled), or throws after `timeoutMs`. */
+export async function waitForJobs(harness: SystemHarness, ids: number[], timeoutMs: number): Promise<Map<number, any>> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const rows = await harness.database.db.selectFrom('jobs').select(['id', 'status']).where('id', 'in', ids.map(String)).execute();
+    const open = rows.filter((r) => !['completed', 'failed', 'cancelled'].includes(r.status));
+    if (open.length === 0) break;
+    if (Date.now() > deadline) throw new Error(`${open.length} of ${ids.length} jobs still open: ${JSON.stringify(open.slice(0, 5))}`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  const jobs = new Map<number, any>();
+  for (const id of ids) jobs.set(id, (await harness.api('GET', `/jobs/${id}`)).body);
+  return jobs;
+}
