@@ -34,6 +34,15 @@ export class FakeKubeApiServer {
   readonly deleted: string[] = [];
   /** undefined = created pods stay Pending. */
   readyAfterMs: number | undefined = 0;
+  /** Secrets a "kubelet" resolves secretKeyRefs from, by `namespace/name`. */
+  readonly secrets = new Map<string, Record<string, string>>();
+  /**
+   * A "kubelet" that really runs created pods: resolves when the pod is Ready (its readiness probe
+   * passes), then the pod is marked Ready; returns how to stop it, called on delete. Replaces
+   * `readyAfterMs` when set.
+   */
+  runPod?: (pod: any) => Promise<() => Promise<void>>;
+  private readonly running = new Map<string, Promise<(() => Promise<void>) | undefined>>();
   readonly token = `fake-sa-${randomUUID()}`;
   private faults: Fault[] = [];
   private server?: Server;
@@ -97,8 +106,25 @@ export class FakeKubeApiServer {
     return this.requests.filter((r) => r.method === method && (!path || path.test(r.path)));
   }
 
+  /** Resolves a container's environment as a kubelet would (values and secretKeyRefs). */
+  resolveEnv(namespace: string, container: any): Record<string, string> {
+    const env: Record<string, string> = {};
+    for (const e of container.env ?? []) {
+      if (e.value !== undefined) env[e.name] = e.value;
+      else if (e.valueFrom?.secretKeyRef) {
+        const ref = e.valueFrom.secretKeyRef;
+        const value = this.secrets.get(`${namespace}/${ref.name}`)?.[ref.key];
+        if (value === undefined) throw new Error(`secret ${ref.name} has no key ${ref.key}`);
+        env[e.name] = value;
+      } else throw new Error(`env ${e.name}: unsupported source`);
+    }
+    return env;
+  }
+
   async close(): Promise<void> {
     for (const t of this.timers) clearTimeout(t);
+    for (const running of this.running.values()) await (await running)?.();
+    this.running.clear();
     if (!this.server) return;
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server!.close(() => resolve()));
@@ -152,7 +178,19 @@ export class FakeKubeApiServer {
         status: { phase: 'Pending' },
       };
       this.pods.set(`${namespace}/${podName}`, pod);
-      if (this.readyAfterMs !== undefined) {
+      if (this.runPod) {
+        const started = this.runPod(pod).then(
+          (stop) => {
+            this.markReady(namespace, podName);
+            return stop;
+          },
+          () => {
+            this.setPhase(namespace, podName, 'Failed');
+            return undefined;
+          },
+        );
+        this.running.set(`${namespace}/${podName}`, started);
+      } else if (this.readyAfterMs !== undefined) {
         const t = setTimeout(() => {
           this.timers.delete(t);
           this.markReady(namespace, podName);
@@ -173,6 +211,9 @@ export class FakeKubeApiServer {
     if (record.method === 'GET') return this.json(res, 200, pod);
     if (record.method === 'DELETE') {
       this.pods.delete(key);
+      const running = this.running.get(key);
+      this.running.delete(key);
+      if (running) await (await running)?.();
       this.deleted.push(name!);
       return this.json(res, 200, { ...pod, metadata: { ...pod.metadata, deletionTimestamp: new Date().toISOString() } });
     }
