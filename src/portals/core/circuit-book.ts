@@ -5,6 +5,7 @@ import { ReferenceSequence } from './reference-sequence.js';
 /** What a lookup finds: a circuit, nothing (`not_found`) or a number in the wrong format. */
 export type CircuitLookup = { kind: 'found'; circuit: Circuit } | { kind: 'not_found' } | { kind: 'invalid' };
 
+/** What a cancellation did; `already_cancelled` carries the existing reference. */
 export type CancelOutcome =
   | { kind: 'cancelled'; circuit: Circuit }
   | { kind: 'already_cancelled'; circuit: Circuit }

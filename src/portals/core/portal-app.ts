@@ -4,6 +4,7 @@ import { faultsMiddleware } from './faults.js';
 import { documentPage, html } from './html.js';
 import type { PortalState } from './portal-state.js';
 
+/** The text every injected 503 carries (SPEC.md "Faults"). */
 export const UNAVAILABLE_TEXT = 'Service temporarily unavailable';
 
 /** The injected-fault page every portal serves as HTML. */

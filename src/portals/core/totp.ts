@@ -25,6 +25,7 @@ export function decodeBase32(text: string): Buffer {
   return Buffer.from(out);
 }
 
+/** The RFC 6238 time step (30 s) a moment falls in. */
 export function totpStep(atMs: number = Date.now()): number {
   return Math.floor(atMs / 1000 / TOTP_STEP_SECONDS);
 }
@@ -39,6 +40,7 @@ export function totpCodeForStep(key: Buffer, step: number): string {
   return String(binary).padStart(DIGITS, '0');
 }
 
+/** A verification's outcome: accepted (and now spent), a replay of a spent step, or no match in the window. */
 export type TotpCheck = { kind: 'ok'; step: number } | { kind: 'reused'; step: number } | { kind: 'invalid' };
 
 /**

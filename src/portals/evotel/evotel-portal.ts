@@ -12,7 +12,9 @@ import { currentSession, optionalSession, sessionGuard } from '../core/session-g
 import { PreAuthStore } from '../core/session-store.js';
 import type { PracticeAccount } from '../practice-portals.js';
 
+/** Session cookie (SPEC.md: names differ per portal, since browsers share cookies between ports). */
 export const EVOTEL_SESSION_COOKIE = 'evotel_auth';
+/** Holds the accepted username between the username and the password step. */
 export const EVOTEL_PREAUTH_COOKIE = 'evotel_login';
 const PREAUTH_TTL_S = 300;
 const SEARCH_TYPES = ['address', 'customer', 'circuit'] as const;

@@ -13,6 +13,7 @@ import type { Session } from '../core/session-store.js';
 import type { PracticeAccount } from '../practice-portals.js';
 import { CsrfTokens } from './csrf-tokens.js';
 
+/** Session cookie (SPEC.md: names differ per portal, since browsers share cookies between ports). */
 export const METROFIBER_SESSION_COOKIE = 'metrofiber_PHPSESSID';
 const INVALID_TOKEN = 'Invalid request token';
 const LOGIN_URL = '/index.php?page=login';

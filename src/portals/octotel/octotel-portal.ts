@@ -13,7 +13,9 @@ import { PreAuthStore } from '../core/session-store.js';
 import { TotpVerifier } from '../core/totp.js';
 import type { PracticeAccount } from '../practice-portals.js';
 
+/** Session cookie (SPEC.md: names differ per portal, since browsers share cookies between ports). */
 export const OCTOTEL_SESSION_COOKIE = 'octotel_session';
+/** Holds the 120 s pre-auth between the password and the OTP step. */
 export const OCTOTEL_PREAUTH_COOKIE = 'octotel_preauth';
 const PREAUTH_TTL_S = 120;
 const MAX_OTP_REFUSALS = 3;

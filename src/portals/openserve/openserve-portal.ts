@@ -11,6 +11,7 @@ import { optionalSession, sessionGuard } from '../core/session-guard.js';
 import type { PracticeAccount } from '../practice-portals.js';
 import { OPENSERVE_APP_SCRIPT } from './openserve-app-script.js';
 
+/** Session cookie (SPEC.md: names differ per portal, since browsers share cookies between ports). */
 export const OPENSERVE_SESSION_COOKIE = 'openserve_session';
 
 /** The API's view of a circuit (SPEC.md "Openserve API"). */
