@@ -197,8 +197,9 @@ export class ProviderSession {
   }
 }
 
+/** An id made safe as one path component: no separators, no leading dots (so never `..`). */
 function safeName(part: string): string {
-  return String(part).replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 80) || '_';
+  return String(part).replace(/[^A-Za-z0-9_.-]/g, '_').replace(/^\.+/, '_').slice(0, 80) || '_';
 }
 
 function withEvidence(error: RpaError, evidence: string[]): RpaError {
