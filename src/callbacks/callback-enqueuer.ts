@@ -56,10 +56,50 @@ export class CallbackEnqueuer {
       .where('job_id', 'in', ids)
       .where('state', '=', 'pending')
       .execute();
-    if (pending.length === 0) return;
+    await this.add(pending.map((p) => p.job_id), timeoutMs);
+  }
+
+  /**
+   * Puts back on the queue every pending delivery whose queue job is gone: for a sweeper, after
+   * Valkey was unreachable when a job ended, or was wiped. Deliveries still waiting or delayed
+   * on the queue are left alone. Returns how many were queued again.
+   */
+  async enqueuePending(pageSize = 500, timeoutMs = 5_000): Promise<number> {
+    const queue = this.queues.callbacks();
+    let after = '0';
+    let requeued = 0;
+    for (;;) {
+      const page = await this.db
+        .selectFrom('callback_deliveries')
+        .select('job_id')
+        .where('state', '=', 'pending')
+        .where('job_id', '>', after)
+        .orderBy('job_id')
+        .limit(pageSize)
+        .execute();
+      if (page.length === 0) break;
+      after = page.at(-1)!.job_id;
+      const states = await withTimeout(
+        Promise.all(page.map((p) => queue.getJobState(callbackQueueJobId(p.job_id)))),
+        timeoutMs,
+        'read callback job states from Valkey',
+      );
+      const missing = page.filter((_, i) => states[i] === 'unknown').map((p) => p.job_id);
+      const finished = page.filter((_, i) => states[i] === 'completed' || states[i] === 'failed').map((p) => p.job_id);
+      if (finished.length > 0) this.logger.warn({ job_ids: finished.slice(0, 20), count: finished.length }, 'pending callback deliveries whose queue job has finished');
+      await this.add(missing, timeoutMs);
+      requeued += missing.length;
+      if (page.length < pageSize) break;
+    }
+    if (requeued > 0) this.logger.info({ count: requeued }, 'pending callbacks queued again');
+    return requeued;
+  }
+
+  private async add(jobIds: string[], timeoutMs: number): Promise<void> {
+    if (jobIds.length === 0) return;
     await withTimeout(
       this.queues.callbacks().addBulk(
-        pending.map(({ job_id }) => ({
+        jobIds.map((job_id) => ({
           name: 'callback',
           data: { jobId: job_id } satisfies CallbackJobData,
           opts: {
@@ -74,6 +114,6 @@ export class CallbackEnqueuer {
       timeoutMs,
       'enqueue callbacks to Valkey',
     );
-    this.logger.debug({ count: pending.length }, 'callbacks enqueued');
+    this.logger.debug({ count: jobIds.length }, 'callbacks enqueued');
   }
 }

@@ -1,114 +1,15 @@
 import dc from 'node:diagnostics_channel';
 import type { ClientRequest } from 'node:http';
 import { expect } from 'chai';
-import type { Redis } from 'iovalkey';
-import { CallbackEnqueuer, callbackQueueJobId } from '../../src/callbacks/callback-enqueuer.js';
+import { callbackQueueJobId } from '../../src/callbacks/callback-enqueuer.js';
 import { CALLBACK_RETRY, callbackBackoffDelay } from '../../src/callbacks/callback-retry-policy.js';
 import { verifyCallbackSignature } from '../../src/callbacks/callback-signature.js';
 import type { HostLookup } from '../../src/callbacks/callback-url-guard.js';
-import { startCallbackWorker, type CallbackWorkerHandle } from '../../src/callbacks/callback-worker.js';
 import type { Db } from '../../src/db/database.js';
-import type { JobStatus } from '../../src/db/schema.js';
 import { freePort } from '../../src/infra/free-port.js';
-import { QueueRegistry } from '../../src/queues/queue-registry.js';
-import { createValkey } from '../../src/queues/valkey.js';
-import { sharedValkey, testLogger, uniquePrefix } from '../support/shared-services.js';
 import { createTestDatabase, type TestDatabase } from '../support/test-database.js';
+import { delivery, endedJob, finishedQueueJob, SECRET, settled, startFixture, type Fixture } from './support/callback-fixture.js';
 import { CallbackReceiver, waitFor } from './support/callback-receiver.js';
-
-const SECRET = 'test-callback-secret';
-
-interface Fixture {
-  queues: QueueRegistry;
-  enqueuer: CallbackEnqueuer;
-  handle: CallbackWorkerHandle;
-  close(): Promise<void>;
-}
-
-/** A callback worker and enqueuer on a queue prefix of their own, over the file's database. */
-async function startFixture(db: Db, options: { allowHosts?: string[]; backoffBaseMs?: number; lookup?: HostLookup } = {}): Promise<Fixture> {
-  const { url } = await sharedValkey();
-  const producer: Redis = createValkey(url, 'producer');
-  const workerConnection: Redis = createValkey(url, 'worker');
-  await waitFor('valkey ready', async () => (producer.status === 'ready' && workerConnection.status === 'ready' ? true : undefined));
-  const prefix = uniquePrefix('callbacks');
-  const queues = new QueueRegistry(producer, prefix);
-  const enqueuer = new CallbackEnqueuer(db, queues, testLogger);
-  const handle = startCallbackWorker({
-    db,
-    connection: workerConnection,
-    basePrefix: prefix,
-    secret: SECRET,
-    allowHosts: options.allowHosts ?? ['127.0.0.1'],
-    logger: testLogger,
-    backoffBaseMs: options.backoffBaseMs ?? 20,
-    lookup: options.lookup,
-  });
-  await handle.worker.waitUntilReady();
-  return {
-    queues,
-    enqueuer,
-    handle,
-    async close() {
-      await handle.close();
-      await queues.close();
-      await Promise.allSettled([producer.quit(), workerConnection.quit()]);
-    },
-  };
-}
-
-let completedAtCounter = 0;
-
-/** A job row that has ended (or not), with a callback_url, as the batch code leaves it. */
-async function endedJob(
-  db: Db,
-  callbackUrl: string | null,
-  overrides: { status?: JobStatus; result?: Record<string, unknown> | null; error?: { code: string; message: string } | null; batchId?: string | null; evidence?: string[] } = {},
-): Promise<{ id: string; completedAt: Date }> {
-  const completedAt = new Date(Date.UTC(2026, 10, 23, 9, 0, 0, 123 + completedAtCounter++));
-  const status = overrides.status ?? 'completed';
-  const row = await db
-    .insertInto('jobs')
-    .values({
-      provider: 'octotel',
-      action: 'validation',
-      circuit_number: 'OCT000001',
-      parameters: JSON.stringify({ circuit_number: 'OCT000001' }),
-      status,
-      result: overrides.result === undefined ? JSON.stringify({ valid: true, circuit_status: 'active' }) : overrides.result === null ? null : JSON.stringify(overrides.result),
-      error: overrides.error ? JSON.stringify(overrides.error) : null,
-      evidence: JSON.stringify(overrides.evidence ?? []),
-      batch_id: overrides.batchId ?? null,
-      max_attempts: 3,
-      callback_url: callbackUrl,
-      request_hash: 'h',
-      completed_at: status === 'pending' || status === 'running' ? null : completedAt,
-    })
-    .returning('id')
-    .executeTakeFirstOrThrow();
-  return { id: row.id, completedAt };
-}
-
-function delivery(db: Db, jobId: string) {
-  return db.selectFrom('callback_deliveries').selectAll().where('job_id', '=', jobId).executeTakeFirst();
-}
-
-/** Waits for the delivery row to leave 'pending'. */
-function settled(db: Db, jobId: string) {
-  return waitFor(`delivery of job ${jobId} to settle`, async () => {
-    const row = await delivery(db, jobId);
-    return row && row.state !== 'pending' ? row : undefined;
-  });
-}
-
-/** Waits for the BullMQ job to reach a final state, and returns it. */
-async function finishedQueueJob(fixture: Fixture, jobId: string) {
-  return waitFor(`queue job of ${jobId} to finish`, async () => {
-    const job = await fixture.queues.callbacks().getJob(callbackQueueJobId(jobId));
-    const state = await job?.getState();
-    return job && (state === 'completed' || state === 'failed') ? { job, state } : undefined;
-  });
-}
 
 describe('callback worker: delivery to a real receiver', () => {
   let database: TestDatabase;
@@ -359,26 +260,6 @@ describe('callback worker: allow-list and DNS', () => {
       expect(request!.headers.host).to.equal(`ords.example.com:${receiver.port}`);
       expect(lookups.filter((h) => h === 'ords.example.com')).to.have.length(1);
       expect(receiver.requestsTo('/cb/metadata')).to.have.length(0);
-    } finally {
-      await fixture.close();
-    }
-  });
-
-  it('enqueueForJobs twice (and concurrently) delivers once', async () => {
-    const fixture = await startFixture(db);
-    try {
-      const { id } = await endedJob(db, receiver.url('/cb/twice'));
-      await Promise.all([fixture.enqueuer.enqueueForJobs([id, id]), fixture.enqueuer.enqueueForJobs([id])]);
-      await fixture.enqueuer.enqueueForJobs([id]);
-      expect(await settled(db, id)).to.include({ state: 'delivered', attempts: 1 });
-      await finishedQueueJob(fixture, id);
-      // After delivery, another call neither re-queues nor re-sends.
-      await fixture.enqueuer.enqueueForJobs([id]);
-      const counts = await fixture.queues.callbacks().getJobCounts('waiting', 'delayed', 'active', 'completed', 'failed');
-      expect(counts).to.include({ waiting: 0, delayed: 0, active: 0, completed: 1, failed: 0 });
-      expect(receiver.requestsTo('/cb/twice')).to.have.length(1);
-      const rows = await db.selectFrom('callback_deliveries').select('job_id').where('job_id', '=', id).execute();
-      expect(rows).to.have.length(1);
     } finally {
       await fixture.close();
     }
