@@ -4,6 +4,7 @@
  *   cold launch           chromium.launch() per lease, new context, page
  *   warm pool, connect    pool lease + a new ws connection + new context, page (keepConnectionMs 0)
  *   warm pool, cached     pool lease + new context on a cached connection, page (the client default)
+ *   warm pool, step by step   the "connect" path with raw HTTP + Playwright calls, each phase timed
  *
  * "Ready" = page.goto() of a tiny local page has loaded and its <h1> is attached. Scenarios run
  * interleaved (one cycle of each per round) so load from other processes hits all alike; two
@@ -109,10 +110,40 @@ async function main(): Promise<void> {
     },
   ];
 
+  // Where a warm lease's time goes: the same steps as "new connection", timed one by one.
+  const PHASES = ['POST /leases', 'ws connect', 'newContext', 'newPage', 'goto + <h1>'] as const;
+  const phaseSamples = new Map<string, number[]>(PHASES.map((p) => [p, []]));
+  let countPhases = false;
+  scenarios.push({
+    name: 'warm pool, step by step',
+    run: async () => {
+      const marks = [performance.now()];
+      const res = await fetch(`${pool.url}/leases`, { method: 'POST', headers: { authorization: `Bearer ${token}` } });
+      const grant = (await res.json()) as { leaseId: string; wsEndpoint: string };
+      marks.push(performance.now());
+      const browser = await chromium.connect(grant.wsEndpoint);
+      try {
+        marks.push(performance.now());
+        const context = await browser.newContext(DEFAULT_CONTEXT_OPTIONS);
+        marks.push(performance.now());
+        const page = await context.newPage();
+        marks.push(performance.now());
+        await pageReady(page, pageUrl);
+        marks.push(performance.now());
+        if (countPhases) PHASES.forEach((p, i) => phaseSamples.get(p)!.push(marks[i + 1]! - marks[i]!));
+        return marks[marks.length - 1]! - marks[0]!;
+      } finally {
+        await browser.close();
+        await fetch(`${pool.url}/leases/${grant.leaseId}`, { method: 'DELETE', headers: { authorization: `Bearer ${token}` } });
+      }
+    },
+  });
+
   const samples = new Map<string, number[]>(scenarios.map((s) => [s.name, []]));
   const load = loadavg();
   try {
     for (let round = 0; round < WARMUP + cycles; round += 1) {
+      countPhases = round >= WARMUP;
       for (const scenario of scenarios) {
         const ms = await scenario.run();
         if (round >= WARMUP) samples.get(scenario.name)!.push(ms);
@@ -125,11 +156,13 @@ async function main(): Promise<void> {
     await new Promise<void>((r) => pageServer.close(() => r()));
   }
 
-  const rows = scenarios.map((s) => {
-    const sorted = [...samples.get(s.name)!].sort((a, b) => a - b);
+  const summary = (name: string, values: number[]) => {
+    const sorted = [...values].sort((a, b) => a - b);
     const mean = sorted.reduce((a, b) => a + b, 0) / sorted.length;
-    return { scenario: s.name, n: sorted.length, p50: percentile(sorted, 50), p95: percentile(sorted, 95), mean, min: sorted[0]!, max: sorted[sorted.length - 1]! };
-  });
+    return { scenario: name, n: sorted.length, p50: percentile(sorted, 50), p95: percentile(sorted, 95), mean, min: sorted[0]!, max: sorted[sorted.length - 1]! };
+  };
+  const rows = scenarios.map((s) => summary(s.name, samples.get(s.name)!));
+  const phases = PHASES.map((p) => summary(p, phaseSamples.get(p)!));
   let chromiumVersion = 'unknown';
   try {
     chromiumVersion = execFileSync(chromiumPath, ['--version'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
@@ -147,16 +180,20 @@ async function main(): Promise<void> {
     loadAverageAtStart: load.map((l) => l.toFixed(2)).join(' '),
   };
   const cold = rows[0]!;
-  const ratios = rows.slice(1).map((r) => ({ scenario: r.scenario, p50: cold.p50 / r.p50, p95: cold.p95 / r.p95 }));
+  const ratios = rows.slice(1, 3).map((r) => ({ scenario: r.scenario, p50: cold.p50 / r.p50, p95: cold.p95 / r.p95 }));
 
   if (asJson) {
-    console.log(JSON.stringify({ cycles, warmup: WARMUP, machine, rows, coldOverWarm: ratios }, null, 2));
+    console.log(JSON.stringify({ cycles, warmup: WARMUP, machine, rows, warmPhases: phases, coldOverWarm: ratios }, null, 2));
     return;
   }
   const f = (ms: number) => ms.toFixed(1).padStart(8);
   console.log(`lease-to-ready (page usable), ${cycles} cycles per scenario after ${WARMUP} warm-up rounds, interleaved`);
   console.log(`${'scenario'.padEnd(34)}${'n'.padStart(4)}${'p50 ms'.padStart(9)}${'p95 ms'.padStart(9)}${'mean'.padStart(9)}${'min'.padStart(9)}${'max'.padStart(9)}`);
-  for (const r of rows) console.log(`${r.scenario.padEnd(34)}${String(r.n).padStart(4)} ${f(r.p50)} ${f(r.p95)} ${f(r.mean)} ${f(r.min)} ${f(r.max)}`);
+  const line = (r: ReturnType<typeof summary>) =>
+    console.log(`${r.scenario.padEnd(34)}${String(r.n).padStart(4)} ${f(r.p50)} ${f(r.p95)} ${f(r.mean)} ${f(r.min)} ${f(r.max)}`);
+  rows.forEach(line);
+  console.log('phases of "warm pool, step by step":');
+  phases.forEach(line);
   for (const r of ratios) console.log(`cold / ${r.scenario}: p50 ${r.p50.toFixed(1)}x, p95 ${r.p95.toFixed(1)}x`);
   console.log(`machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGb} GB, Linux ${machine.kernel}, Node ${machine.node}, playwright-core ${machine.playwrightCore}, ${machine.chromium}, load ${machine.loadAverageAtStart}`);
 }

@@ -59,6 +59,7 @@ export class BrowserPool {
   private relaunchTimer?: NodeJS.Timeout;
   private relaunchBackoffMs = 0;
   private checking = false;
+  private lastCheck: Promise<void> = Promise.resolve();
   private closed = false;
   private sequence = 0;
   private readonly counters = { restarts: 0, retired: 0, leasesGranted: 0, leasesExpired: 0 };
@@ -89,7 +90,10 @@ export class BrowserPool {
     this.fill();
     await Promise.allSettled([...this.launches]);
     if (this.closed) return;
-    this.healthTimer = setInterval(() => void this.check(), this.options.healthIntervalMs);
+    // A pass still running (a slow probe) makes the timer skip a beat rather than queue passes.
+    this.healthTimer = setInterval(() => {
+      if (!this.checking) void this.check();
+    }, this.options.healthIntervalMs);
     this.healthTimer.unref();
     if (this.count('ready') === 0) {
       await this.close();
@@ -181,10 +185,18 @@ export class BrowserPool {
 
   /**
    * One health pass: reap expired leases, probe each browser (context count over CDP, memory
-   * from /proc), retire or kill what misbehaves. Runs on a timer; tests may call it directly.
+   * from /proc), retire or kill what misbehaves. Runs on a timer; a caller (a test, a status
+   * request that wants fresh numbers) may call it too: it then waits for a pass already running
+   * and runs a fresh one, so the numbers it leaves behind are newer than the call.
    */
-  async check(): Promise<void> {
-    if (this.checking || this.closed) return;
+  check(): Promise<void> {
+    const run = this.lastCheck.then(() => this.checkOnce());
+    this.lastCheck = run.catch((err: unknown) => this.logger.error({ err }, 'browser pool health pass failed'));
+    return run;
+  }
+
+  private async checkOnce(): Promise<void> {
+    if (this.closed) return;
     this.checking = true;
     try {
       const now = Date.now();
