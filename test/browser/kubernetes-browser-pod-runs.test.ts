@@ -3,16 +3,15 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { loadConfig } from '../../src/config/config.js';
 import { freePort } from '../../src/infra/free-port.js';
 import { BrowserPoolClient } from '../../src/browser/browser-pool-client.js';
 import { KubernetesBrowserServiceManager } from '../../src/browser/kubernetes-browser-service-manager.js';
+import { DEFAULT_MAIN_SCRIPT } from '../../src/browser/local-browser-service-manager.js';
 import { testLogger } from '../support/shared-services.js';
 import { FakeKubeApiServer } from './fake-kube-api-server.js';
 
-const ENTRY = join(dirname(fileURLToPath(import.meta.url)), 'support', 'browser-role-entry.js');
 const NS = 'rpa-e2e';
 const POOL_TOKEN = 'e2e-pool-token-0123456789abcdef';
 
@@ -35,7 +34,8 @@ describe('KubernetesBrowserServiceManager: the pod it asks for runs a working br
     api.runPod = async (pod) => {
       const container = pod.spec.containers[0];
       const env = api.resolveEnv(NS, container);
-      const child = spawn(process.execPath, [ENTRY], {
+      // The image's CMD: node dist/src/main.js, the role picked by RPA_ROLES from the spec.
+      const child = spawn(process.execPath, [DEFAULT_MAIN_SCRIPT], {
         // Only what the spec gives, plus what the image provides (PATH, Chromium) and loopback for the pod network.
         env: { ...env, PATH: process.env.PATH, HOST: '127.0.0.1', BROWSER_POOL_SIZE: '1', LOG_LEVEL: 'warn', RPA_DATA_DIR: dataDir },
         stdio: ['ignore', 'ignore', 'inherit'],

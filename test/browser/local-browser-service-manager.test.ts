@@ -1,14 +1,12 @@
 import { expect } from 'chai';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { loadConfig, type Config } from '../../src/config/config.js';
 import { isAlive } from '../../src/infra/stale-process.js';
 import { LocalBrowserServiceManager } from '../../src/browser/local-browser-service-manager.js';
 import { testLogger } from '../support/shared-services.js';
 
-const ENTRY = join(dirname(fileURLToPath(import.meta.url)), 'support', 'browser-role-entry.js');
 const MONDAY_10 = Date.parse('2026-11-23T10:00:00Z');
 
 describe('LocalBrowserServiceManager (browser-pool processes with real Chromium)', function () {
@@ -39,7 +37,8 @@ describe('LocalBrowserServiceManager (browser-pool processes with real Chromium)
     });
   }
 
-  function create(extra: Record<string, string> = {}, command = { file: process.execPath, args: [ENTRY] }): LocalBrowserServiceManager {
+  /** Without `command`: the manager's default, `node dist/src/main.js` with RPA_ROLES=browser. */
+  function create(extra: Record<string, string> = {}, command?: { file: string; args: string[] }): LocalBrowserServiceManager {
     const m = new LocalBrowserServiceManager(config(extra), {
       logger: testLogger,
       env: { PATH: process.env.PATH, BROWSER_POOL_SIZE: '1', LOG_LEVEL: 'warn', RPA_DATA_DIR: dataDir },
