@@ -142,7 +142,8 @@ export const OPENSERVE_APP_SCRIPT = String.raw`
 
   form.addEventListener('submit', function (event) {
     event.preventDefault();
-    search(input.value.trim());
+    var number = input.value.trim();
+    if (number) search(number);
   });
 })();
 `;
