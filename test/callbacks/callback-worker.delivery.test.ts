@@ -177,6 +177,25 @@ describe('callback worker: delivery to a real receiver', () => {
     }
   });
 
+  it('a receiver that never answers times out, and the attempt is retried later', async () => {
+    receiver.answerWith(() => 'hang');
+    const patient = await startFixture(db, { backoffBaseMs: 60_000, requestTimeoutMs: 300 });
+    try {
+      const { id } = await endedJob(db, receiver.url('/cb/hang'));
+      await patient.enqueuer.enqueueForJobs([id]);
+      const row = await waitFor('first attempt recorded', async () => {
+        const r = await delivery(db, id);
+        return r && r.attempts === 1 ? r : undefined;
+      });
+      expect(row).to.include({ state: 'pending', last_status: null });
+      expect(row.last_error).to.include('timed out after 300 ms');
+      expect(row.next_attempt_at).to.be.instanceOf(Date);
+      expect(receiver.requestsTo('/cb/hang')).to.have.length(1);
+    } finally {
+      await patient.close();
+    }
+  });
+
   it('records next_attempt_at, and BullMQ waits exactly the delay the row shows', async () => {
     receiver.answerWith(() => ({ status: 503 }));
     const slow = await startFixture(db, { backoffBaseMs: 60_000 });

@@ -19,7 +19,7 @@ export interface Fixture {
 }
 
 /** A callback worker and enqueuer on a queue prefix of their own, over the file's database. */
-export async function startFixture(db: Db, options: { allowHosts?: string[]; backoffBaseMs?: number; lookup?: HostLookup } = {}): Promise<Fixture> {
+export async function startFixture(db: Db, options: { allowHosts?: string[]; backoffBaseMs?: number; lookup?: HostLookup; requestTimeoutMs?: number } = {}): Promise<Fixture> {
   const { url } = await sharedValkey();
   const producer: Redis = createValkey(url, 'producer');
   const workerConnection: Redis = createValkey(url, 'worker');
@@ -36,6 +36,7 @@ export async function startFixture(db: Db, options: { allowHosts?: string[]; bac
     logger: testLogger,
     backoffBaseMs: options.backoffBaseMs ?? 20,
     lookup: options.lookup,
+    requestTimeoutMs: options.requestTimeoutMs,
   });
   await handle.worker.waitUntilReady();
   return {

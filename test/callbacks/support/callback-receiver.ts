@@ -8,8 +8,8 @@ export interface ReceivedCallback {
   body: string;
 }
 
-/** How the receiver answers one request: a status and optional headers. */
-export type ReceiverAnswer = { status: number; headers?: Record<string, string> };
+/** How the receiver answers one request: a status and optional headers, or never ('hang'). */
+export type ReceiverAnswer = { status: number; headers?: Record<string, string> } | 'hang';
 
 /**
  * A real HTTP receiver on 127.0.0.1 standing in for ORDS: it records every request (raw body
@@ -33,9 +33,10 @@ export class CallbackReceiver {
       req.on('end', () => {
         const request = { method: req.method ?? '', path: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks).toString('utf8') };
         receiver.received.push(request);
-        const { status, headers } = receiver.answer(request, receiver.received.length - 1);
-        res.writeHead(status, { 'content-type': 'text/plain', ...headers });
-        res.end(`answered ${status}`);
+        const answer = receiver.answer(request, receiver.received.length - 1);
+        if (answer === 'hang') return;
+        res.writeHead(answer.status, { 'content-type': 'text/plain', ...answer.headers });
+        res.end(`answered ${answer.status}`);
       });
     });
     receiver = new CallbackReceiver(server, port);
