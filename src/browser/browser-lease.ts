@@ -1,6 +1,10 @@
 import type { Browser, BrowserContext } from 'playwright-core';
 import { isRpaError } from '../errors.js';
 import { browserGoneError, isBrowserGone } from './browser-gone.js';
+import { withTimeout } from './with-timeout.js';
+
+/** A hung browser must not hang release(); the pool retires a browser whose contexts outlive their leases. */
+const CLOSE_TIMEOUT_MS = 10_000;
 
 /**
  * One browser context on a pooled browser, held under a lease. Release it on every path
@@ -80,7 +84,9 @@ export class RemoteBrowserLease implements BrowserLease {
   private async releaseOnce(): Promise<void> {
     clearInterval(this.renewTimer);
     // Closing a context on a dead browser throws; the browser took the context with it.
-    if (this.browser.isConnected()) await this.context.close().catch(() => undefined);
+    if (this.browser.isConnected()) {
+      await withTimeout(this.context.close(), CLOSE_TIMEOUT_MS, () => new Error('context close timed out')).catch(() => undefined);
+    }
     await this.hooks.finish(this);
   }
 

@@ -1,12 +1,13 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { chromium, type Browser, type BrowserContextOptions } from 'playwright-core';
-import { RpaError } from '../errors.js';
+import { RpaError, isRpaError } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
 import type { BrowserInfo, LeaseGrant, PoolErrorBody, PoolStatus } from './browser-pool-api.js';
 import { browserGoneError, isBrowserGone, scrubbedCause } from './browser-gone.js';
 import { RemoteBrowserLease, type BrowserLease } from './browser-lease.js';
 import { DEFAULT_CONTEXT_OPTIONS } from './context-options.js';
 import { assertSamePlaywrightVersion } from './playwright-version.js';
+import { withTimeout } from './with-timeout.js';
 
 export type { BrowserLease } from './browser-lease.js';
 export { isBrowserGone } from './browser-gone.js';
@@ -171,8 +172,15 @@ export class BrowserPoolClient {
     clearTimeout(connection.idleTimer);
     try {
       const browser = await connection.browser;
-      const context = await browser.newContext(this.contextOptions).catch((err: unknown) => {
-        throw isBrowserGone(err) || !browser.isConnected() ? browserGoneError(grant.browserId, err) : new RpaError('INTERNAL', 'could not create a browser context', { cause: scrubbedCause(err) });
+      const creating = browser.newContext(this.contextOptions);
+      const context = await withTimeout(creating, this.connectTimeoutMs, () => {
+        // A context that arrives after we gave up would be an orphan: close it when it comes.
+        creating.then((late) => late.close()).catch(() => undefined);
+        // A browser that cannot make a context in time is as good as gone: lease another.
+        return browserGoneError(grant.browserId, new Error(`no context within ${this.connectTimeoutMs} ms`));
+      }).catch((err: unknown) => {
+        if (isBrowserGone(err) || !browser.isConnected()) throw isRpaError(err) ? err : browserGoneError(grant.browserId, err);
+        throw new RpaError('INTERNAL', 'could not create a browser context', { cause: scrubbedCause(err) });
       });
       const lease = new RemoteBrowserLease({
         leaseId: grant.leaseId,

@@ -5,6 +5,7 @@ import type { BrowserInfo, BrowserState, RetireReason } from './browser-pool-api
 import { scrubbedCause } from './browser-gone.js';
 import { CHROMIUM_FLAGS } from './chromium-flags.js';
 import { processTreeRssMb } from './process-tree-memory.js';
+import { withTimeout } from './with-timeout.js';
 
 export interface PooledBrowserOptions {
   id: string;
@@ -112,17 +113,12 @@ export class PooledBrowser {
   async sample(timeoutMs: number): Promise<void> {
     const cdp = this.cdp;
     if (!cdp) throw new Error('no monitor session');
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`browser did not answer within ${timeoutMs} ms`)), timeoutMs);
-      timer.unref();
-    });
-    try {
-      const result = (await Promise.race([cdp.send('Target.getBrowserContexts'), timeout])) as { browserContextIds: string[] };
-      this.contexts = result.browserContextIds.length;
-    } finally {
-      clearTimeout(timer);
-    }
+    const result = await withTimeout(
+      cdp.send('Target.getBrowserContexts'),
+      timeoutMs,
+      () => new Error(`browser did not answer within ${timeoutMs} ms`),
+    );
+    this.contexts = result.browserContextIds.length;
     this.sampleMemory();
   }
 

@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { BrowserPoolClient } from '../../src/browser/browser-pool-client.js';
 import { startBrowserRole } from '../../src/browser/browser-pool-main.js';
 import { loadConfig } from '../../src/config/config.js';
+import { isRpaError } from '../../src/errors.js';
 import { testLogger } from '../support/shared-services.js';
 import { chromiumPath } from './pool-fixture.js';
 
@@ -42,5 +43,15 @@ describe('startBrowserRole (browser role from Config, real Chromium)', function 
     } finally {
       await role.close();
     }
+  });
+
+  it('fails start-up with a clear error when Chromium cannot be launched, leaving nothing running', async function () {
+    const config = loadConfig({ env: { BROWSER_POOL_SIZE: '1', CHROMIUM_PATH: '/nonexistent/chromium' } });
+    const err = await startBrowserRole(config, testLogger).then(
+      (role) => role.close().then(() => undefined),
+      (e: unknown) => e,
+    );
+    expect(isRpaError(err, 'SERVICE_UNAVAILABLE'), String(err)).to.equal(true);
+    expect((err as Error).message).to.include('/nonexistent/chromium');
   });
 });
