@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { registerPoolCommands } from './pool-commands.js';
 import { registerPortalsCommand } from './portals-command.js';
 import { registerTotpCommands } from './totp-commands.js';
 
@@ -6,4 +7,5 @@ import { registerTotpCommands } from './totp-commands.js';
 export const commandRegistrations: Array<(program: Command) => void> = [
   registerTotpCommands,
   registerPortalsCommand,
+  registerPoolCommands,
 ];
