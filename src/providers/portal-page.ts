@@ -10,8 +10,6 @@ export interface PageLoad {
   url: URL;
 }
 
-const UNAVAILABLE_TEXT = 'Service temporarily unavailable';
-
 function isRedirect(status: number): boolean {
   return status >= 300 && status < 400;
 }
@@ -111,11 +109,6 @@ export async function firstVisible<K extends string>(outcomes: Record<K, Locator
 export async function textOf(locator: Locator, timeoutMs: number): Promise<string> {
   const text = await locator.first().textContent({ timeout: timeoutMs });
   return (text ?? '').replace(/\s+/g, ' ').trim();
-}
-
-/** True when the page is a 503 page that arrived some other way than `openUrl`/`submitForm`. */
-export async function showsUnavailable(page: Page): Promise<boolean> {
-  return page.getByText(UNAVAILABLE_TEXT).first().isVisible();
 }
 
 /** The error for a page that does not look like SPEC.md says it should. */

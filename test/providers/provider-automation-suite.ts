@@ -1,7 +1,7 @@
 import { basename } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { expect } from 'chai';
-import type { CancellationResult, ValidationResult } from '../../src/providers/provider.js';
+import type { CancellationResult } from '../../src/providers/provider.js';
 import { ProviderHarness, derived, digitsEnding, fileExists, rejection, untilErrorsInjected, type ProviderTestSpec } from './provider-test-kit.js';
 
 /**
@@ -354,4 +354,3 @@ export function describeProviderAutomation(spec: ProviderTestSpec, extra?: (h: P
   });
 }
 
-export type { ValidationResult };
