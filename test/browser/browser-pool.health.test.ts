@@ -129,6 +129,38 @@ describe('BrowserPool health: retirement, crashes, lease TTL (real Chromium)', f
     }
   });
 
+  it('a hung browser (SIGSTOP): the lease that landed on it moves to another browser, and the pool kills and relaunches it', async function () {
+    pool = await startTestPool({ size: 2, maxContextsPerBrowser: 2, pool: { healthIntervalMs: 1_000, probeTimeoutMs: 1_000 } });
+    client = new BrowserPoolClient({ url: pool.url, token: pool.token, connectTimeoutMs: 2_000 });
+    const busy = await client.lease();
+    const hung = pool.pool.list().find((b) => b.id !== busy.browserId)!;
+    process.kill(hung.pid!, 'SIGSTOP');
+    try {
+      // The hung browser has fewer leases, so the pool grants it first; the client gives up on
+      // it (no context in time, or the pool killed it meanwhile) and leases the other one.
+      const moved = await client.lease({ timeoutMs: 20_000 });
+      try {
+        expect(moved.browserId).to.equal(busy.browserId);
+        expect(pool.pool.status().leasesGranted, 'busy, the attempt on the hung browser, the moved lease').to.equal(3);
+        await (await moved.context.newPage()).goto(`${pages.url}/moved`, { timeout: 15_000 });
+      } finally {
+        await moved.release();
+      }
+      await waitFor('the pool to kill the hung browser and relaunch', () => {
+        const s = pool!.pool.status();
+        return s.restarts === 1 && s.browsers.ready === 2;
+      });
+      expect(pool.pool.get(hung.id)?.state).to.equal('dead');
+    } finally {
+      try {
+        process.kill(hung.pid!, 'SIGCONT');
+      } catch {
+        // Already killed by the pool.
+      }
+      await busy.release();
+    }
+  });
+
   it('reclaims a lease whose client never released nor renewed it once its TTL runs out', async function () {
     pool = await startTestPool({ size: 1, pool: { healthIntervalMs: 100 } });
     const auth = { authorization: `Bearer ${pool.token}`, 'content-type': 'application/json' };
