@@ -1,4 +1,6 @@
 import type { Command } from 'commander';
+import { registerBatchesCommands } from './batches-commands.js';
+import { registerJobsCommands } from './jobs-commands.js';
 import { registerPoolCommands } from './pool-commands.js';
 import { registerPortalsCommand } from './portals-command.js';
 import { registerTotpCommands } from './totp-commands.js';
@@ -8,4 +10,6 @@ export const commandRegistrations: Array<(program: Command) => void> = [
   registerTotpCommands,
   registerPortalsCommand,
   registerPoolCommands,
+  registerBatchesCommands,
+  registerJobsCommands,
 ];
