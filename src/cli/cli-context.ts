@@ -6,7 +6,7 @@ import { silentLogger } from '../logger.js';
 import { JobEnqueuer } from '../queues/job-enqueuer.js';
 import { QueueRegistry } from '../queues/queue-registry.js';
 import { createValkey } from '../queues/valkey.js';
-import { readServicesFile } from '../runtime/infrastructure.js';
+import { advertisedServices } from '../runtime/services-file.js';
 
 /** What an `rpa` command talks to: the running system's Postgres and, when asked, its Valkey. */
 export interface CliContext {
@@ -24,7 +24,7 @@ export interface CliContext {
  * `npm start` advertised in `<RPA_DATA_DIR>/services.json`. Throws a one-line reason when neither is there.
  */
 export function serviceUrls(config: Config): { databaseUrl: string; valkeyUrl?: string } {
-  const advertised = readServicesFile(config);
+  const advertised = advertisedServices(config);
   const databaseUrl = config.databaseUrl ?? advertised?.databaseUrl;
   if (!databaseUrl) {
     throw new RpaError('SERVICE_UNAVAILABLE', `no database to talk to: set DATABASE_URL, or start the system (npm start) so ${config.dataDir}/services.json names its embedded Postgres`);

