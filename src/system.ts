@@ -2,6 +2,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Redis } from 'iovalkey';
 import { createApiApp } from './api/api-app.js';
+import { createOperatorRouters } from './api/operator-routers.js';
 import { LoginCircuitBreaker } from './batches/login-circuit-breaker.js';
 import { startBrowserRole, type BrowserRole } from './browser/browser-pool-main.js';
 import { CallbackEnqueuer } from './callbacks/callback-enqueuer.js';
@@ -171,7 +172,10 @@ export async function startSystem(input: Config, logger: Logger, options: StartS
       const apiQueues = new QueueRegistry(producer, config.queuePrefix);
       closers.push(() => apiQueues.close());
       const apiEnqueuer = new JobEnqueuer(db, apiQueues, logger);
+      const operator = createOperatorRouters({ config, db, queues: apiQueues, valkey: producer, logger });
       const app = createApiApp({
+        publicRouters: operator.publicRouters,
+        routers: operator.routers,
         db,
         bootstrapKey: config.apiKey,
         submission: new JobSubmission(db, apiEnqueuer, config.jobMaxAttempts, logger),
@@ -199,6 +203,8 @@ export async function startSystem(input: Config, logger: Logger, options: StartS
             server.closeIdleConnections();
           }),
       );
+      // Runs before the server closes: ends open /events streams so close() does not wait on them.
+      closers.push(() => operator.close());
       const address = server.address() as AddressInfo;
       system.apiUrl = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${address.port}`;
       logger.info({ url: system.apiUrl }, 'API listening');

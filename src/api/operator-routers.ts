@@ -1,0 +1,36 @@
+import type { Router } from 'express';
+import type { Redis } from 'iovalkey';
+import { BrowserPoolClient } from '../browser/browser-pool-client.js';
+import type { Config } from '../config/config.js';
+import type { Db } from '../db/database.js';
+import type { Logger } from '../logger.js';
+import { createMetrics } from '../metrics/metrics-registry.js';
+import type { QueueRegistry } from '../queues/queue-registry.js';
+import { TotpManager } from '../totp/totp-manager.js';
+import { totpSettingsFromConfig } from '../totp/totp-settings.js';
+import { bullBoardRouter } from './bull-board-router.js';
+import { metricsRoutes } from './routes/metrics-routes.js';
+
+export interface OperatorRouters {
+  /** Mounted before API-key auth: Bull Board does its own login. */
+  publicRouters: Router[];
+  /** Mounted after API-key auth: /metrics (and /events). */
+  routers: Router[];
+  close(): Promise<void>;
+}
+
+/** What the operations team uses from the API process: Bull Board and metrics. */
+export function createOperatorRouters(deps: { config: Config; db: Db; queues: QueueRegistry; valkey: Redis; logger: Logger }): OperatorRouters {
+  const { config, db, queues, logger } = deps;
+  const totp = new TotpManager({ redis: deps.valkey, ...totpSettingsFromConfig(config), logger });
+  const { url, token } = config.browserPool;
+  const pool = url && token ? new BrowserPoolClient({ url, token, logger }) : undefined;
+  const metrics = createMetrics({ db, queues: () => queues.all(), totp, pool, logger: logger.child({ component: 'metrics' }) });
+  return {
+    publicRouters: [bullBoardRouter({ db, bootstrapKey: config.apiKey, queues: queues.all() })],
+    routers: [metricsRoutes(metrics)],
+    close: async () => {
+      await Promise.allSettled([totp.close(), pool?.close()]);
+    },
+  };
+}
