@@ -9,6 +9,13 @@ import { providerNames } from '../providers/descriptors.js';
 
 const UNITS: Record<string, number> = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
 
+/** A duration like 30s, 30m, 2h, 7d, 1w in milliseconds. */
+export function parseDurationMs(value: string): number {
+  const m = /^(\d+)([smhdw])$/.exec(value.trim());
+  if (!m || Number(m[1]) === 0) throw new InvalidArgumentError('expected a duration like 30s, 30m, 2h or 7d');
+  return Number(m[1]) * UNITS[m[2]!]!;
+}
+
 /** `--since 2h` (s, m, h, d, w) or an ISO date/time: the moment it names. */
 export function parseSince(value: string, now = Date.now()): Date {
   const m = /^(\d+)([smhdw])$/.exec(value.trim());
