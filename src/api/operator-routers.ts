@@ -9,7 +9,9 @@ import type { QueueRegistry } from '../queues/queue-registry.js';
 import { TotpManager } from '../totp/totp-manager.js';
 import { totpSettingsFromConfig } from '../totp/totp-settings.js';
 import { bullBoardRouter } from './bull-board-router.js';
+import { eventsRoutes } from './routes/events-routes.js';
 import { metricsRoutes } from './routes/metrics-routes.js';
+import { StatusEventFeed } from '../events/status-event-feed.js';
 
 export interface OperatorRouters {
   /** Mounted before API-key auth: Bull Board does its own login. */
@@ -19,17 +21,21 @@ export interface OperatorRouters {
   close(): Promise<void>;
 }
 
-/** What the operations team uses from the API process: Bull Board and metrics. */
+/** What the operations team uses from the API process: Bull Board, /metrics and /events. */
 export function createOperatorRouters(deps: { config: Config; db: Db; queues: QueueRegistry; valkey: Redis; logger: Logger }): OperatorRouters {
   const { config, db, queues, logger } = deps;
   const totp = new TotpManager({ redis: deps.valkey, ...totpSettingsFromConfig(config), logger });
   const { url, token } = config.browserPool;
   const pool = url && token ? new BrowserPoolClient({ url, token, logger }) : undefined;
+  const feed = new StatusEventFeed(db, logger.child({ component: 'status-events' }));
+  const events = eventsRoutes(feed);
   const metrics = createMetrics({ db, queues: () => queues.all(), totp, pool, logger: logger.child({ component: 'metrics' }) });
   return {
     publicRouters: [bullBoardRouter({ db, bootstrapKey: config.apiKey, queues: queues.all() })],
-    routers: [metricsRoutes(metrics)],
+    routers: [metricsRoutes(metrics), events.router],
     close: async () => {
+      events.closeAll();
+      await Promise.allSettled([feed.close()]);
       await Promise.allSettled([totp.close(), pool?.close()]);
     },
   };
