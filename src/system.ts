@@ -15,6 +15,7 @@ import type { Logger } from './logger.js';
 import { startPracticePortals, type PracticePortals } from './portals/practice-portals.js';
 import { BatchFlowProducer } from './queues/batch-flow.js';
 import { Batcher } from './queues/batcher.js';
+import { startMaintenanceWorker } from './maintenance/maintenance-worker.js';
 import { JobEnqueuer } from './queues/job-enqueuer.js';
 import { QueueRegistry } from './queues/queue-registry.js';
 import { Sweeper } from './queues/sweeper.js';
@@ -165,6 +166,20 @@ export async function startSystem(input: Config, logger: Logger, options: StartS
       const sweeper = new Sweeper(db, queues, enqueuer, logger);
       sweeper.start();
       closers.push(() => sweeper.close());
+    }
+
+    if (has(config, 'maintenance')) {
+      const maintenance = await startMaintenanceWorker({
+        db,
+        connection: workerConnection,
+        queues,
+        submission: new JobSubmission(db, enqueuer, config.jobMaxAttempts, logger),
+        callbackPolicy: { allowHosts: config.callbackAllowHosts },
+        retentionDays: config.retentionDays,
+        evidenceDir: config.evidenceDir,
+        logger,
+      });
+      closers.push(() => maintenance.close());
     }
 
     if (has(config, 'api')) {

@@ -11,17 +11,18 @@ import { totpSettingsFromConfig } from '../totp/totp-settings.js';
 import { bullBoardRouter } from './bull-board-router.js';
 import { eventsRoutes } from './routes/events-routes.js';
 import { metricsRoutes } from './routes/metrics-routes.js';
+import { schedulesRoutes } from './routes/schedules-routes.js';
 import { StatusEventFeed } from '../events/status-event-feed.js';
 
 export interface OperatorRouters {
   /** Mounted before API-key auth: Bull Board does its own login. */
   publicRouters: Router[];
-  /** Mounted after API-key auth: /metrics (and /events). */
+  /** Mounted after API-key auth: /metrics, /events, /schedules. */
   routers: Router[];
   close(): Promise<void>;
 }
 
-/** What the operations team uses from the API process: Bull Board, /metrics and /events. */
+/** What the operations team uses from the API process: Bull Board, /metrics, /events and /schedules. */
 export function createOperatorRouters(deps: { config: Config; db: Db; queues: QueueRegistry; valkey: Redis; logger: Logger }): OperatorRouters {
   const { config, db, queues, logger } = deps;
   const totp = new TotpManager({ redis: deps.valkey, ...totpSettingsFromConfig(config), logger });
@@ -32,7 +33,7 @@ export function createOperatorRouters(deps: { config: Config; db: Db; queues: Qu
   const metrics = createMetrics({ db, queues: () => queues.all(), totp, pool, logger: logger.child({ component: 'metrics' }) });
   return {
     publicRouters: [bullBoardRouter({ db, bootstrapKey: config.apiKey, queues: queues.all() })],
-    routers: [metricsRoutes(metrics), events.router],
+    routers: [metricsRoutes(metrics), events.router, schedulesRoutes({ db, maintenance: queues.maintenance(), callbackPolicy: { allowHosts: config.callbackAllowHosts } })],
     close: async () => {
       events.closeAll();
       await Promise.allSettled([feed.close()]);

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { registerBatchesCommands } from './batches-commands.js';
 import { registerJobsCommands } from './jobs-commands.js';
 import { registerPoolCommands } from './pool-commands.js';
+import { registerSchedulesCommands } from './schedules-commands.js';
 import { registerSubmitCommand } from './submit-command.js';
 import { registerPortalsCommand } from './portals-command.js';
 import { registerTotpCommands } from './totp-commands.js';
@@ -14,4 +15,5 @@ export const commandRegistrations: Array<(program: Command) => void> = [
   registerBatchesCommands,
   registerJobsCommands,
   registerSubmitCommand,
+  registerSchedulesCommands,
 ];

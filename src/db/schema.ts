@@ -130,6 +130,23 @@ export interface CallbackDeliveriesTable {
   updated_at: Timestamp;
 }
 
+/** Migration 000003: recurring submissions (the bulk request body, run on a cron expression). */
+export interface SchedulesTable {
+  id: Generated<string>;
+  name: string;
+  cron: string;
+  timezone: ColumnType<string, string | undefined, string>;
+  provider: string;
+  action: JobAction;
+  request: JSONColumnType<Record<string, unknown>>;
+  job_count: number;
+  created_by: string;
+  created_at: Timestamp;
+  runs: ColumnType<number, number | undefined, number>;
+  last_run_at: NullableTimestamp;
+  last_run_jobs: number | null;
+}
+
 export interface Database {
   jobs: JobsTable;
   batches: BatchesTable;
@@ -139,4 +156,5 @@ export interface Database {
   api_keys: ApiKeysTable;
   cancellation_intents: CancellationIntentsTable;
   callback_deliveries: CallbackDeliveriesTable;
+  schedules: SchedulesTable;
 }

@@ -1,0 +1,103 @@
+import { rm, rmdir } from 'node:fs/promises';
+import { dirname, isAbsolute, relative, resolve, sep } from 'node:path';
+import type { Queue } from 'bullmq';
+import { sql } from 'kysely';
+import type { Db } from '../db/database.js';
+
+export interface RetentionResult {
+  jobs: number;
+  batches: number;
+  idempotencyKeys: number;
+  evidenceFiles: number;
+  /** BullMQ completed/failed entries removed. */
+  queueEntries: number;
+}
+
+export interface RetentionOptions {
+  /** Finished before this moment → purged. */
+  cutoff: Date;
+  /** Evidence paths are deleted only when they lie inside this folder. */
+  evidenceDir: string;
+  /** Rows per DELETE statement (keeps locks short). */
+  chunk?: number;
+}
+
+/**
+ * Deletes finished jobs (completed, failed, cancelled) that ended before the cutoff, with their
+ * event log, batch membership, cancellation intents and callback deliveries (ON DELETE CASCADE)
+ * and their evidence files; then the ended batches left without jobs and expired idempotency
+ * keys. A job whose callback is still pending is kept until the callback is settled.
+ */
+export async function purgeFinishedJobs(db: Db, options: RetentionOptions): Promise<Omit<RetentionResult, 'queueEntries'>> {
+  const chunk = options.chunk ?? 1_000;
+  const root = resolve(options.evidenceDir);
+  let jobs = 0;
+  let evidenceFiles = 0;
+  for (;;) {
+    const { rows } = await sql<{ id: string; evidence: string[] }>`
+      DELETE FROM jobs WHERE id IN (
+        SELECT j.id FROM jobs j
+        WHERE j.status IN ('completed', 'failed', 'cancelled')
+          AND coalesce(j.completed_at, j.updated_at) < ${options.cutoff}
+          AND NOT EXISTS (SELECT 1 FROM callback_deliveries d WHERE d.job_id = j.id AND d.state = 'pending')
+        ORDER BY j.id LIMIT ${chunk}
+        FOR UPDATE SKIP LOCKED
+      )
+      RETURNING id, evidence
+    `.execute(db);
+    jobs += rows.length;
+    for (const row of rows) evidenceFiles += await removeEvidence(root, row.evidence ?? []);
+    if (rows.length < chunk) break;
+  }
+  const batches = await sql`
+    DELETE FROM batches b
+    WHERE b.status IN ('completed', 'failed') AND coalesce(b.finished_at, b.updated_at) < ${options.cutoff}
+      AND NOT EXISTS (SELECT 1 FROM jobs WHERE jobs.batch_id = b.id)
+      AND NOT EXISTS (SELECT 1 FROM batch_jobs WHERE batch_jobs.batch_id = b.id)
+  `.execute(db);
+  const keys = await db.deleteFrom('idempotency_keys').where('created_at', '<', options.cutoff).executeTakeFirst();
+  return { jobs, batches: Number(batches.numAffectedRows ?? 0), idempotencyKeys: Number(keys.numDeletedRows), evidenceFiles };
+}
+
+/** Deletes evidence files inside `root` (never anything outside it) and the folders they leave empty. */
+async function removeEvidence(root: string, paths: string[]): Promise<number> {
+  let removed = 0;
+  for (const path of paths) {
+    const file = resolve(root, path);
+    const rel = relative(root, file);
+    if (rel === '' || rel.startsWith('..') || isAbsolute(rel)) continue;
+    try {
+      await rm(file);
+      removed++;
+    } catch {
+      continue;
+    }
+    // Remove the batch and provider folders once empty; rmdir refuses a folder that is not.
+    for (let dir = dirname(file); dir.startsWith(root + sep); dir = dirname(dir)) {
+      try {
+        await rmdir(dir);
+      } catch {
+        break;
+      }
+    }
+  }
+  return removed;
+}
+
+/**
+ * Trims BullMQ's own completed and failed sets so Valkey memory stays bounded: completed
+ * entries older than `completedAgeMs`, failed ones older than `failedAgeMs`.
+ */
+export async function trimQueues(queues: Queue[], options: { completedAgeMs: number; failedAgeMs: number; limit?: number }): Promise<number> {
+  let removed = 0;
+  for (const queue of queues) {
+    for (const [state, age] of [['completed', options.completedAgeMs], ['failed', options.failedAgeMs]] as const) {
+      for (;;) {
+        const ids = await queue.clean(age, options.limit ?? 1_000, state);
+        removed += ids.length;
+        if (ids.length < (options.limit ?? 1_000)) break;
+      }
+    }
+  }
+  return removed;
+}

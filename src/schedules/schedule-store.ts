@@ -1,0 +1,119 @@
+import type { Queue } from 'bullmq';
+import type { Selectable } from 'kysely';
+import type { CallbackUrlPolicy } from '../callbacks/callback-url-guard.js';
+import type { Db } from '../db/database.js';
+import type { SchedulesTable } from '../db/schema.js';
+import { RpaError } from '../errors.js';
+import { parseBulkRequest } from '../jobs/job-request.js';
+import type { JobSubmission } from '../jobs/job-submission.js';
+
+export type ScheduleRow = Selectable<SchedulesTable>;
+
+/** BullMQ job name of one run of a schedule on the maintenance queue. */
+export const SCHEDULE_RUN_JOB = 'schedule-run';
+
+export interface NewSchedule {
+  name: string;
+  cron: string;
+  timezone?: string;
+  /** The same body as POST /jobs/bulk: provider, action, optional callback_url, jobs[]. */
+  request: Record<string, unknown>;
+  actor: string;
+}
+
+export function schedulerId(scheduleId: string): string {
+  return `schedule-${scheduleId}`;
+}
+
+/**
+ * Recurring submissions. Postgres holds each schedule; a BullMQ job scheduler on the
+ * maintenance queue (one per schedule) fires the runs, and each run submits the stored list
+ * as ordinary jobs through JobSubmission. A bad cron expression or request changes nothing.
+ */
+export async function createSchedule(db: Db, maintenance: Queue, input: NewSchedule, policy: CallbackUrlPolicy): Promise<ScheduleRow> {
+  if (!/^[A-Za-z0-9][A-Za-z0-9 ._-]{0,99}$/.test(input.name)) throw new RpaError('VALIDATION_FAILED', 'name: 1 to 100 letters, digits, spaces, dots, dashes or underscores', { field: 'name' });
+  const requests = parseBulkRequest(input.request, policy);
+  const timezone = input.timezone ?? 'UTC';
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: timezone });
+  } catch {
+    throw new RpaError('VALIDATION_FAILED', `timezone: unknown time zone "${timezone}"`, { field: 'timezone' });
+  }
+  return db.transaction().execute(async (trx) => {
+    const existing = await trx.selectFrom('schedules').select('id').where('name', '=', input.name).executeTakeFirst();
+    if (existing) throw new RpaError('CONFLICT', `a schedule named "${input.name}" exists (id ${existing.id})`, { field: 'name' });
+    const row = await trx
+      .insertInto('schedules')
+      .values({
+        name: input.name,
+        cron: input.cron.trim(),
+        timezone,
+        provider: requests[0]!.provider,
+        action: requests[0]!.action,
+        request: JSON.stringify(input.request),
+        job_count: requests.length,
+        created_by: input.actor,
+      })
+      .returningAll()
+      .executeTakeFirstOrThrow();
+    // Inside the transaction: a pattern BullMQ refuses rolls the row back.
+    await upsertScheduler(maintenance, row).catch((error: unknown) => {
+      throw new RpaError('VALIDATION_FAILED', `cron: "${input.cron}" is not a valid cron expression (${(error as Error).message})`, { field: 'cron', cause: error });
+    });
+    return row;
+  });
+}
+
+export async function listSchedules(db: Db): Promise<ScheduleRow[]> {
+  return db.selectFrom('schedules').selectAll().orderBy('id').execute();
+}
+
+/** Removes the schedule and its job scheduler; jobs it already created stay. */
+export async function deleteSchedule(db: Db, maintenance: Queue, id: string): Promise<boolean> {
+  const deleted = await db.deleteFrom('schedules').where('id', '=', id).returning('id').executeTakeFirst();
+  await maintenance.removeJobScheduler(schedulerId(id));
+  return Boolean(deleted);
+}
+
+/** Next run times BullMQ has planned, by schedule id. */
+export async function nextRuns(maintenance: Queue): Promise<Map<string, Date>> {
+  const schedulers = await maintenance.getJobSchedulers(0, -1, true);
+  const next = new Map<string, Date>();
+  for (const s of schedulers) if (s.key.startsWith('schedule-') && s.next) next.set(s.key.slice('schedule-'.length), new Date(s.next));
+  return next;
+}
+
+/** Makes the job schedulers match Postgres (after a Valkey wipe, or schedules deleted while it was down). */
+export async function reconcileSchedulers(db: Db, maintenance: Queue): Promise<void> {
+  const rows = await listSchedules(db);
+  for (const row of rows) await upsertScheduler(maintenance, row);
+  const wanted = new Set(rows.map((r) => schedulerId(r.id)));
+  for (const s of await maintenance.getJobSchedulers(0, -1, true)) {
+    if (s.key.startsWith('schedule-') && !wanted.has(s.key)) await maintenance.removeJobScheduler(s.key);
+  }
+}
+
+async function upsertScheduler(maintenance: Queue, row: ScheduleRow): Promise<void> {
+  await maintenance.upsertJobScheduler(
+    schedulerId(row.id),
+    { pattern: row.cron, tz: row.timezone },
+    { name: SCHEDULE_RUN_JOB, data: { scheduleId: row.id }, opts: { removeOnComplete: { count: 100 }, removeOnFail: { count: 100 } } },
+  );
+}
+
+/**
+ * One run: submits the stored list as ordinary jobs. `runKey` (the BullMQ job id of this run)
+ * makes a retried run replay the same jobs instead of adding more. A deleted schedule runs nothing.
+ */
+export async function runSchedule(db: Db, submission: JobSubmission, scheduleId: string, runKey: string, policy: CallbackUrlPolicy): Promise<string[]> {
+  const row = await db.selectFrom('schedules').selectAll().where('id', '=', scheduleId).executeTakeFirst();
+  if (!row) return [];
+  const requests = parseBulkRequest(row.request, policy);
+  const outcome = await submission.submit(requests, { actor: `schedule:${row.name}`, idempotencyKey: `schedule-${row.id}-${runKey}`, itemField: 'jobs' });
+  await db
+    .updateTable('schedules')
+    .set((eb) => ({ runs: eb('runs', '+', 1), last_run_at: new Date(), last_run_jobs: outcome.jobIds.length }))
+    .where('id', '=', scheduleId)
+    .execute();
+  return outcome.jobIds;
+}

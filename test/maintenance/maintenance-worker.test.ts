@@ -1,0 +1,179 @@
+import { expect } from 'chai';
+import { execFile } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { sql } from 'kysely';
+import type { Redis } from 'iovalkey';
+import { insertJobs } from '../../src/db/job-repository.js';
+import { closeBatch, createBatchWithJobs, finishJob, startJob } from '../../src/db/job-transitions.js';
+import { JobEnqueuer } from '../../src/queues/job-enqueuer.js';
+import { JobSubmission } from '../../src/jobs/job-submission.js';
+import { startMaintenanceWorker, type MaintenanceWorker } from '../../src/maintenance/maintenance-worker.js';
+import { trimQueues } from '../../src/maintenance/retention.js';
+import { createValkey } from '../../src/queues/valkey.js';
+import { schedulerId } from '../../src/schedules/schedule-store.js';
+import { sharedValkey, testLogger, testRoot } from '../support/shared-services.js';
+import { startOperatorHarness, type OperatorHarness } from '../support/operator-harness.js';
+
+const exec = promisify(execFile);
+const bin = join(process.cwd(), 'bin', 'rpa.mjs');
+
+describe('maintenance role: schedules and retention', () => {
+  let h: OperatorHarness;
+  let connection: Redis;
+  let worker: MaintenanceWorker | undefined;
+  beforeEach(async () => {
+    h = await startOperatorHarness({ RETENTION_DAYS: '30' });
+    connection = createValkey((await sharedValkey()).url, 'worker');
+  });
+  afterEach(async () => {
+    await worker?.close();
+    worker = undefined;
+    connection.disconnect();
+    await h.close();
+  });
+  const start = async () => {
+    worker = await startMaintenanceWorker({
+      db: h.database.db,
+      connection,
+      queues: h.queues,
+      submission: new JobSubmission(h.database.db, new JobEnqueuer(h.database.db, h.queues, testLogger), 3, testLogger),
+      callbackPolicy: { allowHosts: [] },
+      retentionDays: h.config.retentionDays,
+      evidenceDir: h.config.evidenceDir,
+      logger: testLogger,
+    });
+    return worker;
+  };
+  const api = async (method: string, path: string, key: string, body?: unknown) => {
+    const res = await fetch(h.url + path, { method, headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+    const text = await res.text();
+    return { status: res.status, body: text ? JSON.parse(text) : undefined };
+  };
+
+  it('an operator schedules circuits through the API; each run creates ordinary jobs; delete stops it', async () => {
+    const operator = await h.keyFor('operator');
+    const bad = await api('POST', '/schedules', operator, { name: 'bad', cron: 'every tuesday', provider: 'octotel', action: 'validation', jobs: [{ circuit_number: 'OCT123451' }] });
+    expect(bad.status).to.equal(400);
+    expect(bad.body.error.field).to.equal('cron');
+    const badCircuit = await api('POST', '/schedules', operator, { name: 'bad', cron: '* * * * * *', provider: 'octotel', action: 'validation', jobs: [{ circuit_number: 'nope' }] });
+    expect(badCircuit.status).to.equal(400);
+    expect((await api('POST', '/schedules', await h.keyFor('submitter'), { name: 'x', cron: '* * * * * *' })).status).to.equal(403);
+    expect(await h.database.db.selectFrom('schedules').selectAll().execute()).to.deep.equal([]);
+
+    await start();
+    const created = await api('POST', '/schedules', operator, { name: 'octotel every second', cron: '* * * * * *', provider: 'octotel', action: 'validation', jobs: [{ circuit_number: 'OCT123451' }, { circuit_number: 'OCT123452' }] });
+    expect(created.status).to.equal(201);
+    expect(created.body).to.include({ name: 'octotel every second', provider: 'octotel', action: 'validation', job_count: 2, created_by: 'test-operator' });
+    expect(created.body.next_run_at).to.be.a('string');
+
+    const deadline = Date.now() + 20_000;
+    let jobs: Array<{ circuit_number: string; submitted_by: string | null; status: string }> = [];
+    while (jobs.length < 4 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      jobs = await h.database.db.selectFrom('jobs').select(['circuit_number', 'submitted_by', 'status']).orderBy('id').execute();
+    }
+    expect(jobs.length).to.be.at.least(4);
+    expect(jobs.slice(0, 2)).to.deep.equal([
+      { circuit_number: 'OCT123451', submitted_by: 'schedule:octotel every second', status: 'pending' },
+      { circuit_number: 'OCT123452', submitted_by: 'schedule:octotel every second', status: 'pending' },
+    ]);
+    expect(await h.queues.providerJobs('octotel').count()).to.be.at.least(4);
+    const listed = await api('GET', '/schedules', await h.keyFor('viewer'));
+    expect(listed.body.schedules[0].runs).to.be.at.least(2);
+
+    expect((await api('DELETE', `/schedules/${created.body.schedule_id}`, operator)).status).to.equal(204);
+    expect(await h.queues.maintenance().getJobScheduler(schedulerId(String(created.body.schedule_id)))).to.equal(undefined);
+    expect((await api('DELETE', `/schedules/${created.body.schedule_id}`, operator)).status).to.equal(404);
+  });
+
+  it('rpa schedules create, list and delete', async () => {
+    const dir = mkdtempSync(join(testRoot(), 'sched-'));
+    const env = { PATH: process.env.PATH, HOME: process.env.HOME, DATABASE_URL: h.database.url, VALKEY_URL: (await sharedValkey()).url, QUEUE_PREFIX: h.config.queuePrefix, RPA_DATA_DIR: dir };
+    const rpa = async (...args: string[]) => {
+      try {
+        const { stdout } = await exec(process.execPath, [bin, ...args], { env });
+        return { code: 0, stdout, stderr: '' };
+      } catch (error) {
+        const e = error as { code: number; stdout: string; stderr: string };
+        return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+      }
+    };
+    const file = join(dir, 'circuits.csv');
+    writeFileSync(file, 'circuit_number\nMFN-1234-5671\nMFN-1234-5672\n');
+    const created = await rpa('schedules', 'create', '--name', 'weekday check', '--cron', '0 6 * * 1-5', '--tz', 'Africa/Johannesburg', '--provider', 'metrofiber', '--file', file, '--json');
+    expect(created.code, created.stderr).to.equal(0);
+    const view = JSON.parse(created.stdout);
+    expect(view).to.include({ name: 'weekday check', cron: '0 6 * * 1-5', timezone: 'Africa/Johannesburg', job_count: 2 });
+    expect(new Date(view.next_run_at).getUTCHours()).to.equal(4);
+    const again = await rpa('schedules', 'create', '--name', 'weekday check', '--cron', '0 6 * * 1-5', '--provider', 'metrofiber', '--file', file);
+    expect(again.code).to.equal(1);
+    expect(again.stderr).to.match(/^rpa: a schedule named "weekday check" exists/);
+    const badCron = await rpa('schedules', 'create', '--name', 'other', '--cron', '61 * * * *', '--provider', 'metrofiber', '--file', file);
+    expect(badCron.code).to.equal(1);
+    expect(badCron.stderr).to.match(/^rpa: cron: "61 \* \* \* \*" is not a valid cron expression/);
+
+    const list = await rpa('schedules', 'list');
+    expect(list.stdout).to.match(/weekday check\s+0 6 \* \* 1-5\s+Africa\/Johannesburg\s+metrofiber\s+validation\s+2\s+0/);
+    expect((await rpa('schedules', 'delete', String(view.schedule_id))).code).to.equal(0);
+    expect(JSON.parse((await rpa('schedules', 'list', '--json')).stdout)).to.deep.equal({ schedules: [] });
+    expect((await rpa('schedules', 'delete', String(view.schedule_id))).code).to.equal(1);
+    expect(await h.queues.maintenance().getJobSchedulers()).to.have.length(0);
+  });
+
+  it('retention purges finished jobs older than RETENTION_DAYS with their events and evidence, keeps the rest, and trims BullMQ', async () => {
+    const { db } = h.database;
+    const ids = await insertJobs(
+      db,
+      ['1', '2', '3', '4'].map((n) => ({ provider: 'evotel', action: 'validation' as const, parameters: { circuit_number: `EVO-${n}` }, callbackUrl: null, externalId: null, requestHash: n, submittedBy: 't', maxAttempts: 3 })),
+    );
+    const batch = (await createBatchWithJobs(db, 'evotel', ids.slice(0, 3).map((jobId) => ({ jobId, trip: 0 })), 't'))!;
+    const evidenceDir = join(h.config.evidenceDir, 'evotel', batch.batchId);
+    mkdirSync(evidenceDir, { recursive: true });
+    const oldShot = join(evidenceDir, 'job-old.png');
+    const newShot = join(evidenceDir, 'job-new.png');
+    writeFileSync(oldShot, 'png');
+    writeFileSync(newShot, 'png');
+    const outside = join(testRoot(), `outside-${batch.batchId}.png`);
+    writeFileSync(outside, 'keep me');
+    for (const [i, id] of ids.slice(0, 3).entries()) {
+      await startJob(db, id, batch.batchId, 't');
+      const evidence = i === 0 ? [oldShot, outside] : i === 1 ? [newShot] : [];
+      await finishJob(db, id, batch.batchId, { status: i === 2 ? 'failed' : 'completed', result: {}, error: i === 2 ? { code: 'X', message: 'x' } : null, evidence, cause: 'done' }, 't');
+    }
+    await closeBatch(db, batch.batchId, 'completed');
+    // Job 0 and job 2 ended 40 days ago, job 1 yesterday; job 3 is still pending (and old).
+    await db.updateTable('jobs').set({ completed_at: sql`now() - interval '40 days'` }).where('id', 'in', [ids[0]!, ids[2]!]).execute();
+    await db.updateTable('jobs').set({ completed_at: sql`now() - interval '1 day'` }).where('id', '=', ids[1]!).execute();
+    await db.updateTable('jobs').set({ created_at: sql`now() - interval '90 days'`, updated_at: sql`now() - interval '90 days'` }).where('id', '=', ids[3]!).execute();
+
+    const w = await start();
+    expect(await h.queues.maintenance().getJobScheduler('retention')).to.include({ key: 'retention', pattern: '15 3 * * *' });
+    const result = await w.retention();
+    expect(result).to.include({ jobs: 2, evidenceFiles: 1 });
+    const left = await db.selectFrom('jobs').select('id').orderBy('id').execute();
+    expect(left.map((r) => r.id)).to.deep.equal([ids[1], ids[3]]);
+    expect(await db.selectFrom('job_events').select('job_id').where('job_id', 'in', [ids[0]!, ids[2]!]).execute()).to.deep.equal([]);
+    expect(await db.selectFrom('job_events').select('job_id').where('job_id', '=', ids[1]!).execute()).to.have.length.greaterThan(0);
+    expect(existsSync(oldShot)).to.equal(false);
+    expect(existsSync(newShot)).to.equal(true);
+    expect(existsSync(outside)).to.equal(true);
+    // The batch still has a member (job 1), so it stays.
+    expect(await db.selectFrom('batches').select('id').execute()).to.have.length(1);
+    expect(await w.retention()).to.include({ jobs: 0, batches: 0, evidenceFiles: 0 });
+
+    // BullMQ's completed set: entries older than the grace period go.
+    const queue = h.queues.callbacks();
+    await queue.add('done', {}, { jobId: 'done-1' });
+    const ref = { name: queue.name, prefix: queue.opts.prefix! };
+    const { Worker } = await import('bullmq');
+    const done = new Worker(ref.name, async () => 'ok', { connection: connection as never, prefix: ref.prefix });
+    await new Promise<void>((resolve) => done.on('completed', () => resolve()));
+    await done.close();
+    expect(await queue.getCompletedCount()).to.equal(1);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(await trimQueues(h.queues.all(), { completedAgeMs: 1, failedAgeMs: 1 })).to.equal(1);
+    expect(await queue.getCompletedCount()).to.equal(0);
+  });
+});
