@@ -81,7 +81,7 @@ describe('Bull Board at /admin/queues', () => {
     expect(run.counts.failed).to.equal(1);
     for (const path of [`/admin/queues/api/queues/batch-run-openserve/${jobId}/retry/failed`, '/admin/queues/api/queues/batch-run-openserve/clean/failed']) {
       const refused = await fetch(h.url + path, { method: 'PUT', headers: viewer });
-      expect(refused.status, path).to.be.within(400, 499);
+      expect(refused.status, path).to.equal(405);
     }
     expect(await h.queues.batchRuns('openserve').getJobState(jobId)).to.equal('failed');
 
