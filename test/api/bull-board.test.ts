@@ -79,7 +79,12 @@ describe('Bull Board at /admin/queues', () => {
     const run = body.queues.find((q) => q.name === 'batch-run-openserve')!;
     expect(run.readOnlyMode).to.equal(true);
     expect(run.counts.failed).to.equal(1);
-    for (const path of [`/admin/queues/api/queues/batch-run-openserve/${jobId}/retry/failed`, '/admin/queues/api/queues/batch-run-openserve/clean/failed']) {
+    for (const path of [
+      `/admin/queues/api/queues/batch-run-openserve/${jobId}/retry`,
+      '/admin/queues/api/queues/batch-run-openserve/retry/failed',
+      '/admin/queues/api/queues/batch-run-openserve/clean/failed',
+      `/admin/queues/api/queues/batch-run-openserve/${jobId}/clean`,
+    ]) {
       const refused = await fetch(h.url + path, { method: 'PUT', headers: viewer });
       expect(refused.status, path).to.equal(405);
     }
@@ -88,6 +93,9 @@ describe('Bull Board at /admin/queues', () => {
     const operator = { authorization: `Bearer ${await h.keyFor('operator')}` };
     const full = (await (await get('/admin/queues/api/queues', operator)).json()) as { queues: Array<{ name: string; readOnlyMode: boolean }> };
     expect(full.queues.find((q) => q.name === 'batch-run-openserve')!.readOnlyMode).to.equal(false);
+    const retried = await fetch(`${h.url}/admin/queues/api/queues/batch-run-openserve/${jobId}/retry`, { method: 'PUT', headers: operator });
+    expect(retried.status).to.be.within(200, 204);
+    expect(await h.queues.batchRuns('openserve').getJobState(jobId)).to.equal('waiting');
     expect(full.queues.map((q) => q.name)).to.include.members(['jobs-openserve', 'jobs-octotel', 'jobs-metrofiber', 'jobs-evotel', 'batches-openserve', 'batch-run-openserve', 'callbacks']);
   });
 
