@@ -5,7 +5,7 @@ import { promisify } from 'node:util';
 import { sql } from 'kysely';
 import { expectedValidation } from '../support/expected-circuit.js';
 import { sharedValkey } from '../support/shared-services.js';
-import { startSystemHarness, waitForJobs, type SystemHarness } from '../support/system-harness.js';
+import { startSystemHarness, SYSTEM_API_KEY, waitForJobs, type SystemHarness } from '../support/system-harness.js';
 
 const exec = promisify(execFile);
 
@@ -84,6 +84,20 @@ describe('rpa batches requeue against the running system (practice portals, real
     const untouched = await db.selectFrom('jobs').selectAll().where('id', '=', ids[0]!).executeTakeFirstOrThrow();
     expect(untouched).to.include({ status: 'completed', batch_id: batchId });
     expect(untouched.result).to.deep.equal({ found: true, circuit_number: circuits[0], marker: 'first run' });
+
+    // The running system's /metrics agrees with Postgres, and reads the pool and TOTP counters.
+    const res = await fetch(`${harness.system.apiUrl}/metrics`, { headers: { authorization: `Bearer ${SYSTEM_API_KEY}` } });
+    expect(res.status).to.equal(200);
+    const metrics = new Map((await res.text()).split('\n').filter((l) => l && !l.startsWith('#')).map((l) => [l.slice(0, l.lastIndexOf(' ')), Number(l.slice(l.lastIndexOf(' ') + 1))]));
+    const counts = await db.selectFrom('jobs').select(['provider', 'action', 'status', sql<number>`count(*)::int`.as('n')]).groupBy(['provider', 'action', 'status']).execute();
+    for (const c of counts) expect(metrics.get(`rpa_jobs{provider="${c.provider}",action="${c.action}",status="${c.status}"}`)).to.equal(c.n);
+    expect(metrics.get('rpa_jobs{provider="openserve",action="validation",status="completed"}')).to.equal(4);
+    expect(metrics.get('rpa_batches{provider="openserve",status="completed"}')).to.equal(1);
+    expect(metrics.get('rpa_logins_total{provider="openserve",outcome="succeeded"}')).to.equal(1);
+    expect(metrics.get('rpa_metrics_source_up{source="browser_pool"}')).to.equal(1);
+    expect(metrics.get('rpa_browser_pool_size')).to.equal(2);
+    expect(metrics.get('rpa_metrics_source_up{source="totp"}')).to.equal(1);
+    expect(metrics.get('rpa_job_duration_seconds_count{provider="openserve",action="validation",status="completed"}')).to.equal(4);
 
     const second = await rpa('batches', 'requeue', batchId);
     expect(second.requeued).to.deep.equal([]);
