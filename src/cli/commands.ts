@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { registerAdminCommands } from './admin-commands.js';
 import { registerBatchesCommands } from './batches-commands.js';
 import { registerJobsCommands } from './jobs-commands.js';
 import { registerPoolCommands } from './pool-commands.js';
@@ -16,4 +17,5 @@ export const commandRegistrations: Array<(program: Command) => void> = [
   registerJobsCommands,
   registerSubmitCommand,
   registerSchedulesCommands,
+  registerAdminCommands,
 ];
