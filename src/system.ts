@@ -38,7 +38,6 @@ export interface StartSystemOptions {
   advertise?: boolean;
   /** Overrides for the sandboxed processor (tests). */
   processorFile?: string;
-  lockDurationMs?: number;
   callbackBackoffBaseMs?: number;
 }
 
@@ -140,7 +139,7 @@ export async function startSystem(input: Config, logger: Logger, options: StartS
         finalizer: { enqueue: (items) => enqueuer.enqueue(items), jobsEnded: (ids) => callbacks.enqueueForJobs(ids) },
         logger,
         processorFile: options.processorFile,
-        lockDurationMs: options.lockDurationMs,
+        lockDurationMs: config.batchLockDurationMs,
       });
       closers.push(() => batchWorkers!.close());
     }

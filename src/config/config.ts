@@ -79,6 +79,8 @@ export interface Config {
   jobMaxAttempts: number;
   /** Backoff base before a job that failed for a passing reason is tried again. */
   jobRetryBaseMs: number;
+  /** How long a batch run's lock lives without renewal: a killed worker's batch is recovered after about this long. */
+  batchLockDurationMs: number;
   callbackSecret: string;
   callbackAllowHosts: string[];
   loginFailureThreshold: number;
@@ -120,6 +122,7 @@ const GLOBAL_SETTINGS = {
   QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+$/, 'must be letters, digits, - or _'),
   JOB_MAX_ATTEMPTS: int(1, 100),
   JOB_RETRY_BASE_MS: int(0, 3_600_000),
+  BATCH_LOCK_DURATION_MS: int(2_000, 600_000),
   CALLBACK_SECRET: z.string().min(16, 'must be at least 16 characters'),
   CALLBACK_ALLOW_HOSTS: z.string(),
   LOGIN_FAILURE_THRESHOLD: int(1, 1000),
@@ -266,6 +269,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     queuePrefix: get('QUEUE_PREFIX', 'rpa'),
     jobMaxAttempts: get('JOB_MAX_ATTEMPTS', 3),
     jobRetryBaseMs: get('JOB_RETRY_BASE_MS', 10_000),
+    batchLockDurationMs: get('BATCH_LOCK_DURATION_MS', 30_000),
     callbackSecret: get('CALLBACK_SECRET', 'practice-callback-secret-change-me'),
     callbackAllowHosts: get('CALLBACK_ALLOW_HOSTS', '')
       .split(',')

@@ -80,7 +80,7 @@ export class JobSubmission {
 
     if (outcome.created.length > 0) {
       const provider = requests[0]!.provider;
-      await this.enqueuer.tryEnqueue(outcome.created.map((id) => ({ id, provider, attempts: 0 })));
+      await this.enqueuer.tryEnqueue(outcome.created.map((id) => ({ id, provider, trip: 0 })));
       this.logger.info({ provider, count: outcome.created.length, actor: options.actor }, 'jobs accepted');
     }
     return { jobIds: outcome.jobIds, replayed: outcome.replayed };
