@@ -71,7 +71,12 @@ export async function listJobs(db: Db, filter: JobListFilter): Promise<JobRow[]>
 /** Marks jobs as handed to their provider queue. */
 export async function markEnqueued(db: Db, ids: string[]): Promise<void> {
   if (ids.length === 0) return;
-  await db.updateTable('jobs').set({ enqueued_at: new Date() }).where('id', 'in', ids).execute();
+  // One array parameter, not one per id: a bulk submission marks 10,000 jobs at once.
+  await db
+    .updateTable('jobs')
+    .set({ enqueued_at: new Date() })
+    .where('id', '=', sql<string>`any(${ids}::bigint[])`)
+    .execute();
 }
 
 /** Pending jobs that belong to no batch and are due: what should be on a provider queue. */

@@ -34,7 +34,12 @@ export class JobEnqueuer {
   async enqueue(items: EnqueueItem[], timeoutMs = 5_000): Promise<void> {
     if (items.length === 0) return;
     const byProvider = new Map<string, EnqueueItem[]>();
-    for (const item of items) byProvider.set(item.provider, [...(byProvider.get(item.provider) ?? []), item]);
+    for (const item of items) {
+      const group = byProvider.get(item.provider);
+      // push, not a spread per item: a 10,000-job bulk submission would copy the group 10,000 times.
+      if (group) group.push(item);
+      else byProvider.set(item.provider, [item]);
+    }
     const now = Date.now();
     const work = [...byProvider].map(([provider, group]) =>
       this.queues.providerJobs(provider).addBulk(
