@@ -30,7 +30,10 @@ export class JobEnqueuer {
     private readonly logger: Logger,
   ) {}
 
-  /** Enqueues and records `enqueued_at`; throws when Valkey cannot be reached in `timeoutMs`. */
+  /**
+   * Enqueues and records `enqueued_at`; throws when Valkey makes no progress for `timeoutMs`.
+   * After a throw some chunks may be on the queue already: enqueueing them again adds nothing.
+   */
   async enqueue(items: EnqueueItem[], timeoutMs = 5_000): Promise<void> {
     if (items.length === 0) return;
     const byProvider = new Map<string, EnqueueItem[]>();
@@ -41,21 +44,32 @@ export class JobEnqueuer {
       else byProvider.set(item.provider, [item]);
     }
     const now = Date.now();
-    const work = [...byProvider].map(([provider, group]) =>
-      this.queues.providerJobs(provider).addBulk(
-        group.map((item) => ({
-          name: 'job',
-          data: { jobId: item.id, trip: item.trip } satisfies ProviderQueueJobData,
-          opts: {
-            jobId: providerQueueJobId(item.id, item.trip),
-            delay: item.availableAt ? Math.max(0, item.availableAt.getTime() - now) : undefined,
-            removeOnComplete: { age: 24 * 3600, count: 10_000 },
-            removeOnFail: { age: 7 * 24 * 3600 },
-          },
-        })),
-      ),
-    );
-    await withTimeout(Promise.all(work), timeoutMs, 'enqueue to Valkey');
+    const work: Promise<unknown>[] = [];
+    for (const [provider, group] of byProvider) {
+      const queue = this.queues.providerJobs(provider);
+      // One addBulk is one MULTI/EXEC. Chunks of 1,000 sent together land sooner than one of
+      // 10,000 (bench/ingest.ts), and Valkey serves the workers between them.
+      for (let start = 0; start < group.length; start += ENQUEUE_CHUNK) {
+        const chunk = group.slice(start, start + ENQUEUE_CHUNK);
+        work.push(
+          queue.addBulk(
+            chunk.map((item) => ({
+              name: 'job',
+              data: { jobId: item.id, trip: item.trip } satisfies ProviderQueueJobData,
+              opts: {
+                jobId: providerQueueJobId(item.id, item.trip),
+                delay: item.availableAt ? Math.max(0, item.availableAt.getTime() - now) : undefined,
+                removeOnComplete: { age: 24 * 3600, count: 10_000 },
+                removeOnFail: { age: 7 * 24 * 3600 },
+              },
+            })),
+          ),
+        );
+      }
+    }
+    // The timeout is for a Valkey that stopped answering, not for a big submission: every chunk
+    // that lands gives the rest another timeoutMs (10,000 jobs take more than 2 s on a busy machine).
+    await allWithProgressTimeout(work, timeoutMs, 'enqueue to Valkey');
     await markEnqueued(this.db, items.map((i) => i.id));
     this.logger.debug({ count: items.length }, 'jobs enqueued');
   }
@@ -70,6 +84,46 @@ export class JobEnqueuer {
       return false;
     }
   }
+}
+
+/** Jobs per addBulk call. */
+const ENQUEUE_CHUNK = 1_000;
+
+/**
+ * Waits for all of `promises`; rejects when none of them settles for `ms` in a row, or when
+ * one rejects. Every promise gets a handler, so a late rejection is never unhandled.
+ */
+export function allWithProgressTimeout(promises: Promise<unknown>[], ms: number, what: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    let pending = promises.length;
+    let settled = false;
+    let timer: NodeJS.Timeout | undefined;
+    const settle = (error?: unknown) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      if (error === undefined) resolve();
+      else reject(error);
+    };
+    const arm = () => {
+      if (settled) return;
+      clearTimeout(timer);
+      timer = setTimeout(() => settle(new Error(`${what} made no progress for ${ms} ms`)), ms);
+      timer.unref();
+    };
+    if (pending === 0) return settle();
+    arm();
+    for (const promise of promises) {
+      promise.then(
+        () => {
+          pending -= 1;
+          if (pending === 0) settle();
+          else arm();
+        },
+        (error: unknown) => settle(error ?? new Error(`${what} failed`)),
+      );
+    }
+  });
 }
 
 export async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
