@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import type { Db } from '../db/database.js';
 import { markEnqueued } from '../db/job-repository.js';
 import type { Logger } from '../logger.js';
@@ -44,14 +45,12 @@ export class JobEnqueuer {
       else byProvider.set(item.provider, [item]);
     }
     const now = Date.now();
-    const work: Promise<unknown>[] = [];
+    const chunks: Array<() => Promise<unknown>> = [];
     for (const [provider, group] of byProvider) {
       const queue = this.queues.providerJobs(provider);
-      // One addBulk is one MULTI/EXEC. Chunks of 1,000 sent together land sooner than one of
-      // 10,000 (bench/ingest.ts), and Valkey serves the workers between them.
       for (let start = 0; start < group.length; start += ENQUEUE_CHUNK) {
         const chunk = group.slice(start, start + ENQUEUE_CHUNK);
-        work.push(
+        chunks.push(() =>
           queue.addBulk(
             chunk.map((item) => ({
               name: 'job',
@@ -69,7 +68,7 @@ export class JobEnqueuer {
     }
     // The timeout is for a Valkey that stopped answering, not for a big submission: every chunk
     // that lands gives the rest another timeoutMs (10,000 jobs take more than 2 s on a busy machine).
-    await allWithProgressTimeout(work, timeoutMs, 'enqueue to Valkey');
+    await runChunks(chunks, { inFlight: ENQUEUE_IN_FLIGHT, timeoutMs, what: 'enqueue to Valkey' });
     await markEnqueued(this.db, items.map((i) => i.id));
     this.logger.debug({ count: items.length }, 'jobs enqueued');
   }
@@ -86,17 +85,26 @@ export class JobEnqueuer {
   }
 }
 
-/** Jobs per addBulk call. */
+/**
+ * Jobs per addBulk call, and calls in flight. One addBulk is one MULTI/EXEC that the client
+ * builds in one go: 10,000 jobs in one call blocked the event loop for ~300 ms and took longer
+ * than chunks of 1,000 with two in flight (~50 ms of blocking; docs/bench-ingest.md). Valkey
+ * serves the workers between chunks.
+ */
 const ENQUEUE_CHUNK = 1_000;
+const ENQUEUE_IN_FLIGHT = 2;
 
 /**
- * Waits for all of `promises`; rejects when none of them settles for `ms` in a row, or when
- * one rejects. Every promise gets a handler, so a late rejection is never unhandled.
+ * Runs `tasks` with at most `inFlight` at a time. Rejects on the first failure, or when no task
+ * has finished for `timeoutMs`; tasks not started by then are not started.
  */
-export function allWithProgressTimeout(promises: Promise<unknown>[], ms: number, what: string): Promise<void> {
+export function runChunks(tasks: Array<() => Promise<unknown>>, options: { inFlight: number; timeoutMs: number; what: string }): Promise<void> {
+  const { inFlight, timeoutMs, what } = options;
   return new Promise<void>((resolve, reject) => {
-    let pending = promises.length;
+    let next = 0;
+    let running = 0;
     let settled = false;
+    let lastProgress = performance.now();
     let timer: NodeJS.Timeout | undefined;
     const settle = (error?: unknown) => {
       if (settled) return;
@@ -105,24 +113,41 @@ export function allWithProgressTimeout(promises: Promise<unknown>[], ms: number,
       if (error === undefined) resolve();
       else reject(error);
     };
-    const arm = () => {
-      if (settled) return;
-      clearTimeout(timer);
-      timer = setTimeout(() => settle(new Error(`${what} made no progress for ${ms} ms`)), ms);
-      timer.unref();
+    // A timer may fire right after the event loop was busy, before an answer that came in the
+    // meantime is read: look again after the I/O phase (setImmediate) before giving up.
+    const check = () =>
+      setImmediate(() => {
+        if (settled) return;
+        const idle = performance.now() - lastProgress;
+        if (idle >= timeoutMs) return settle(new Error(`${what} made no progress for ${timeoutMs} ms`));
+        timer = setTimeout(check, timeoutMs - idle);
+        timer.unref();
+      });
+    const launch = () => {
+      while (!settled && running < inFlight && next < tasks.length) {
+        const task = tasks[next++]!;
+        running += 1;
+        let promise: Promise<unknown>;
+        try {
+          promise = task();
+        } catch (error) {
+          return settle(error);
+        }
+        promise.then(
+          () => {
+            running -= 1;
+            lastProgress = performance.now();
+            if (next === tasks.length && running === 0) settle();
+            else launch();
+          },
+          (error: unknown) => settle(error ?? new Error(`${what} failed`)),
+        );
+      }
     };
-    if (pending === 0) return settle();
-    arm();
-    for (const promise of promises) {
-      promise.then(
-        () => {
-          pending -= 1;
-          if (pending === 0) settle();
-          else arm();
-        },
-        (error: unknown) => settle(error ?? new Error(`${what} failed`)),
-      );
-    }
+    if (tasks.length === 0) return settle();
+    timer = setTimeout(check, timeoutMs);
+    timer.unref();
+    launch();
   });
 }
 
