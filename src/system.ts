@@ -2,6 +2,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Redis } from 'iovalkey';
 import { createApiApp } from './api/api-app.js';
+import { startHealthServer } from './api/health-server.js';
 import { createOperatorRouters } from './api/operator-routers.js';
 import { LoginCircuitBreaker } from './batches/login-circuit-breaker.js';
 import { startBrowserRole, type BrowserRole } from './browser/browser-pool-main.js';
@@ -22,10 +23,15 @@ import { Sweeper } from './queues/sweeper.js';
 import { createValkey } from './queues/valkey.js';
 import { startInfrastructure, type Infrastructure } from './runtime/infrastructure.js';
 import { startBatchWorkers, type BatchWorkers } from './workers/batch-workers.js';
+import { startWorkerBrowsers, type WorkerBrowsers } from './workers/worker-browsers.js';
 
 export interface System {
   config: Config;
   apiUrl?: string;
+  /** Where /health/* answer in a process without the api role (worker, batcher, maintenance). */
+  healthUrl?: string;
+  /** The worker's browser services, when its batches get browsers through the broker. */
+  browsers?: WorkerBrowsers;
   portals?: PracticePortals;
   browser?: BrowserRole;
   db?: Db;
@@ -46,7 +52,9 @@ const has = (config: Config, ...roles: Role[]) => roles.some((r) => config.roles
 /**
  * Starts the roles named in RPA_ROLES in this process: practice portals (when a provider has
  * no URL), the browser pool, the API, the batchers with the sweeper, the batch and callback
- * workers. Embedded Postgres and Valkey are started when no URL is configured.
+ * workers. Embedded Postgres and Valkey are started when no URL is configured. Without the api
+ * role, /health/* are served alone on PORT. A worker with neither BROWSER_POOL_URL nor the
+ * browser role runs browser services of its own (BROWSER_MANAGER_MODE) for its batches.
  * `close()` stops everything in reverse order, each step even when an earlier one failed.
  */
 export async function startSystem(input: Config, logger: Logger, options: StartSystemOptions = {}): Promise<System> {
@@ -117,6 +125,22 @@ export async function startSystem(input: Config, logger: Logger, options: StartS
     const callbacks = new CallbackEnqueuer(db, queues, logger);
     const breaker = new LoginCircuitBreaker(workerConnection, config.queuePrefix, config.loginFailureThreshold, config.loginCooldownMs, logger);
     let batchWorkers: BatchWorkers | undefined;
+    const healthDetails = async () => {
+      const breakers = await Promise.all(Object.keys(config.providers).map((p) => breaker.state(p)));
+      return {
+        circuit_breakers: Object.fromEntries(breakers.map((b) => [b.provider, b])),
+        batch_processors: batchWorkers?.health() ?? null,
+        ...(system.browsers ? { browser_services: system.browsers.health() } : {}),
+      };
+    };
+
+    if (has(config, 'worker') && !config.browserPool.url) {
+      // No pool given and no browser role here: this worker runs browser services of its own
+      // (pods in a cluster, processes on this machine) and brokers them to its batch children.
+      const browsers = await startWorkerBrowsers(config, { queues, logger });
+      closers.push(() => browsers.close());
+      system.browsers = browsers;
+    }
 
     if (has(config, 'worker')) {
       const callbackWorker: CallbackWorkerHandle = startCallbackWorker({
@@ -135,7 +159,7 @@ export async function startSystem(input: Config, logger: Logger, options: StartS
         connection: workerConnection,
         queues,
         basePrefix: config.queuePrefix,
-        childEnv: childEnvironment(config),
+        childEnv: childEnvironment(config, system.browsers),
         finalizer: { enqueue: (items) => enqueuer.enqueue(items), jobsEnded: (ids) => callbacks.enqueueForJobs(ids) },
         logger,
         processorFile: options.processorFile,
@@ -199,10 +223,7 @@ export async function startSystem(input: Config, logger: Logger, options: StartS
           db,
           valkey: producer,
           queues: apiQueues,
-          details: async () => {
-            const breakers = await Promise.all(Object.keys(config.providers).map((p) => breaker.state(p)));
-            return { circuit_breakers: Object.fromEntries(breakers.map((b) => [b.provider, b])), batch_processors: batchWorkers?.health() ?? null };
-          },
+          details: healthDetails,
         },
         logger,
       });
@@ -222,6 +243,17 @@ export async function startSystem(input: Config, logger: Logger, options: StartS
       const address = server.address() as AddressInfo;
       system.apiUrl = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${address.port}`;
       logger.info({ url: system.apiUrl }, 'API listening');
+    } else {
+      // Kubernetes probes every orchestrator pod on /health/*; without the API, serve those alone.
+      // Last, as the API is: a pod is Ready once every role of it has started.
+      const health = await startHealthServer({
+        port: config.port,
+        host: config.host,
+        health: { db, valkey: connect('producer'), queues, details: healthDetails },
+        logger,
+      });
+      closers.push(() => health.close());
+      system.healthUrl = health.url;
     }
     return system;
   } catch (error) {
@@ -232,9 +264,10 @@ export async function startSystem(input: Config, logger: Logger, options: StartS
 
 /**
  * What a sandboxed batch child needs to load the same configuration: the resolved service
- * URLs and, for practice providers, the URL and account of the portal this process started.
+ * URLs, the browser pool or this worker's broker, and, for practice providers, the URL and
+ * account of the portal this process started.
  */
-function childEnvironment(config: Config): NodeJS.ProcessEnv {
+function childEnvironment(config: Config, browsers: WorkerBrowsers | undefined): NodeJS.ProcessEnv {
   // Settings that came from SECRETS_DIR reach the child through the same folder.
   const env: NodeJS.ProcessEnv = { ...process.env };
   const set = (key: string, value: string | undefined) => {
@@ -244,6 +277,10 @@ function childEnvironment(config: Config): NodeJS.ProcessEnv {
   set('VALKEY_URL', config.valkeyUrl);
   set('BROWSER_POOL_URL', config.browserPool.url);
   set('BROWSER_POOL_TOKEN', config.browserPool.token);
+  if (browsers) {
+    set('BROWSER_BROKER_URL', browsers.broker.url);
+    set('BROWSER_BROKER_TOKEN', browsers.broker.token);
+  }
   set('EVIDENCE_DIR', config.evidenceDir);
   for (const provider of Object.values(config.providers)) {
     if (!provider.practice) continue;

@@ -1,5 +1,5 @@
 import type { BrowserLease } from '../browser/browser-lease.js';
-import type { BrowserPoolClient } from '../browser/browser-pool-client.js';
+import type { BrowserSource } from '../browser/browser-source.js';
 import type { ProviderConfig } from '../config/config.js';
 import type { Db } from '../db/database.js';
 import { findBatch } from '../db/batch-repository.js';
@@ -31,7 +31,8 @@ export interface BatchRunnerDeps {
   db: Db;
   providers: Record<string, ProviderConfig>;
   automationFor: (provider: string) => ProviderAutomation;
-  pool: BrowserPoolClient;
+  /** A pool client (BROWSER_POOL_URL) or the worker's brokered pools. */
+  pool: BrowserSource;
   totp: TotpManager;
   breaker: LoginCircuitBreaker;
   evidenceDir: string;

@@ -1,6 +1,8 @@
 import { hostname } from 'node:os';
 import type { Redis } from 'iovalkey';
+import { BrokeredBrowserSource } from '../browser/brokered-browser-source.js';
 import { BrowserPoolClient } from '../browser/browser-pool-client.js';
+import type { BrowserSource } from '../browser/browser-source.js';
 import type { Config } from '../config/config.js';
 import { createDb, type Db } from '../db/database.js';
 import { RpaError } from '../errors.js';
@@ -23,8 +25,9 @@ export interface BatchRuntime {
 
 /**
  * Everything a batch run needs, built from configuration: what a sandboxed processor child
- * makes once and keeps for the batches it runs. Needs DATABASE_URL, VALKEY_URL,
- * BROWSER_POOL_URL and BROWSER_POOL_TOKEN (the worker role passes them to its children).
+ * makes once and keeps for the batches it runs. Needs DATABASE_URL, VALKEY_URL and a way to
+ * browsers: BROWSER_POOL_URL and BROWSER_POOL_TOKEN (one pool), or BROWSER_BROKER_URL and
+ * BROWSER_BROKER_TOKEN (the worker's browser services). The worker role passes them to its children.
  */
 export function createBatchRuntime(config: Config, logger: Logger): BatchRuntime {
   const need = (value: string | undefined, name: string) => {
@@ -36,7 +39,7 @@ export function createBatchRuntime(config: Config, logger: Logger): BatchRuntime
   const queues = new QueueRegistry(valkey, config.queuePrefix);
   const enqueuer = new JobEnqueuer(db, queues, logger);
   const callbacks = new CallbackEnqueuer(db, queues, logger);
-  const pool = new BrowserPoolClient({ url: need(config.browserPool.url, 'BROWSER_POOL_URL'), token: need(config.browserPool.token, 'BROWSER_POOL_TOKEN'), logger });
+  const pool = browserSource(config, logger, need);
   const totp = new TotpManager({ redis: valkey, logger, ...totpSettingsFromConfig(config) });
   const breaker = new LoginCircuitBreaker(valkey, config.queuePrefix, config.loginFailureThreshold, config.loginCooldownMs, logger);
   const runner = new BatchRunner({
@@ -62,4 +65,18 @@ export function createBatchRuntime(config: Config, logger: Logger): BatchRuntime
       await db.destroy();
     },
   };
+}
+
+/** One pool when BROWSER_POOL_URL is set; else the services the worker's broker hands out. */
+function browserSource(config: Config, logger: Logger, need: (value: string | undefined, name: string) => string): BrowserSource {
+  if (config.browserPool.url || !config.browserBroker.url) {
+    return new BrowserPoolClient({ url: need(config.browserPool.url, 'BROWSER_POOL_URL'), token: need(config.browserPool.token, 'BROWSER_POOL_TOKEN'), logger });
+  }
+  return new BrokeredBrowserSource({
+    brokerUrl: config.browserBroker.url,
+    brokerToken: need(config.browserBroker.token, 'BROWSER_BROKER_TOKEN'),
+    // The broker may have to start a service (a pod: scheduling, image pull) before it answers.
+    acquireTimeoutMs: config.browserManager.readyTimeoutMs + 15_000,
+    logger,
+  });
 }

@@ -96,7 +96,8 @@ export class PooledBrowserServiceManager implements BrowserServiceManager {
     if (orphans.length > 0) this.log.warn({ orphans }, 'stopped browser services left by an earlier run');
     await this.ensureCapacity(this.demand);
     const every = this.options.reconcileIntervalMs ?? 15_000;
-    if (every > 0) {
+    // Closed while starting (a worker stopped during its warm-up): no timer to outlive it.
+    if (every > 0 && !this.closed) {
       this.timer = setInterval(() => {
         this.reconcile().catch((err) => this.log.warn({ err: coerceError(err).toJSON() }, 'browser service reconcile failed'));
       }, every);

@@ -98,6 +98,12 @@ export interface Config {
   };
   /** Where browser-pool services come from (src/browser/browser-service-manager.ts). */
   browserManager: BrowserManagerConfig;
+  /**
+   * The worker's browser broker (src/browser/browser-broker.ts), set by the worker role in the
+   * environment of its sandboxed batch children when they get browsers through it rather than
+   * from BROWSER_POOL_URL. Not a setting for operators.
+   */
+  browserBroker: { url?: string; token?: string };
   providers: Record<string, ProviderConfig>;
 }
 
@@ -137,6 +143,8 @@ const GLOBAL_SETTINGS = {
   BROWSER_RETIRE_AFTER_CONTEXTS: int(1, 100_000),
   BROWSER_MAX_MEMORY_MB: int(64, 65_536),
   BROWSER_MANAGER_MODE: z.enum(['local', 'kubernetes']),
+  BROWSER_BROKER_URL: url,
+  BROWSER_BROKER_TOKEN: z.string().min(16, 'must be at least 16 characters'),
   BROWSER_MAX_POOLS: int(1, 256),
   BROWSER_WARM_POOLS: int(0, 256),
   BROWSER_JOBS_PER_POOL: int(1, 100_000),
@@ -310,6 +318,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
         instance: get('BROWSER_K8S_INSTANCE', 'rpa'),
       },
     },
+    browserBroker: { url: opt('BROWSER_BROKER_URL'), token: opt('BROWSER_BROKER_TOKEN') },
     providers,
   };
 }

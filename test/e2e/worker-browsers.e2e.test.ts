@@ -1,0 +1,95 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { expect } from 'chai';
+import { isAlive } from '../../src/infra/stale-process.js';
+import { expectedValidation } from '../support/expected-circuit.js';
+import { startSystemHarness, waitForJobs, type SystemHarness } from '../support/system-harness.js';
+
+const CIRCUITS: Record<string, string[]> = {
+  octotel: ['OCT731201', 'OCT731202', 'OCT731217'],
+  openserve: ['OSN7312031', 'OSN7312045', 'OSN7312050'],
+  metrofiber: ['MFN-7312-0061', 'MFN-7312-0073', 'MFN-7312-0088'],
+  evotel: ['EVO731291', 'EVO731204', 'EVO731236'],
+};
+
+/**
+ * The worker without BROWSER_POOL_URL and without the browser role in its process, as in a
+ * cluster: its browser service manager (local mode here: browser-pool processes with real
+ * Chromium) starts pools with the queues, and the sandboxed batch children get them through the
+ * worker's broker.
+ */
+describe('batches through the worker’s own browser services (BROWSER_MANAGER_MODE=local, no BROWSER_POOL_URL)', function () {
+  this.timeout(600_000);
+  let harness: SystemHarness | undefined;
+
+  after(async () => {
+    await harness?.close();
+  });
+
+  it('runs validation jobs of every provider to completion on browser-pool processes the worker started, and stops them on close', async () => {
+    harness = await startSystemHarness({
+      RPA_ROLES: 'api,batcher,worker,portals',
+      BROWSER_MANAGER_MODE: 'local',
+      BROWSER_MAX_POOLS: '2',
+      BROWSER_POOL_SIZE: '1',
+      BROWSER_JOBS_PER_POOL: '10',
+      BROWSER_READY_TIMEOUT_MS: '90000',
+      BATCH_SIZE: '10',
+    });
+    const { system } = harness;
+    expect(system.browser, 'no browser role in this process').to.equal(undefined);
+    expect(system.config.browserPool.url).to.equal(undefined);
+    expect(system.browsers, 'the worker runs browser services of its own').to.not.equal(undefined);
+    expect(system.browsers!.manager.endpoints(), 'none before there is work (no warm pool outside business hours)').to.deep.equal([]);
+
+    const submitted: { id: number; provider: string; circuit: string }[] = [];
+    for (const [provider, circuits] of Object.entries(CIRCUITS)) {
+      const res = await harness.api('POST', '/jobs/bulk', { provider, action: 'validation', jobs: circuits.map((circuit_number) => ({ circuit_number })) });
+      expect(res.status, JSON.stringify(res.body)).to.equal(202);
+      res.body.job_ids.forEach((id: number, i: number) => submitted.push({ id, provider, circuit: circuits[i]! }));
+    }
+
+    // Seen while the batches run: the browser-pool processes the manager started (pid files).
+    const pidDir = join(system.config.dataDir, 'browser-services');
+    const pids = new Set<number>();
+    const watch = setInterval(() => {
+      try {
+        for (const f of readdirSync(pidDir)) pids.add(Number(readFileSync(join(pidDir, f), 'utf8')));
+      } catch {
+        // not created yet
+      }
+    }, 100);
+    let jobs: Map<number, any>;
+    try {
+      jobs = await waitForJobs(harness, submitted.map((s) => s.id), 480_000);
+    } finally {
+      clearInterval(watch);
+    }
+    for (const s of submitted) {
+      const job = jobs.get(s.id);
+      expect(job.status, `job ${s.id} ${s.circuit}: ${JSON.stringify(job.error)}`).to.equal('completed');
+      expect(job.result, s.circuit).to.deep.equal(expectedValidation(s.provider, s.circuit));
+    }
+    expect(pids.size, 'browser-pool processes started').to.be.within(1, 2);
+    for (const provider of Object.keys(CIRCUITS)) {
+      const batches = await harness.database.db.selectFrom('batches').select(['status', 'login_count']).where('provider', '=', provider).execute();
+      expect(batches.length, provider).to.be.greaterThan(0);
+      expect(batches.every((b) => b.status === 'completed'), provider).to.equal(true);
+    }
+
+    // Every grant handed to a batch came back; the API reports the services, never their tokens.
+    const deadline = Date.now() + 30_000;
+    while (system.browsers!.broker.outstanding() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+    expect(system.browsers!.broker.outstanding()).to.equal(0);
+    const health = await harness.api('GET', '/health');
+    expect(health.body.browser_services).to.include({ mode: 'local', grants: 0 });
+    expect(health.body.browser_services.ready).to.be.within(1, 2);
+    const tokens = system.browsers!.manager.endpoints().map((e) => e.token!);
+    for (const token of [...tokens, system.browsers!.broker.token]) expect(JSON.stringify(health.body)).not.to.contain(token);
+
+    await harness.close();
+    harness = undefined;
+    expect([...pids].filter(isAlive), 'browser-pool processes left running').to.deep.equal([]);
+    expect(readdirSync(pidDir)).to.deep.equal([]);
+  });
+});
