@@ -256,6 +256,25 @@ describe('k8s manifests', function () {
         }
       });
 
+      it('has worker pods run their own browser services: kubernetes manager, no pool URL, the pool token, /health/* on PORT', () => {
+        const config = named('ConfigMap', 'rpa-system-config')!;
+        // With browser-pool-url set the workers would lease from that one pool instead.
+        expect(config.data).not.to.have.property('browser-pool-url');
+        expect(config.data['browser-manager-mode']).to.equal('kubernetes');
+        // The manager needs the token it hands to the pods it creates (and to the workers' leases).
+        const secret = named('Secret', 'fno-credentials') ?? readYamlFile(join(K8S_DIR, 'overlays', 'openshift', 'secrets.example.yaml'))[0]!;
+        expect(Object.keys({ ...secret.data, ...secret.stringData })).to.include('browser-pool-token');
+        const worker = byComponent(templates, 'worker')!.spec.containers[0];
+        const env = Object.fromEntries(worker.env.filter((e: any) => e.value !== undefined).map((e: any) => [e.name, e.value]));
+        const roles = String(env.RPA_ROLES).split(',');
+        // No api role: the process serves /health/* alone on PORT. No browser role: no in-process pool.
+        expect(roles).to.include('worker').and.not.include.members(['api', 'browser']);
+        const probePort = worker.ports.find((p: any) => p.name === worker.readinessProbe.httpGet.port).containerPort;
+        expect(String(probePort)).to.equal(env.PORT);
+        // The probes come from the kubelet, not from loopback: the health server must bind all addresses.
+        expect(env.HOST ?? '0.0.0.0').to.equal('0.0.0.0');
+      });
+
       if (overlay.startsWith('openshift')) {
         it('leaves UIDs and fsGroups to the OpenShift SCC, and exposes the API by an edge Route', () => {
           for (const t of templates) {
