@@ -269,7 +269,7 @@ export async function startSystem(input: Config, logger: Logger, options: StartS
  */
 function childEnvironment(config: Config, browsers: WorkerBrowsers | undefined): NodeJS.ProcessEnv {
   // Settings that came from SECRETS_DIR reach the child through the same folder.
-  const env: NodeJS.ProcessEnv = { ...process.env };
+  const env: NodeJS.ProcessEnv = { ...process.env, ...config.environment };
   const set = (key: string, value: string | undefined) => {
     if (value !== undefined) env[key] = value;
   };

@@ -105,6 +105,12 @@ export interface Config {
    */
   browserBroker: { url?: string; token?: string };
   providers: Record<string, ProviderConfig>;
+  /**
+   * The settings read from the environment given to loadConfig (not from SECRETS_DIR), as
+   * given: child processes (sandboxed batch processors) start from them, so a configuration
+   * built from an explicit env behaves the same in them as in this process.
+   */
+  environment: Record<string, string>;
 }
 
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
@@ -204,6 +210,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   for (const d of providerDescriptors) Object.assign(schema, providerSettings(d));
 
   const raw = new Map<string, string>();
+  const environment: Record<string, string> = {};
   const secretsDir = env.SECRETS_DIR;
   if (secretsDir) {
     const known = new Map(Object.keys(schema).map((k) => [settingFileName(k), k]));
@@ -218,6 +225,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     if (key in schema) {
       if (value === '' && key !== 'CALLBACK_ALLOW_HOSTS') continue;
       raw.set(key, value);
+      environment[key] = value;
     } else if (ownedPrefixes().some((p) => key.startsWith(p))) {
       throw new RpaError('CONFIG_INVALID', `${key}: unknown setting`, { field: key });
     }
@@ -320,6 +328,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     },
     browserBroker: { url: opt('BROWSER_BROKER_URL'), token: opt('BROWSER_BROKER_TOKEN') },
     providers,
+    environment,
   };
 }
 

@@ -1,0 +1,149 @@
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { expect } from 'chai';
+import { startPracticePortals, type PracticePortals } from '../../src/portals/practice-portals.js';
+import { findDescriptor } from '../../src/providers/descriptors.js';
+import { startSystemHarness, waitForJobs, type SystemHarness } from '../support/system-harness.js';
+import { testLogger, testRoot, uniquePrefix } from '../support/shared-services.js';
+import { until } from '../support/worker-process.js';
+
+/**
+ * How a batch fails, through the whole system (HTTP → batcher → sandboxed processor → real
+ * Chromium → practice portal): a refused login, a portal that goes down mid-batch, and a
+ * processor file that cannot start.
+ */
+describe('batch failures end to end', function () {
+  this.timeout(300_000);
+
+  const submit = async (harness: SystemHarness, provider: string, circuits: string[]): Promise<number[]> => {
+    const res = await harness.api('POST', '/jobs/bulk', { provider, action: 'validation', jobs: circuits.map((circuit_number) => ({ circuit_number })) });
+    expect(res.status, JSON.stringify(res.body)).to.equal(202);
+    return res.body.job_ids;
+  };
+
+  describe('a refused login', () => {
+    const WRONG_PASSWORD = 'Wrong-Password-That-Must-Not-Leak-1';
+    let portals: PracticePortals;
+    let harness: SystemHarness;
+    let stats: () => Promise<{ logins_failed: number; logins_ok: number }>;
+
+    before(async () => {
+      const evotel = findDescriptor('evotel')!;
+      // A real portal whose account does not have the password the system is given.
+      portals = await startPracticePortals({ portals: { evotel: { account: evotel.practiceAccount } }, host: '127.0.0.1', logger: testLogger });
+      harness = await startSystemHarness({
+        EVOTEL_URL: portals.urls.evotel!,
+        EVOTEL_USERNAME: evotel.practiceAccount.login,
+        EVOTEL_PASSWORD: WRONG_PASSWORD,
+        LOGIN_FAILURE_THRESHOLD: '2',
+        LOGIN_COOLDOWN_MS: '6000',
+      });
+      stats = async () => (await fetch(`${portals.urls.evotel}/__sandbox/stats`)).json() as Promise<{ logins_failed: number; logins_ok: number }>;
+    });
+    after(async () => {
+      await harness?.close();
+      await portals?.close();
+    });
+
+    it('fails no job: the job waits, the breaker opens after 2 failures in a row, pauses logins, then tries again', async () => {
+      const [id] = await submit(harness, 'evotel', ['EVO300011']);
+      const breaker = async () => (await harness.api('GET', '/health')).body.circuit_breakers.evotel;
+
+      await until(async () => (await breaker()).open === true, 120_000, 'the evotel breaker to open');
+      expect((await stats()).logins_failed).to.equal(2);
+
+      // While open: no login is tried, the job is still waiting and keeps its attempts.
+      await new Promise((r) => setTimeout(r, 2_500));
+      expect((await stats()).logins_failed, 'logins tried while the breaker is open').to.equal(2);
+      const waiting = (await harness.api('GET', `/jobs/${id}`)).body;
+      expect(waiting.status).to.equal('pending');
+      expect(waiting.attempts).to.equal(0);
+      expect(waiting.error.code).to.equal('LOGIN_REFUSED');
+      expect(JSON.stringify(waiting)).not.to.include(WRONG_PASSWORD);
+      const events = (await harness.api('GET', `/jobs/${id}/events`)).body.events as { cause: string }[];
+      expect(events.some((e) => e.cause.includes('login failed: LOGIN_REFUSED'))).to.equal(true);
+
+      // After the cool-down one batch tries again.
+      await until(async () => (await stats()).logins_failed >= 3, 60_000, 'a login after the cool-down');
+      expect((await stats()).logins_ok).to.equal(0);
+      expect((await harness.api('GET', `/jobs/${id}`)).body.status).to.equal('pending');
+    });
+  });
+
+  describe('a portal that goes down after the login', () => {
+    // Once the batch has logged in and started its first job, every portal request answers 503.
+    const goDownAfterLogin = async (harness: SystemHarness) => {
+      const running = async () => (await harness.database.db.selectFrom('jobs').select('id').where('status', '=', 'running').execute()).length;
+      await until(async () => (await running()) >= 1, 120_000, 'the first job to start');
+      await harness.portal('evotel', 'POST', '/__sandbox/config', { error_rate: 1 });
+    };
+
+    it('returns the job to a later batch (attempt 1 of 3), which completes it once the portal is back', async () => {
+      const harness = await startSystemHarness({ JOB_MAX_ATTEMPTS: '3', LOGIN_FAILURE_THRESHOLD: '100', BATCH_SIZE: '3' });
+      try {
+        await harness.portal('evotel', 'POST', '/__sandbox/config', { latency_ms: 400 });
+        const ids = await submit(harness, 'evotel', ['EVO300021', 'EVO300032', 'EVO300043']);
+        await goDownAfterLogin(harness);
+        const returned = async () =>
+          (await harness.database.db.selectFrom('job_events').select('job_id').where('cause', 'like', 'PORTAL_UNAVAILABLE: retry 2 of 3%').execute()).length;
+        await until(async () => (await returned()) >= 1, 120_000, 'a job handed back for a retry');
+        await harness.portal('evotel', 'POST', '/__sandbox/config', { error_rate: 0 });
+
+        const jobs = await waitForJobs(harness, ids, 180_000);
+        for (const job of jobs.values()) expect(job.status, JSON.stringify(job.error)).to.equal('completed');
+        const retried = [...jobs.values()].filter((j) => j.attempts === 2);
+        expect(retried.length, 'jobs that needed a second attempt').to.be.at.least(1);
+        expect(retried.every((j) => j.result.found === true)).to.equal(true);
+      } finally {
+        await harness.close();
+      }
+    });
+
+    it('with JOB_MAX_ATTEMPTS 1 fails the job with PORTAL_UNAVAILABLE and a message, and finishes the batch', async () => {
+      const harness = await startSystemHarness({ JOB_MAX_ATTEMPTS: '1', LOGIN_FAILURE_THRESHOLD: '100', BATCH_SIZE: '3' });
+      try {
+        await harness.portal('evotel', 'POST', '/__sandbox/config', { latency_ms: 400 });
+        const ids = await submit(harness, 'evotel', ['EVO300051', 'EVO300062', 'EVO300073']);
+        await goDownAfterLogin(harness);
+        const jobs = await waitForJobs(harness, ids, 180_000);
+        const failed = [...jobs.values()].filter((j) => j.status === 'failed');
+        expect(failed.length).to.be.at.least(1);
+        for (const job of failed) {
+          expect(job.error.code).to.equal('PORTAL_UNAVAILABLE');
+          expect(job.error.message).to.match(/\S/);
+          expect(job.attempts).to.equal(1);
+        }
+        for (const job of jobs.values()) expect(job.status).to.be.oneOf(['completed', 'failed']);
+      } finally {
+        await harness.close();
+      }
+    });
+  });
+
+  describe('a processor file that cannot start', () => {
+    it('pauses the worker after 3 batches die at start, says so in /health, and loses no job', async () => {
+      const broken = join(testRoot(), `${uniquePrefix('broken')}.mjs`);
+      await writeFile(broken, "throw new Error('processor crashed on import');\n");
+      const harness = await startSystemHarness({ BATCH_SIZE: '1', OPENSERVE_MAX_SESSIONS: '1' }, { processorFile: broken });
+      try {
+        const ids = await submit(harness, 'openserve', ['OSN3000011', 'OSN3000022', 'OSN3000033', 'OSN3000044']);
+        const unhealthy = async () => {
+          const processors = (await harness.api('GET', '/health')).body.batch_processors as Record<string, { healthy: boolean; lastError?: string; pausedUntil?: string }>;
+          return Object.entries(processors).find(([, h]) => !h.healthy);
+        };
+        await until(async () => (await unhealthy()) !== undefined, 120_000, 'the processor health to turn bad');
+        const [name, health] = (await unhealthy())!;
+        expect(name).to.include('openserve');
+        expect(health.pausedUntil).to.be.a('string');
+        expect(health.lastError).to.be.a('string').and.not.equal('');
+
+        // Nothing is lost: the jobs wait in Postgres, none failed or completed.
+        const rows = await harness.database.db.selectFrom('jobs').select(['id', 'status']).where('id', 'in', ids.map(String)).execute();
+        expect(rows).to.have.length(ids.length);
+        for (const row of rows) expect(row.status).to.be.oneOf(['pending', 'running']);
+      } finally {
+        await harness.close();
+      }
+    });
+  });
+});
