@@ -22,6 +22,7 @@ import { QueueRegistry } from './queues/queue-registry.js';
 import { Sweeper } from './queues/sweeper.js';
 import { createValkey } from './queues/valkey.js';
 import { startInfrastructure, type Infrastructure } from './runtime/infrastructure.js';
+import { repeatEvery } from './runtime/repeat-every.js';
 import { startBatchWorkers, type BatchWorkers } from './workers/batch-workers.js';
 import { startWorkerBrowsers, type WorkerBrowsers } from './workers/worker-browsers.js';
 
@@ -45,6 +46,8 @@ export interface StartSystemOptions {
   /** Overrides for the sandboxed processor (tests). */
   processorFile?: string;
   callbackBackoffBaseMs?: number;
+  /** How often the batcher role re-queues callbacks whose queue job is gone (default 60 s). */
+  callbackSweepMs?: number;
 }
 
 const has = (config: Config, ...roles: Role[]) => roles.some((r) => config.roles.includes(r));
@@ -189,6 +192,9 @@ export async function startSystem(input: Config, logger: Logger, options: StartS
       const sweeper = new Sweeper(db, queues, enqueuer, logger);
       sweeper.start();
       closers.push(() => sweeper.close());
+      // Callbacks of jobs that ended while Valkey was unreachable, or whose queue entry was lost.
+      const callbackSweep = repeatEvery(options.callbackSweepMs ?? 60_000, () => callbacks.enqueuePending(), { logger, what: 'callback sweep' });
+      closers.push(() => callbackSweep.close());
     }
 
     if (has(config, 'maintenance')) {
