@@ -134,6 +134,8 @@ export async function startSystem(input: Config, logger: Logger, options: StartS
         circuit_breakers: Object.fromEntries(breakers.map((b) => [b.provider, b])),
         batch_processors: batchWorkers?.health() ?? null,
         ...(system.browsers ? { browser_services: system.browsers.health() } : {}),
+        // Where `rpa demo` reads the practice portals' stats (loopback URLs; null with real portals).
+        practice_portals: system.portals?.urls ?? null,
       };
     };
 

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { registerAdminCommands } from './admin-commands.js';
 import { registerBatchesCommands } from './batches-commands.js';
+import { registerDemoCommand } from './demo-command.js';
 import { registerJobsCommands } from './jobs-commands.js';
 import { registerPoolCommands } from './pool-commands.js';
 import { registerSchedulesCommands } from './schedules-commands.js';
@@ -18,4 +19,5 @@ export const commandRegistrations: Array<(program: Command) => void> = [
   registerSubmitCommand,
   registerSchedulesCommands,
   registerAdminCommands,
+  registerDemoCommand,
 ];

@@ -122,8 +122,8 @@ async function waitForJobs(client: ApiClient, ids: number[], deadline: Date, bar
   return done;
 }
 
-/** The few calls `rpa submit` makes; an API error becomes a one-line RpaError. */
-class ApiClient {
+/** The few calls `rpa submit` and `rpa demo` make; an API error becomes a one-line RpaError. */
+export class ApiClient {
   constructor(
     private readonly base: string,
     private readonly key: string,
