@@ -1,6 +1,7 @@
 import type { Db } from '../db/database.js';
 import { findJobsToEnqueue } from '../db/job-repository.js';
 import type { Logger } from '../logger.js';
+import { repeatEvery, type Repeating } from '../runtime/repeat-every.js';
 import type { JobEnqueuer } from './job-enqueuer.js';
 import { providerQueueJobId } from './queue-names.js';
 import type { QueueRegistry } from './queue-registry.js';
@@ -17,7 +18,7 @@ export interface SweepResult {
  * anywhere, any number of times: queue ids are deterministic.
  */
 export class Sweeper {
-  private timer?: NodeJS.Timeout;
+  private schedule?: Repeating;
   private running?: Promise<SweepResult>;
 
   constructor(
@@ -29,14 +30,7 @@ export class Sweeper {
   ) {}
 
   start(intervalMs = 5_000): void {
-    const tick = () => {
-      this.sweep()
-        .catch((err) => this.logger.warn({ err }, 'sweep failed; will retry'))
-        .finally(() => {
-          if (this.timer) this.timer = setTimeout(tick, intervalMs).unref();
-        });
-    };
-    this.timer = setTimeout(tick, 0).unref();
+    this.schedule ??= repeatEvery(intervalMs, () => this.sweep(), { logger: this.logger, what: 'sweep' });
   }
 
   /** One pass; concurrent calls share the pass in flight. */
@@ -66,9 +60,8 @@ export class Sweeper {
   }
 
   async close(): Promise<void> {
-    const timer = this.timer;
-    this.timer = undefined;
-    if (timer) clearTimeout(timer);
+    await this.schedule?.close();
+    this.schedule = undefined;
     await this.running?.catch(() => undefined);
   }
 }
