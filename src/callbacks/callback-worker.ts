@@ -135,7 +135,8 @@ export function startCallbackWorker(options: CallbackWorkerOptions): CallbackWor
         return 'delivered';
       }
       if (status >= 300 && status < 400) outcome = { status, error: `receiver answered ${status}; redirects are not followed`, final: true };
-      else if (status >= 400 && status < 500) outcome = { status, error: `receiver answered ${status}`, final: true };
+      // 408 and 429 say "not now", not "never": they are retried like a 5xx.
+      else if (status >= 400 && status < 500 && status !== 408 && status !== 429) outcome = { status, error: `receiver answered ${status}`, final: true };
       else outcome = { status, error: `receiver answered ${status}`, final: false };
     } catch (thrown) {
       outcome = { status: null, error: coerceError(thrown).message, final: false };

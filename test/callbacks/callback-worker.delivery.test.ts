@@ -106,6 +106,14 @@ describe('callback worker: delivery to a real receiver', () => {
     for (const r of requests) expect(verifyCallbackSignature(String(r.headers['x-rpa-signature']), r.body, SECRET)).to.equal(true);
   });
 
+  it('retries 429 and 408 (busy, timed out) like a 5xx, and delivers on attempt 3', async () => {
+    receiver.answerWith((request) => ({ status: [429, 408][receiver.requestsTo(request.path).length - 1] ?? 200 }));
+    const { id } = await endedJob(db, receiver.url('/cb/busy'));
+    await fixture.enqueuer.enqueueForJobs([id]);
+    expect(await settled(db, id)).to.include({ state: 'delivered', attempts: 3, last_status: 200 });
+    expect(receiver.requestsTo('/cb/busy')).to.have.length(3);
+  });
+
   it('a 404 is final: failed after one attempt, not retried', async () => {
     receiver.answerWith(() => ({ status: 404 }));
     const { id } = await endedJob(db, receiver.url('/cb/missing'));
