@@ -20,7 +20,8 @@ const GONE_PATTERNS: readonly RegExp[] = [
 /** True when the error means the browser (or our connection to it) is gone: re-lease and retry. */
 export function isBrowserGone(err: unknown): boolean {
   if (isRpaError(err, 'BROWSER_GONE')) return true;
-  if (isRpaError(err)) return false;
+  // An automation may have wrapped Playwright's error ("browser failed while loading …").
+  if (isRpaError(err)) return err.cause !== undefined && err.cause !== err && isBrowserGone(err.cause);
   const message = err instanceof Error ? err.message : typeof err === 'string' ? err : '';
   return GONE_PATTERNS.some((pattern) => pattern.test(message));
 }

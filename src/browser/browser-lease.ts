@@ -71,7 +71,8 @@ export class RemoteBrowserLease implements BrowserLease {
   }
 
   classify(err: unknown): unknown {
-    if (isRpaError(err)) return err;
+    if (isRpaError(err, 'BROWSER_GONE')) return err;
+    // Whatever failed while the browser went away failed because it went away.
     if (isBrowserGone(err) || !this.isConnected()) return browserGoneError(this.browserId, err);
     return err;
   }
