@@ -283,7 +283,9 @@ export function describeProviderAutomation(spec: ProviderTestSpec, extra?: (h: P
 
       it('cancels each circuit once through a flaky portal (error_rate 0.5)', async () => {
         const numbers = ['35', '45', '55'].map((tail) => circuitFor(tail, 9).number);
-        const session = await h.session({ retry: { attempts: 30, baseDelayMs: 20, maxDelayMs: 100 } });
+        // An attempt needs every one of its 3-4 requests answered: about 1 in 8-16 succeeds at 0.5,
+        // so 30 attempts lost a circuit about 1 run in 20. 150 make that vanishingly rare.
+        const session = await h.session({ retry: { attempts: 150, baseDelayMs: 20, maxDelayMs: 100 } });
         await session.login();
         await h.control.configure({ error_rate: 0.5 });
         const references: Array<string | null> = [];
