@@ -1,7 +1,8 @@
 import { RpaError } from '../../errors.js';
+import { answerWithoutSubmitting } from '../cancellation-precheck.js';
 import { cancellationRequest, toDayMonthYear } from '../cancellation-request.js';
 import { checkedCircuitNumber, invalidCircuit } from '../circuit-number.js';
-import { isCancellable, normaliseStatus } from '../circuit-status.js';
+import { normaliseStatus } from '../circuit-status.js';
 import { contractMismatch, firstVisible, openUrl, submitForm, textOf, type PageLoad } from '../portal-page.js';
 import { portalHiccup, withPortalRetry } from '../portal-retry.js';
 import type {
@@ -88,11 +89,8 @@ export class MetroFiberAutomation implements ProviderAutomation {
       for (let detour = 0; detour < DETOURS; detour++) {
         // Read first, never submit blind; read again after any detour.
         const state = await this.read(ctx, circuit);
-        if (!state.found) return { found: false, circuit_number: circuit, cancelled: false, already_cancelled: false, reference: null };
-        if (!isCancellable(state.status)) {
-          await ctx.captureEvidence('already-cancelled');
-          return { found: true, circuit_number: circuit, cancelled: true, already_cancelled: true, reference: state.cancellation_reference };
-        }
+        const answered = await answerWithoutSubmitting(ctx, circuit, state);
+        if (answered) return answered;
 
         await this.open(ctx, cancelPath, 'the cancel page');
         const form = page.locator('form#cancelForm');

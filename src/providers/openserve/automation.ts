@@ -1,8 +1,9 @@
 import type { Locator } from 'playwright-core';
 import { RpaError } from '../../errors.js';
+import { answerWithoutSubmitting } from '../cancellation-precheck.js';
 import { cancellationRequest } from '../cancellation-request.js';
 import { checkedCircuitNumber, invalidCircuit } from '../circuit-number.js';
-import { isCancellable, normaliseStatus } from '../circuit-status.js';
+import { normaliseStatus } from '../circuit-status.js';
 import { contractMismatch, firstVisible, openUrl, submitForm, textOf, type PageLoad } from '../portal-page.js';
 import { portalHiccup, withPortalRetry } from '../portal-retry.js';
 import type {
@@ -78,15 +79,12 @@ export class OpenserveAutomation implements ProviderAutomation {
     return withPortalRetry(ctx, 'Openserve cancellation', async () => {
       // Read first, never submit blind.
       const { result: state, card } = await this.search(ctx, circuit);
-      if (!state.found) return { found: false, circuit_number: circuit, cancelled: false, already_cancelled: false, reference: null };
-      if (!isCancellable(state.status)) {
-        await ctx.captureEvidence('already-cancelled');
-        return { found: true, circuit_number: circuit, cancelled: true, already_cancelled: true, reference: state.cancellation_reference };
-      }
+      const answered = await answerWithoutSubmitting(ctx, circuit, state);
+      if (answered) return answered;
 
       const cancelButton = card!.locator('button[data-testid=cancel-button]');
       await cancelButton.click({ timeout: t.actionMs }).catch(() => {
-        throw contractMismatch('Openserve', `no cancel button on the card of ${state.status} circuit ${circuit}`, page);
+        throw contractMismatch('Openserve', `no cancel button on the card of circuit ${circuit}, which is still cancellable`, page);
       });
       const dialog = page.locator('div[role=dialog][data-testid=cancel-dialog]');
       await dialog.waitFor({ state: 'visible', timeout: t.actionMs }).catch(() => {
