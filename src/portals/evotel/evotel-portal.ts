@@ -2,6 +2,7 @@ import type { Express, Request, Response } from 'express';
 import { evotelDescriptor } from '../../providers/evotel/descriptor.js';
 import { isCancelReason, isCancellable, type Circuit, type CircuitStatus } from '../core/circuit.js';
 import { clearCookie, readCookie, setCookie } from '../core/cookies.js';
+import { completeSignIn } from '../core/sign-in.js';
 import { bodyField, queryField } from '../core/form-fields.js';
 import { documentPage, html, type SafeHtml } from '../core/html.js';
 import { effectiveDateError, formatIsoDate, parseIsoDate, todayLocal } from '../core/local-date.js';
@@ -150,12 +151,7 @@ export function createEvotelPortal(account: PracticeAccount): { app: Express; st
         return;
       }
       preAuths.delete(preAuthId);
-      const session = state.sessions.create(preAuth.username);
-      state.stats.logins_ok++;
-      await state.loginDelay();
-      clearCookie(res, EVOTEL_PREAUTH_COOKIE);
-      setCookie(res, EVOTEL_SESSION_COOKIE, session.id);
-      res.redirect(302, '/services');
+      await completeSignIn(state, res, preAuth.username, { session: EVOTEL_SESSION_COOKIE, preAuth: EVOTEL_PREAUTH_COOKIE }, '/services');
     });
 
     app.get('/account/logout', (req, res) => {

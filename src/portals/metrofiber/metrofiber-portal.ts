@@ -1,7 +1,8 @@
 import type { Express, Request, Response } from 'express';
 import { metrofiberDescriptor } from '../../providers/metrofiber/descriptor.js';
 import { isCancelReason, isCancellable, type Circuit } from '../core/circuit.js';
-import { clearCookie, readCookie, setCookie } from '../core/cookies.js';
+import { clearCookie, readCookie } from '../core/cookies.js';
+import { completeSignIn } from '../core/sign-in.js';
 import { bodyField, queryField } from '../core/form-fields.js';
 import { documentPage, html, type SafeHtml } from '../core/html.js';
 import { effectiveDateError, formatDmyDate, parseDmyDate, todayLocal } from '../core/local-date.js';
@@ -130,12 +131,8 @@ ${values.error ? html`<div class="error">${values.error}</div>` : ''}
       state.stats.logins_failed++;
       return send(res, loginPage({ error: 'Too many active sessions' }));
     }
-    const session = state.sessions.create(account.login);
-    state.stats.logins_ok++;
     if (notice === 'not_shown') notice = 'pending';
-    await state.loginDelay();
-    setCookie(res, METROFIBER_SESSION_COOKIE, session.id);
-    res.redirect(302, HOME_URL);
+    await completeSignIn(state, res, account.login, { session: METROFIBER_SESSION_COOKIE }, HOME_URL);
   };
 
   const handleNotice = (req: Request, res: Response, session: Session) => {

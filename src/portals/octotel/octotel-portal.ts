@@ -2,6 +2,7 @@ import type { Express, Request, Response } from 'express';
 import { octotelDescriptor } from '../../providers/octotel/descriptor.js';
 import { isCancelReason, isCancellable, type Circuit } from '../core/circuit.js';
 import { clearCookie, readCookie, setCookie } from '../core/cookies.js';
+import { completeSignIn } from '../core/sign-in.js';
 import { bodyField, queryField } from '../core/form-fields.js';
 import { documentPage, html, type SafeHtml } from '../core/html.js';
 import { effectiveDateError, formatIsoDate, parseIsoDate, todayLocal } from '../core/local-date.js';
@@ -177,12 +178,7 @@ export function createOctotelPortal(account: PracticeAccount): { app: Express; s
       }
       state.stats.totp_ok++;
       preAuths.delete(preAuthId);
-      const session = state.sessions.create(preAuth.login);
-      state.stats.logins_ok++;
-      await state.loginDelay();
-      clearCookie(res, OCTOTEL_PREAUTH_COOKIE);
-      setCookie(res, OCTOTEL_SESSION_COOKIE, session.id);
-      res.redirect(302, '/dashboard');
+      await completeSignIn(state, res, preAuth.login, { session: OCTOTEL_SESSION_COOKIE, preAuth: OCTOTEL_PREAUTH_COOKIE }, '/dashboard');
     });
 
     app.get('/logout', (req, res) => {

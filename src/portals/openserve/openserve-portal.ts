@@ -1,7 +1,8 @@
 import express, { type Express, type Request, type Response } from 'express';
 import { openserveDescriptor } from '../../providers/openserve/descriptor.js';
 import { isCancelReason, type Circuit } from '../core/circuit.js';
-import { clearCookie, readCookie, setCookie } from '../core/cookies.js';
+import { clearCookie, readCookie } from '../core/cookies.js';
+import { completeSignIn } from '../core/sign-in.js';
 import { bodyField, field, queryField } from '../core/form-fields.js';
 import { documentPage, html, raw } from '../core/html.js';
 import { effectiveDateError, formatIsoDate, parseIsoDate, todayLocal } from '../core/local-date.js';
@@ -129,11 +130,7 @@ export function createOpenservePortal(account: PracticeAccount): { app: Express;
           res.type('html').send(signinPage({ error: 'Too many active sessions', email }));
           return;
         }
-        const session = state.sessions.create(email);
-        state.stats.logins_ok++;
-        await state.loginDelay();
-        setCookie(res, OPENSERVE_SESSION_COOKIE, session.id);
-        res.redirect(302, '/app');
+        await completeSignIn(state, res, email, { session: OPENSERVE_SESSION_COOKIE }, '/app');
       });
 
       app.post('/signout', (req, res) => {
