@@ -1,8 +1,8 @@
 import { RpaError } from '../../errors.js';
 import { answerWithoutSubmitting } from '../cancellation-precheck.js';
 import { cancellationRequest } from '../cancellation-request.js';
+import { readFoundCircuit } from '../found-circuit.js';
 import { checkedCircuitNumber, invalidCircuit } from '../circuit-number.js';
-import { normaliseStatus } from '../circuit-status.js';
 import { contractMismatch, firstVisible, openUrl, submitForm, textOf, type PageLoad } from '../portal-page.js';
 import { portalHiccup, withPortalRetry } from '../portal-retry.js';
 import type {
@@ -16,7 +16,6 @@ import type {
 import { resolveTimeouts } from '../provider-timeouts.js';
 import { evotelDescriptor } from './descriptor.js';
 
-type Found = Extract<ValidationResult, { found: true }>;
 
 /** Written into the cancellation ticket's comment box. */
 const TICKET_COMMENT = 'Cancellation requested by the RPA orchestrator.';
@@ -132,15 +131,7 @@ export class EvotelAutomation implements ProviderAutomation {
 
     const shown = item.first();
     const field = (name: string) => textOf(shown.locator(`div.field[data-name=${name}] span.value`), t.actionMs);
-    const found: Found = {
-      found: true,
-      circuit_number: circuit,
-      status: normaliseStatus('Evotel', await field('status')),
-      customer: await field('customer'),
-      address: await field('address'),
-      speed: await field('speed'),
-      cancellation_reference: null,
-    };
+    const found = await readFoundCircuit('Evotel', circuit, field);
     if (found.status === 'cancelled') {
       const ref = shown.locator('span.ticket-ref');
       if ((await ref.count()) === 0) throw contractMismatch('Evotel', `no span.ticket-ref for cancelled circuit ${circuit}`, page);

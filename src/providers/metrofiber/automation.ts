@@ -1,8 +1,8 @@
 import { RpaError } from '../../errors.js';
 import { answerWithoutSubmitting } from '../cancellation-precheck.js';
 import { cancellationRequest, toDayMonthYear } from '../cancellation-request.js';
+import { readFoundCircuit, type CircuitField } from '../found-circuit.js';
 import { checkedCircuitNumber, invalidCircuit } from '../circuit-number.js';
-import { normaliseStatus } from '../circuit-status.js';
 import { contractMismatch, firstVisible, openUrl, submitForm, textOf, type PageLoad } from '../portal-page.js';
 import { portalHiccup, withPortalRetry } from '../portal-retry.js';
 import type {
@@ -16,9 +16,10 @@ import type {
 import { resolveTimeouts } from '../provider-timeouts.js';
 import { metrofiberDescriptor } from './descriptor.js';
 
-type Found = Extract<ValidationResult, { found: true }>;
 
 /** Times the robot acknowledges the notice, or re-fetches a form whose token was refused, within one step. */
+/** Cells of a data-grid row, in the order the contract fixes: Circuit, Status, Customer, Address, Speed, Action. */
+const COLUMNS: Record<CircuitField, number> = { status: 1, customer: 2, address: 3, speed: 4 };
 const DETOURS = 3;
 
 function pageParam(load: PageLoad): string | null {
@@ -160,15 +161,7 @@ export class MetroFiberAutomation implements ProviderAutomation {
     if ((await row.count()) === 0) throw contractMismatch('MetroFiber', `the data grid does not list ${circuit}`, page);
     const cells = row.locator('td');
     const cell = (index: number) => textOf(cells.nth(index), t.actionMs);
-    const found: Found = {
-      found: true,
-      circuit_number: circuit,
-      status: normaliseStatus('MetroFiber', await cell(1)),
-      customer: await cell(2),
-      address: await cell(3),
-      speed: await cell(4),
-      cancellation_reference: null,
-    };
+    const found = await readFoundCircuit('MetroFiber', circuit, (field) => cell(COLUMNS[field]));
     if (found.status === 'cancelled') {
       const ref = row.locator('span.ref');
       if ((await ref.count()) === 0) throw contractMismatch('MetroFiber', `no span.ref for cancelled circuit ${circuit}`, page);

@@ -1,8 +1,8 @@
 import { RpaError } from '../../errors.js';
 import { answerWithoutSubmitting } from '../cancellation-precheck.js';
 import { cancellationRequest } from '../cancellation-request.js';
+import { readFoundCircuit } from '../found-circuit.js';
 import { checkedCircuitNumber, invalidCircuit } from '../circuit-number.js';
-import { normaliseStatus } from '../circuit-status.js';
 import { contractMismatch, firstVisible, openUrl, submitForm, textOf, type PageLoad } from '../portal-page.js';
 import { portalHiccup, withPortalRetry } from '../portal-retry.js';
 import type {
@@ -19,7 +19,6 @@ import { octotelDescriptor } from './descriptor.js';
 /** Fresh codes asked for after the first one is refused, within one pre-auth (the portal allows three tries). */
 const TOTP_RETRIES = 2;
 
-type Found = Extract<ValidationResult, { found: true }>;
 
 /**
  * Octotel: server-rendered pages, username + password, then a TOTP code (SPEC.md "Octotel").
@@ -166,15 +165,7 @@ export class OctotelAutomation implements ProviderAutomation {
     const match = row.filter({ has: page.locator('td.circuit', { hasText: circuit }) }).first();
     if ((await match.count()) === 0) throw contractMismatch('Octotel', `the results do not list ${circuit}`, page);
     const cell = (name: string) => textOf(match.locator(`td.${name}`), t.actionMs);
-    const found: Found = {
-      found: true,
-      circuit_number: circuit,
-      status: normaliseStatus('Octotel', await cell('status')),
-      customer: await cell('customer'),
-      address: await cell('address'),
-      speed: await cell('speed'),
-      cancellation_reference: null,
-    };
+    const found = await readFoundCircuit('Octotel', circuit, cell);
     if (found.status === 'cancelled') {
       this.expectSession(await openUrl(ctx, `/circuits/${encodeURIComponent(circuit)}`, 'the circuit detail page'));
       const ref = page.locator('dl#circuit-detail dd#detail-cancel-ref');

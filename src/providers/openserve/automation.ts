@@ -2,8 +2,8 @@ import type { Locator } from 'playwright-core';
 import { RpaError } from '../../errors.js';
 import { answerWithoutSubmitting } from '../cancellation-precheck.js';
 import { cancellationRequest } from '../cancellation-request.js';
+import { readFoundCircuit } from '../found-circuit.js';
 import { checkedCircuitNumber, invalidCircuit } from '../circuit-number.js';
-import { normaliseStatus } from '../circuit-status.js';
 import { contractMismatch, firstVisible, openUrl, submitForm, textOf, type PageLoad } from '../portal-page.js';
 import { portalHiccup, withPortalRetry } from '../portal-retry.js';
 import type {
@@ -17,7 +17,6 @@ import type {
 import { resolveTimeouts } from '../provider-timeouts.js';
 import { openserveDescriptor } from './descriptor.js';
 
-type Found = Extract<ValidationResult, { found: true }>;
 
 interface CardRead {
   result: ValidationResult;
@@ -170,15 +169,7 @@ export class OpenserveAutomation implements ProviderAutomation {
 
     const shown = card.first();
     const field = (name: string) => textOf(shown.locator(`span[data-field=${name}]`), t.actionMs);
-    const found: Found = {
-      found: true,
-      circuit_number: circuit,
-      status: normaliseStatus('Openserve', await field('status')),
-      customer: await field('customer'),
-      address: await field('address'),
-      speed: await field('speed'),
-      cancellation_reference: null,
-    };
+    const found = await readFoundCircuit('Openserve', circuit, field);
     if (found.status === 'cancelled') {
       const ref = shown.locator('span[data-field=reference]');
       if ((await ref.count()) === 0) throw contractMismatch('Openserve', `no reference on the card of cancelled circuit ${circuit}`, page);
