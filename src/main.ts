@@ -1,7 +1,7 @@
 import { loadConfig } from './config/config.js';
-import { coerceError } from './errors.js';
+import { coerceError } from './errors/coerce-error.js';
 import { createLogger } from './logger.js';
-import { ensureLocalAdminKey } from './runtime/admin-key-file.js';
+import { ensureLocalAdminKey } from './infra/admin-key-file.js';
 import { startSystem } from './system.js';
 
 /** `npm start`: every role of RPA_ROLES in this process, until SIGTERM/SIGINT. */

@@ -1,8 +1,8 @@
 import express, { type Express, type Router } from 'express';
 import type { Db } from '../db/database.js';
 import type { Logger } from '../logger.js';
-import { authenticate } from './authenticate.js';
-import { errorHandler, notFoundHandler } from './error-handler.js';
+import { authenticate } from './auth/authenticate.js';
+import { jsonErrorHandler, jsonNotFound } from '../http/json-errors.js';
 import { apiKeysRoutes } from './routes/api-keys-routes.js';
 import { batchesRoutes } from './routes/batches-routes.js';
 import { healthRoutes, type HealthDeps } from './routes/health-routes.js';
@@ -34,7 +34,7 @@ export function createApiApp(deps: ApiAppDeps): Express {
   app.use(batchesRoutes(deps));
   app.use(apiKeysRoutes(deps));
   for (const router of deps.routers ?? []) app.use(router);
-  app.use(notFoundHandler);
-  app.use(errorHandler(deps.logger));
+  app.use(jsonNotFound);
+  app.use(jsonErrorHandler(deps.logger));
   return app;
 }

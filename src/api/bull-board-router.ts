@@ -3,10 +3,10 @@ import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
 import type { Queue } from 'bullmq';
 import express, { Router, type Request, type RequestHandler, type Response } from 'express';
-import { can } from '../auth/roles.js';
+import { can } from './auth/roles.js';
 import type { Db } from '../db/database.js';
 import type { ApiKeyIdentity } from '../db/api-key-repository.js';
-import { identify, presentedKey } from './authenticate.js';
+import { identify, presentedKey } from './auth/authenticate.js';
 
 export const BULL_BOARD_PATH = '/admin/queues';
 /** The cookie that keeps the key a browser entered once (HttpOnly, SameSite=Strict, only sent to the board). */

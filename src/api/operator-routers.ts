@@ -4,7 +4,7 @@ import { BrowserPoolClient } from '../browser/browser-pool-client.js';
 import type { Config } from '../config/config.js';
 import type { Db } from '../db/database.js';
 import type { Logger } from '../logger.js';
-import { createMetrics } from '../metrics/metrics-registry.js';
+import { createMetrics } from './metrics/metrics-registry.js';
 import type { QueueRegistry } from '../queues/queue-registry.js';
 import { TotpManager } from '../totp/totp-manager.js';
 import { totpSettingsFromConfig } from '../totp/totp-settings.js';
@@ -12,7 +12,7 @@ import { bullBoardRouter } from './bull-board-router.js';
 import { eventsRoutes } from './routes/events-routes.js';
 import { metricsRoutes } from './routes/metrics-routes.js';
 import { schedulesRoutes } from './routes/schedules-routes.js';
-import { StatusEventFeed } from '../events/status-event-feed.js';
+import { StatusEventFeed } from './status-event-feed.js';
 
 export interface OperatorRouters {
   /** Mounted before API-key auth: Bull Board does its own login. */

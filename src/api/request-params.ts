@@ -1,4 +1,4 @@
-import { RpaError } from '../errors.js';
+import { RpaError } from '../errors/failures.js';
 
 /** Parsing of path and query parameters: each bad one is a 400 naming it. */
 export function idParam(value: unknown, field = 'id'): string {

@@ -1,5 +1,5 @@
 import type { BrowserContext } from 'playwright-core';
-import { RpaError, isRpaError } from '../errors.js';
+import { RpaError, isErrorCode, isRpaError } from '../errors/failures.js';
 import { silentLogger, type Logger } from '../logger.js';
 import type { EndpointGrant } from './browser-broker.js';
 import type { BrowserLease } from './browser-lease.js';
@@ -162,14 +162,12 @@ export class BrokeredBrowserSource implements BrowserSource {
         signal: AbortSignal.timeout(timeoutMs),
       });
     } catch (err) {
-      throw new RpaError('SERVICE_UNAVAILABLE', `browser broker did not answer POST ${path}`, { retryable: true, cause: err });
+      throw new RpaError('SERVICE_UNAVAILABLE', `browser broker did not answer POST ${path}`, { cause: err });
     }
     if (res.ok) return res;
-    const answer = (await res.json().catch(() => undefined)) as { error?: { code?: string; message?: string; retryable?: boolean } } | undefined;
-    const code = (answer?.error?.code ?? (res.status === 404 ? 'NOT_FOUND' : 'INTERNAL')) as RpaError['code'];
-    throw new RpaError(code, `browser broker refused POST ${path}: ${answer?.error?.message ?? `HTTP ${res.status}`}`, {
-      retryable: answer?.error?.retryable ?? res.status >= 500,
-    });
+    const answer = (await res.json().catch(() => undefined)) as { error?: { code?: unknown; message?: string } } | undefined;
+    const code = isErrorCode(answer?.error?.code) ? answer.error.code : res.status === 404 ? 'NOT_FOUND' : res.status >= 500 ? 'SERVICE_UNAVAILABLE' : 'INTERNAL';
+    throw new RpaError(code, `browser broker refused POST ${path}: ${answer?.error?.message ?? `HTTP ${res.status}`}`);
   }
 }
 

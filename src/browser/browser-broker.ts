@@ -1,8 +1,11 @@
-import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import express, { type ErrorRequestHandler, type Request, type RequestHandler } from 'express';
-import { RpaError, coerceError, type ErrorCode } from '../errors.js';
+import express from 'express';
+import { RpaError } from '../errors/failures.js';
+import { coerceError } from '../errors/coerce-error.js';
+import { bearerAuth } from '../http/bearer-auth.js';
+import { jsonErrorHandler, jsonNotFound } from '../http/json-errors.js';
 import type { Logger } from '../logger.js';
 import type { BrowserServiceManager } from './browser-service-manager.js';
 
@@ -36,14 +39,6 @@ interface Grant {
   expiresAt: number;
 }
 
-const STATUS: Partial<Record<ErrorCode, number>> = {
-  VALIDATION_FAILED: 400,
-  UNAUTHENTICATED: 401,
-  NOT_FOUND: 404,
-  BROWSER_POOL_EXHAUSTED: 429,
-  SERVICE_UNAVAILABLE: 503,
-  BROWSER_GONE: 503,
-};
 
 /**
  * Hands the worker's browser services to its sandboxed batch children. The manager lives in the
@@ -122,10 +117,8 @@ export class BrowserBroker {
       await this.releaseGrant(grantId, retire ? 'retired by a worker' : undefined);
       res.status(204).end();
     });
-    app.use((req, res) => {
-      res.status(404).json(errorBody(new RpaError('NOT_FOUND', `no route ${req.method} ${req.path}`)));
-    });
-    app.use(errorHandler(this.log));
+    app.use(jsonNotFound);
+    app.use(jsonErrorHandler(this.log, 'browser broker request failed'));
 
     this.server = await new Promise<Server>((resolve, reject) => {
       const s = app.listen(0, '127.0.0.1', (err?: Error) => (err ? reject(err) : resolve(s)));
@@ -176,33 +169,6 @@ function grantRequest(body: unknown): { grantId: string; retire: boolean } {
   return { grantId, retire: retire === true };
 }
 
-function digest(value: string): Buffer {
-  return createHash('sha256').update(value).digest();
-}
 
-function bearerAuth(token: string): RequestHandler {
-  const expected = digest(token);
-  return (req: Request, res, next) => {
-    const match = /^Bearer (.+)$/i.exec(req.get('authorization') ?? '');
-    if (match && timingSafeEqual(digest(match[1]!), expected)) return next();
-    res.status(401).set('WWW-Authenticate', 'Bearer').json(errorBody(new RpaError('UNAUTHENTICATED', 'missing or wrong bearer token')));
-  };
-}
 
-function errorBody(error: RpaError): { error: { code: string; message: string; retryable: boolean } } {
-  return { error: { code: error.code, message: error.message, retryable: error.retryable } };
-}
 
-function errorHandler(logger: Logger): ErrorRequestHandler {
-  return (thrown, req, res, _next) => {
-    if ((thrown as { type?: string })?.type === 'entity.parse.failed') {
-      res.status(400).json(errorBody(new RpaError('VALIDATION_FAILED', 'request body is not valid JSON', { field: 'body' })));
-      return;
-    }
-    const error = coerceError(thrown);
-    const status = STATUS[error.code] ?? 500;
-    if (status === 500) logger.error({ err: error, method: req.method, path: req.path }, 'browser broker request failed');
-    if (res.headersSent || req.socket.destroyed) return;
-    res.status(status).json(errorBody(status === 500 ? new RpaError('INTERNAL', 'internal error') : error));
-  };
-}

@@ -1,5 +1,5 @@
 import type { Config } from '../config/config.js';
-import { RpaError } from '../errors.js';
+import { RpaError } from '../errors/failures.js';
 
 /**
  * How many browser-pool services to run, decided from the clock and the queues alone: no I/O,

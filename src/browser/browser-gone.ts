@@ -1,4 +1,4 @@
-import { RpaError, isRpaError } from '../errors.js';
+import { RpaError, isRpaError } from '../errors/failures.js';
 
 /**
  * What Playwright says when the browser, its connection or the context went away under us
@@ -27,12 +27,11 @@ export function isBrowserGone(err: unknown): boolean {
 }
 
 /**
- * A retryable BROWSER_GONE error. The cause's message is cut to its first line: Playwright's call
+ * A BROWSER_GONE error. The cause's message is cut to its first line: Playwright's call
  * logs after it can carry the browser's ws endpoint, whose path is a secret.
  */
 export function browserGoneError(browserId: string, cause?: unknown): RpaError {
   return new RpaError('BROWSER_GONE', `browser ${browserId} is gone (crashed, killed or disconnected); lease another browser`, {
-    retryable: true,
     cause: cause === undefined ? undefined : scrubbedCause(cause),
     details: { browserId },
   });

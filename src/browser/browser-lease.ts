@@ -1,5 +1,5 @@
 import type { Browser, BrowserContext } from 'playwright-core';
-import { isRpaError } from '../errors.js';
+import { isRpaError } from '../errors/failures.js';
 import { browserGoneError, isBrowserGone } from './browser-gone.js';
 import { withTimeout } from './with-timeout.js';
 
@@ -17,7 +17,7 @@ export interface BrowserLease {
   readonly context: BrowserContext;
   /** False once the browser, the connection to it, or the context is gone. */
   isConnected(): boolean;
-  /** Throws RpaError BROWSER_GONE (retryable) when `isConnected()` is false. */
+  /** Throws RpaError BROWSER_GONE when `isConnected()` is false. */
   assertAlive(): void;
   /**
    * Maps an error thrown while using this lease: BROWSER_GONE when the browser went away under

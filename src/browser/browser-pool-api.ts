@@ -1,3 +1,5 @@
+import type { ErrorBody } from '../errors/failures.js';
+
 /** The JSON the browser pool server speaks; shared by the server and BrowserPoolClient. */
 
 export type BrowserState = 'starting' | 'ready' | 'retiring' | 'dead';
@@ -61,7 +63,7 @@ export interface PoolStatus {
   leasesExpired: number;
 }
 
-/** Error body of every non-2xx answer. */
+/** Error body of every non-2xx answer (src/http/json-errors.ts). */
 export interface PoolErrorBody {
-  error: { code: string; message: string; retryable: boolean };
+  error: ErrorBody;
 }

@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { chromium, type Browser, type BrowserContextOptions } from 'playwright-core';
-import { RpaError, isRpaError } from '../errors.js';
+import { backoffMs } from '../errors/backoff.js';
+import { RpaError, hasScope, isErrorCode, isRpaError, type ErrorCode } from '../errors/failures.js';
 import { silentLogger, type Logger } from '../logger.js';
 import type { BrowserInfo, LeaseGrant, PoolErrorBody, PoolStatus } from './browser-pool-api.js';
 import { browserGoneError, isBrowserGone, scrubbedCause } from './browser-gone.js';
@@ -51,7 +52,7 @@ interface Connection {
 /**
  * Leases isolated browser contexts from a browser pool server. Each lease is a new context on
  * a warm browser; connections are cached per browser endpoint (see `keepConnectionMs`). When a
- * browser dies under a lease, operations fail with RpaError BROWSER_GONE (retryable): lease
+ * browser dies under a lease, operations fail with RpaError BROWSER_GONE: lease
  * again with `avoidBrowserIds: [lease.browserId]`.
  */
 export class BrowserPoolClient {
@@ -81,7 +82,7 @@ export class BrowserPoolClient {
 
   /**
    * Leases a new context on the least-loaded pool browser. Waits up to `timeoutMs` for room;
-   * throws BROWSER_POOL_EXHAUSTED or SERVICE_UNAVAILABLE (retryable) when none came,
+   * throws BROWSER_POOL_EXHAUSTED or SERVICE_UNAVAILABLE when none came,
    * BROWSER_VERSION_MISMATCH when the pool runs another playwright-core.
    */
   async lease(options: LeaseOptions = {}): Promise<BrowserLease> {
@@ -158,9 +159,8 @@ export class BrowserPoolClient {
         const res = await this.call('POST', '/leases', { ttlMs: this.leaseTtlMs, avoidBrowserIds }, deadline);
         return (await res.json()) as LeaseGrant;
       } catch (err) {
-        const retryable = err instanceof RpaError && (err.code === 'BROWSER_POOL_EXHAUSTED' || err.code === 'SERVICE_UNAVAILABLE');
-        const wait = Math.min(2_000, 100 * 2 ** attempt) * (0.5 + Math.random() / 2);
-        if (!retryable || Date.now() + wait >= deadline) throw err;
+        const wait = backoffMs(attempt + 1, { baseMs: 100, maxMs: 2_000 });
+        if (!hasScope(err, 'batch') || Date.now() + wait >= deadline) throw err;
         await sleep(wait);
       }
     }
@@ -282,13 +282,21 @@ export class BrowserPoolClient {
         signal: AbortSignal.timeout(timeout),
       });
     } catch (err) {
-      throw new RpaError('SERVICE_UNAVAILABLE', `browser pool did not answer ${method} ${path}`, { retryable: true, cause: err });
+      throw new RpaError('SERVICE_UNAVAILABLE', `browser pool did not answer ${method} ${path}`, { cause: err });
     }
     if (res.ok) return res;
     const answer = (await res.json().catch(() => undefined)) as PoolErrorBody | undefined;
     const message = answer?.error?.message ?? `HTTP ${res.status}`;
-    const code =
-      res.status === 401 ? 'UNAUTHENTICATED' : res.status === 404 ? 'NOT_FOUND' : res.status === 429 ? 'BROWSER_POOL_EXHAUSTED' : res.status === 503 ? 'SERVICE_UNAVAILABLE' : res.status === 400 ? 'VALIDATION_FAILED' : 'INTERNAL';
-    throw new RpaError(code, `browser pool refused ${method} ${path}: ${message}`, { retryable: res.status === 429 || res.status === 503 || res.status >= 500 });
+    // The pool names its failure; a proxy in between may answer with a bare status.
+    const code = isErrorCode(answer?.error?.code) ? answer.error.code : statusCode(res.status);
+    throw new RpaError(code, `browser pool refused ${method} ${path}: ${message}`);
   }
+}
+
+function statusCode(status: number): ErrorCode {
+  if (status === 401) return 'UNAUTHENTICATED';
+  if (status === 404) return 'NOT_FOUND';
+  if (status === 429) return 'BROWSER_POOL_EXHAUSTED';
+  if (status === 400) return 'VALIDATION_FAILED';
+  return status >= 500 ? 'SERVICE_UNAVAILABLE' : 'INTERNAL';
 }

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Config } from '../config/config.js';
-import { RpaError } from '../errors.js';
+import { RpaError } from '../errors/failures.js';
 import type { Logger } from '../logger.js';
 import { startBrowserPoolServer } from './browser-pool-server.js';
 

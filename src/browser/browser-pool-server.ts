@@ -1,10 +1,11 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
-import express, { type ErrorRequestHandler, type Request, type RequestHandler } from 'express';
-import { RpaError, coerceError, type ErrorCode } from '../errors.js';
+import express from 'express';
+import { RpaError } from '../errors/failures.js';
+import { bearerAuth } from '../http/bearer-auth.js';
+import { jsonErrorHandler, jsonNotFound } from '../http/json-errors.js';
 import type { Logger } from '../logger.js';
-import type { LeaseGrant, LeaseRequest, PoolErrorBody } from './browser-pool-api.js';
+import type { LeaseGrant, LeaseRequest } from './browser-pool-api.js';
 import { BrowserPool, type BrowserPoolOptions } from './browser-pool.js';
 
 export interface BrowserPoolServerOptions {
@@ -31,13 +32,6 @@ export interface BrowserPoolServer {
   close(): Promise<void>;
 }
 
-const STATUS: Partial<Record<ErrorCode, number>> = {
-  VALIDATION_FAILED: 400,
-  UNAUTHENTICATED: 401,
-  NOT_FOUND: 404,
-  BROWSER_POOL_EXHAUSTED: 429,
-  SERVICE_UNAVAILABLE: 503,
-};
 
 /**
  * Starts the browser pool (launching `size` Chromium servers) and its HTTP API:
@@ -107,10 +101,8 @@ export async function startBrowserPoolServer(options: BrowserPoolServerOptions):
     pool.release(String(req.params.id));
     res.status(204).end();
   });
-  app.use((req, res) => {
-    res.status(404).json(errorBody(new RpaError('NOT_FOUND', `no route ${req.method} ${req.path}`)));
-  });
-  app.use(errorHandler(logger));
+  app.use(jsonNotFound);
+  app.use(jsonErrorHandler(logger, 'browser pool request failed'));
 
   let server: Server;
   try {
@@ -156,34 +148,6 @@ function leaseRequest(body: unknown): LeaseRequest {
   return { ttlMs: ttlMs as number | undefined, avoidBrowserIds: avoidBrowserIds as string[] | undefined };
 }
 
-function digest(value: string): Buffer {
-  return createHash('sha256').update(value).digest();
-}
 
-function bearerAuth(token: string): RequestHandler {
-  const expected = digest(token);
-  return (req: Request, res, next) => {
-    const header = req.get('authorization') ?? '';
-    const match = /^Bearer (.+)$/i.exec(header);
-    if (match && timingSafeEqual(digest(match[1]!), expected)) return next();
-    res.status(401).set('WWW-Authenticate', 'Bearer').json(errorBody(new RpaError('UNAUTHENTICATED', 'missing or wrong bearer token')));
-  };
-}
 
-function errorBody(error: RpaError): PoolErrorBody {
-  return { error: { code: error.code, message: error.message, retryable: error.retryable } };
-}
 
-function errorHandler(logger: Logger): ErrorRequestHandler {
-  return (thrown, req, res, _next) => {
-    const parser = thrown as { type?: string };
-    if (parser?.type === 'entity.parse.failed') {
-      res.status(400).json(errorBody(new RpaError('VALIDATION_FAILED', 'request body is not valid JSON', { field: 'body' })));
-      return;
-    }
-    const error = coerceError(thrown);
-    const status = STATUS[error.code] ?? 500;
-    if (status >= 500 && error.code !== 'SERVICE_UNAVAILABLE') logger.error({ err: error, method: req.method, path: req.path }, 'request failed');
-    res.status(status).json(errorBody(status === 500 ? new RpaError('INTERNAL', 'internal error') : error));
-  };
-}

@@ -1,5 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { RpaError } from '../errors.js';
+import { RpaError } from '../errors/failures.js';
 import type { Logger } from '../logger.js';
 import type { BrowserInfo, BrowserState, LeaseRequest, PoolStatus, RetireReason } from './browser-pool-api.js';
 import { PLAYWRIGHT_VERSION } from './playwright-version.js';
@@ -97,22 +97,22 @@ export class BrowserPool {
     this.healthTimer.unref();
     if (this.count('ready') === 0) {
       await this.close();
-      throw new RpaError('SERVICE_UNAVAILABLE', `no browser could be launched from ${this.options.chromiumPath}`, { retryable: false });
+      throw new RpaError('BROWSER_LAUNCH_FAILED', `no browser could be launched from ${this.options.chromiumPath}`);
     }
   }
 
   /**
    * Grants a lease on the least-loaded ready browser with room, preferring browsers not in
    * `avoidBrowserIds`. Throws SERVICE_UNAVAILABLE when no browser is ready and
-   * BROWSER_POOL_EXHAUSTED when every ready browser is full (both retryable).
+   * BROWSER_POOL_EXHAUSTED when every ready browser is full.
    */
   acquire(request: LeaseRequest = {}): GrantedLease {
-    if (this.closed) throw new RpaError('SERVICE_UNAVAILABLE', 'browser pool is closing', { retryable: true });
+    if (this.closed) throw new RpaError('SERVICE_UNAVAILABLE', 'browser pool is closing');
     const ready = [...this.browsers.values()].filter((b) => b.state === 'ready');
-    if (ready.length === 0) throw new RpaError('SERVICE_UNAVAILABLE', 'no browser is ready', { retryable: true });
+    if (ready.length === 0) throw new RpaError('SERVICE_UNAVAILABLE', 'no browser is ready');
     const withRoom = ready.filter((b) => b.leases.size < this.options.maxContextsPerBrowser);
     if (withRoom.length === 0) {
-      throw new RpaError('BROWSER_POOL_EXHAUSTED', 'every browser is at its context limit', { retryable: true });
+      throw new RpaError('BROWSER_POOL_EXHAUSTED', 'every browser is at its context limit');
     }
     const avoid = new Set(request.avoidBrowserIds ?? []);
     const preferred = withRoom.filter((b) => !avoid.has(b.id));

@@ -1,6 +1,7 @@
 import { EventEmitter, once } from 'node:events';
 import { randomBytes } from 'node:crypto';
-import { RpaError, coerceError } from '../errors.js';
+import { RpaError } from '../errors/failures.js';
+import { coerceError } from '../errors/coerce-error.js';
 import type { Logger } from '../logger.js';
 import { pickPool, planScaling, type CapacityDemand, type CapacityPolicy, type PoolView } from './browser-capacity.js';
 
@@ -148,12 +149,12 @@ export class PooledBrowserServiceManager implements BrowserServiceManager {
       }
       if (![...this.pools.values()].some((p) => p.state === 'starting')) {
         if (this.pools.size >= this.options.policy.maxPools) {
-          throw new RpaError('BROWSER_POOL_EXHAUSTED', 'no browser service is ready and the maximum is reached', { retryable: true });
+          throw new RpaError('BROWSER_POOL_EXHAUSTED', 'no browser service is ready and the maximum is reached');
         }
         this.add().ready!.catch(() => undefined);
       }
       const left = deadline - Date.now();
-      if (left <= 0) throw new RpaError('BROWSER_POOL_EXHAUSTED', 'no browser service became ready in time', { retryable: true });
+      if (left <= 0) throw new RpaError('BROWSER_POOL_EXHAUSTED', 'no browser service became ready in time');
       await once(this.changes, 'change', { signal: AbortSignal.timeout(left) }).catch(() => undefined);
     }
   }
@@ -250,5 +251,5 @@ export async function waitForPoolReady(url: string, token: string | undefined, d
     }
     await new Promise((r) => setTimeout(r, intervalMs).unref());
   }
-  throw new RpaError('BROWSER_POOL_EXHAUSTED', `browser service did not become ready in time (last: ${last})`, { retryable: true });
+  throw new RpaError('BROWSER_POOL_EXHAUSTED', `browser service did not become ready in time (last: ${last})`);
 }

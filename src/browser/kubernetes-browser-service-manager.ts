@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { ApiException, CoreV1Api, KubeConfig, type V1Pod } from '@kubernetes/client-node';
 import type { Config } from '../config/config.js';
-import { RpaError } from '../errors.js';
+import { RpaError } from '../errors/failures.js';
 import type { Logger } from '../logger.js';
 import { capacityPolicy } from './browser-capacity.js';
 import {
@@ -49,12 +49,13 @@ function apiError(what: string, err: unknown): RpaError {
   if (err instanceof ApiException) {
     const body = typeof err.body === 'string' ? safeJson(err.body) : err.body;
     const reason = typeof body?.message === 'string' ? `: ${body.message.slice(0, 200)}` : '';
-    return new RpaError('SERVICE_UNAVAILABLE', `Kubernetes API ${what} failed with HTTP ${err.code}${reason}`, {
-      retryable: err.code >= 500 || err.code === 429 || err.code === 409,
+    // A conflict or a throttle passes; any other 4xx (RBAC, a bad spec) will answer the same again.
+    const passing = err.code >= 500 || err.code === 429 || err.code === 409;
+    return new RpaError(passing ? 'SERVICE_UNAVAILABLE' : 'KUBERNETES_API_REFUSED', `Kubernetes API ${what} failed with HTTP ${err.code}${reason}`, {
       details: { status: err.code },
     });
   }
-  return new RpaError('SERVICE_UNAVAILABLE', `Kubernetes API ${what} failed: ${(err as Error)?.message ?? String(err)}`, { retryable: true });
+  return new RpaError('SERVICE_UNAVAILABLE', `Kubernetes API ${what} failed: ${(err as Error)?.message ?? String(err)}`);
 }
 
 function safeJson(text: string): { message?: unknown } | undefined {
@@ -156,7 +157,7 @@ export class KubernetesBrowserBackend implements BrowserServiceBackend {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(
-        () => reject(new RpaError('SERVICE_UNAVAILABLE', `Kubernetes API ${what} timed out after ${this.requestTimeoutMs} ms`, { retryable: true })),
+        () => reject(new RpaError('SERVICE_UNAVAILABLE', `Kubernetes API ${what} timed out after ${this.requestTimeoutMs} ms`)),
         this.requestTimeoutMs,
       );
       timer.unref();
@@ -196,12 +197,12 @@ export class KubernetesBrowserBackend implements BrowserServiceBackend {
       }
       const phase = pod?.status?.phase;
       if (phase === 'Failed' || phase === 'Succeeded') {
-        throw new RpaError('BROWSER_GONE', `browser pod ${name} ended (${phase}) before it was ready`, { retryable: true });
+        throw new RpaError('BROWSER_GONE', `browser pod ${name} ended (${phase}) before it was ready`);
       }
       const ready = pod?.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
       if (pod && ready && pod.status?.podIP) return pod;
       if (Date.now() + this.pollIntervalMs > deadline) {
-        throw new RpaError('BROWSER_POOL_EXHAUSTED', `browser pod ${name} was not ready within ${this.o.readyTimeoutMs} ms`, { retryable: true });
+        throw new RpaError('BROWSER_POOL_EXHAUSTED', `browser pod ${name} was not ready within ${this.o.readyTimeoutMs} ms`);
       }
       await new Promise((r) => setTimeout(r, this.pollIntervalMs).unref());
     }

@@ -5,7 +5,7 @@ import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Config } from '../config/config.js';
-import { RpaError } from '../errors.js';
+import { RpaError } from '../errors/failures.js';
 import { freePort } from '../infra/free-port.js';
 import { stopStaleProcess } from '../infra/stale-process.js';
 import type { Logger } from '../logger.js';
@@ -61,7 +61,7 @@ export class LocalBrowserBackend implements BrowserServiceBackend {
     const exited = new AbortController();
     const early = once(child, 'exit').then(([code, sig]) => {
       exited.abort();
-      throw new RpaError('BROWSER_GONE', `browser pool process exited (${sig ?? `code ${code}`}) before it was ready`, { retryable: true });
+      throw new RpaError('BROWSER_GONE', `browser pool process exited (${sig ?? `code ${code}`}) before it was ready`);
     });
     const spawnError = once(child, 'error').then(([err]) => {
       throw new RpaError('BROWSER_GONE', `browser pool process could not start: ${(err as Error).message}`, { cause: err });

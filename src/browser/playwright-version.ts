@@ -1,5 +1,5 @@
 import { createRequire } from 'node:module';
-import { RpaError } from '../errors.js';
+import { RpaError } from '../errors/failures.js';
 
 const require = createRequire(import.meta.url);
 
@@ -8,7 +8,7 @@ export const PLAYWRIGHT_VERSION: string = (require('playwright-core/package.json
 
 /**
  * The Playwright wire protocol refuses a client whose version differs from the server's; say so
- * clearly before trying to connect. Throws RpaError BROWSER_VERSION_MISMATCH (not retryable).
+ * clearly before trying to connect. Throws RpaError BROWSER_VERSION_MISMATCH.
  */
 export function assertSamePlaywrightVersion(serverVersion: string | undefined, clientVersion: string = PLAYWRIGHT_VERSION): void {
   if (serverVersion === clientVersion) return;
@@ -16,6 +16,6 @@ export function assertSamePlaywrightVersion(serverVersion: string | undefined, c
     'BROWSER_VERSION_MISMATCH',
     `browser pool runs playwright-core ${serverVersion ?? '(unknown)'} but this client runs ${clientVersion}; ` +
       'pin the same playwright-core version on both sides',
-    { retryable: false, details: { serverVersion, clientVersion } },
+    { details: { serverVersion, clientVersion } },
   );
 }

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { backoffMs } from '../errors/backoff.js';
 
 /**
  * How often and how patiently a callback is retried, in one place: the enqueuer puts
@@ -17,10 +18,9 @@ export const CALLBACK_RETRY = {
  * callbacks spread out, and the worker can record the same `next_attempt_at` BullMQ will use.
  */
 export function callbackBackoffDelay(attemptsMade: number, jobKey: string, baseMs: number = CALLBACK_RETRY.backoff.delay): number {
-  const nominal = baseMs * 2 ** Math.max(0, attemptsMade - 1);
   const digest = createHash('sha256').update(`${jobKey}:${attemptsMade}`).digest();
   const fraction = digest.readUInt32BE(0) / 0x1_0000_0000;
-  return Math.max(1, Math.floor(nominal * (1 - CALLBACK_RETRY.backoff.jitter * fraction)));
+  return Math.max(1, backoffMs(attemptsMade, { baseMs, jitter: CALLBACK_RETRY.backoff.jitter }, fraction));
 }
 
 /** The nominal waits between the attempts (no jitter), for reports and tests. */

@@ -1,5 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { RpaError } from '../errors.js';
+import { RpaError } from '../errors/failures.js';
 
 /** The header a callback's signature travels in. */
 export const CALLBACK_SIGNATURE_HEADER = 'X-RPA-Signature';

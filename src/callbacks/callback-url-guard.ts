@@ -1,6 +1,6 @@
 import { BlockList, isIP } from 'node:net';
 import { lookup as dnsLookup } from 'node:dns/promises';
-import { RpaError } from '../errors.js';
+import { RpaError } from '../errors/failures.js';
 
 /**
  * Addresses a callback must never reach: loopback, private, carrier-grade NAT, link-local
@@ -154,7 +154,7 @@ export function checkCallbackUrl(raw: string, policy: CallbackUrlPolicy): URL {
  * The check at delivery: resolves the host and refuses when any address it resolves to is
  * forbidden. Returns the address to connect to, so the request goes where we checked
  * (no second lookup an attacker could answer differently). A refusal is an RpaError
- * `CALLBACK_URL_FORBIDDEN` (final); a host that does not resolve is `CALLBACK_FAILED`, retryable.
+ * `CALLBACK_URL_FORBIDDEN` (final); a host that does not resolve is `CALLBACK_FAILED` (tried again).
  */
 export async function resolveCallbackTarget(
   raw: string,
@@ -169,9 +169,9 @@ export async function resolveCallbackTarget(
   try {
     addresses = await (options.lookup ?? systemLookup)(host);
   } catch (cause) {
-    throw new RpaError('CALLBACK_FAILED', `callback host ${host} does not resolve`, { retryable: true, cause });
+    throw new RpaError('CALLBACK_FAILED', `callback host ${host} does not resolve`, { cause });
   }
-  if (addresses.length === 0) throw new RpaError('CALLBACK_FAILED', `callback host ${host} does not resolve`, { retryable: true });
+  if (addresses.length === 0) throw new RpaError('CALLBACK_FAILED', `callback host ${host} does not resolve`);
   if (!isAllowed(host, policy)) {
     const bad = addresses.find((a) => isForbiddenAddress(a.address));
     if (bad) throw refuse(`callback_url host ${host} resolves to a forbidden address (${bad.address})`);

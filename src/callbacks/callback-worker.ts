@@ -2,7 +2,7 @@ import { Worker, UnrecoverableError, type ConnectionOptions, type Job } from 'bu
 import type { Redis } from 'iovalkey';
 import { sql } from 'kysely';
 import type { Db } from '../db/database.js';
-import { coerceError } from '../errors.js';
+import { coerceError } from '../errors/coerce-error.js';
 import type { Logger } from '../logger.js';
 import { callbackQueue } from '../queues/queue-names.js';
 import type { CallbackJobData } from './callback-enqueuer.js';

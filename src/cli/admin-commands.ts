@@ -2,7 +2,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { createApiKey, listApiKeys, revokeApiKey } from '../db/api-key-repository.js';
 import { migrateToLatest } from '../db/migrate.js';
 import { ROLES, type Role } from '../db/schema.js';
-import { RpaError } from '../errors.js';
+import { RpaError } from '../errors/failures.js';
 import { withCliContext } from './cli-context.js';
 import { formatTable, formatTime } from './cli-table.js';
 

@@ -1,7 +1,7 @@
 import { Command, Option } from 'commander';
 import { batchProgress, findBatch, findBatchMembers, listBatches } from '../db/batch-repository.js';
 import type { BatchStatus } from '../db/schema.js';
-import { RpaError } from '../errors.js';
+import { RpaError } from '../errors/failures.js';
 import { batchRequeueCandidates, enqueueItems, findFailedBatchIds, requeueJobs, type RequeueResult } from '../jobs/job-requeue.js';
 import { withCliContext } from './cli-context.js';
 import { parseBatchStatus, parseId, parseLimit, parseOneId, parseProvider, parseSince } from './cli-options.js';

@@ -1,12 +1,12 @@
 import type { Redis } from 'iovalkey';
 import { loadConfig, type Config } from '../config/config.js';
 import { createDb, type Db } from '../db/database.js';
-import { RpaError } from '../errors.js';
+import { RpaError } from '../errors/failures.js';
 import { silentLogger } from '../logger.js';
 import { JobEnqueuer } from '../queues/job-enqueuer.js';
 import { QueueRegistry } from '../queues/queue-registry.js';
 import { createValkey } from '../queues/valkey.js';
-import { advertisedServices } from '../runtime/services-file.js';
+import { advertisedServices } from '../infra/services-file.js';
 
 /** What an `rpa` command talks to: the running system's Postgres and, when asked, its Valkey. */
 export interface CliContext {

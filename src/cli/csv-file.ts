@@ -1,4 +1,4 @@
-import { RpaError } from '../errors.js';
+import { RpaError } from '../errors/failures.js';
 
 /**
  * Rows of a CSV file (RFC 4180: quoted fields, doubled quotes, CRLF or LF) as objects keyed by

@@ -2,7 +2,7 @@ import { Command, Option } from 'commander';
 import { listJobEvents } from '../db/job-events.js';
 import { findJob } from '../db/job-repository.js';
 import type { JobAction, JobStatus } from '../db/schema.js';
-import { RpaError } from '../errors.js';
+import { RpaError } from '../errors/failures.js';
 import { enqueueItems, requeueJobs } from '../jobs/job-requeue.js';
 import { withCliContext } from './cli-context.js';
 import { parseAction, parseId, parseJobStatus, parseLimit, parseOneId, parseProvider, parseSince } from './cli-options.js';

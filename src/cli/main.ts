@@ -1,5 +1,5 @@
 import { Command, CommanderError } from 'commander';
-import { coerceError } from '../errors.js';
+import { coerceError } from '../errors/coerce-error.js';
 import { commandRegistrations } from './commands.js';
 
 /** Entry point of `rpa`: every command group registers itself in commands.ts. */

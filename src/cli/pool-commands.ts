@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import type { BrowserInfo, PoolStatus } from '../browser/browser-pool-api.js';
 import { BrowserPoolClient } from '../browser/browser-pool-client.js';
 import { loadConfig } from '../config/config.js';
-import { RpaError } from '../errors.js';
+import { RpaError } from '../errors/failures.js';
 
 /** `rpa pool status [--json]`: the browser pool's numbers (GET /status) and its browsers (GET /browsers). */
 export function registerPoolCommands(program: Command): void {

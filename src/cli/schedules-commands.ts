@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import type { JobAction } from '../db/schema.js';
-import { RpaError } from '../errors.js';
-import { createSchedule, deleteSchedule, listSchedules, nextRuns } from '../schedules/schedule-store.js';
+import { RpaError } from '../errors/failures.js';
+import { createSchedule, deleteSchedule, listSchedules, nextRuns } from '../jobs/schedules.js';
 import { scheduleView } from '../api/routes/schedules-routes.js';
 import { withCliContext } from './cli-context.js';
 import { parseAction, parseOneId, parseProvider } from './cli-options.js';

@@ -4,9 +4,9 @@ import { Command, Option } from 'commander';
 import { SingleBar, Presets } from 'cli-progress';
 import { loadConfig } from '../config/config.js';
 import type { JobAction } from '../db/schema.js';
-import { RpaError } from '../errors.js';
+import { RpaError } from '../errors/failures.js';
 import { MAX_BULK_JOBS } from '../jobs/job-request.js';
-import { readLocalAdminKey } from '../runtime/admin-key-file.js';
+import { readLocalAdminKey } from '../infra/admin-key-file.js';
 import { parseAction, parseDurationMs, parseProvider } from './cli-options.js';
 import { parseCsv } from './csv-file.js';
 

@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../config/config.js';
-import { RpaError } from '../errors.js';
+import { RpaError } from '../errors/failures.js';
 import { createValkey } from '../queues/valkey.js';
-import { readServicesFile } from '../runtime/infrastructure.js';
+import { readServicesFile } from '../infra/infrastructure.js';
 import { TOTP_EVENTS, type TotpStats } from '../totp/totp-counters.js';
 import { TotpManager } from '../totp/totp-manager.js';
 import { totpSettingsFromConfig } from '../totp/totp-settings.js';

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { z } from 'zod';
-import { RpaError } from '../errors.js';
+import { RpaError } from '../errors/failures.js';
 import { providerDescriptors } from '../providers/descriptors.js';
 import type { ProviderDescriptor } from '../providers/provider.js';
 import { readSecretsDir, settingFileName } from './secrets-dir.js';

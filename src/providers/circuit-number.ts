@@ -1,9 +1,9 @@
-import { RpaError } from '../errors.js';
+import { RpaError } from '../errors/failures.js';
 import type { ProviderDescriptor } from './provider.js';
 
 /**
- * The circuit number, trimmed, when it matches the provider's format; INVALID_CIRCUIT (not
- * retryable) otherwise, before any page is loaded.
+ * The circuit number, trimmed, when it matches the provider's format; INVALID_CIRCUIT otherwise,
+ * before any page is loaded.
  */
 export function checkedCircuitNumber(descriptor: ProviderDescriptor, circuitNumber: string): string {
   const trimmed = String(circuitNumber ?? '').trim();

@@ -1,4 +1,4 @@
-import { RpaError } from '../errors.js';
+import { RpaError } from '../errors/failures.js';
 import type { ValidationResult } from './provider.js';
 
 export type CircuitStatus = Extract<ValidationResult, { found: true }>['status'];

@@ -1,5 +1,5 @@
 import { errors, type Locator, type Page, type Response } from 'playwright-core';
-import { RpaError } from '../errors.js';
+import { RpaError } from '../errors/failures.js';
 import { portalHiccup } from './portal-retry.js';
 import type { ProviderSessionContext } from './provider.js';
 import { resolveTimeouts } from './provider-timeouts.js';
@@ -78,7 +78,7 @@ export async function submitForm(ctx: ProviderSessionContext, submit: Locator, w
 function navigationFailure(thrown: unknown, what: string): RpaError {
   const message = thrown instanceof Error ? thrown.message.split('\n')[0] : String(thrown);
   if (thrown instanceof errors.TimeoutError) {
-    return new RpaError('PORTAL_UNAVAILABLE', `portal did not answer in time while ${what}`, { retryable: true, cause: thrown });
+    return new RpaError('PORTAL_UNAVAILABLE', `portal did not answer in time while ${what}`, { cause: thrown });
   }
   // Connection refused/reset: the portal is down; transient from the robot's point of view.
   if (/net::ERR_/.test(message)) return portalHiccup(what, 0);

@@ -1,7 +1,8 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
-import { RpaError, coerceError, isRpaError } from '../errors.js';
+import { RpaError, hasScope, isRpaError } from '../errors/failures.js';
+import { coerceError } from '../errors/coerce-error.js';
 import { silentLogger, type Logger } from '../logger.js';
 import type { RetryPolicy } from './portal-retry.js';
 import type {
@@ -123,13 +124,13 @@ export class ProviderSession {
     } catch (thrown) {
       const error = coerceError(thrown);
       if (!(error.details?.evidence)) await ctx.captureEvidence('failed');
-      logger.warn({ duration_ms: Date.now() - started, code: error.code, retryable: error.retryable, err: error.message }, `${operation} failed`);
+      logger.warn({ duration_ms: Date.now() - started, code: error.code, scope: error.scope, err: error.message }, `${operation} failed`);
       throw withEvidence(error, evidence);
     }
   }
 
   private async sessionLost(ctx: ProviderSessionContext, thrown: unknown): Promise<boolean> {
-    if (isRpaError(thrown, 'SESSION_LOST')) return true;
+    if (hasScope(thrown, 'session')) return true;
     if (isRpaError(thrown) && thrown.code !== 'PAGE_CONTRACT_MISMATCH') return false;
     // A page that did not match may be the login page the portal sent us to.
     return this.options.automation.isSessionLost(ctx).catch(() => false);
@@ -142,7 +143,7 @@ export class ProviderSession {
     } catch (thrown) {
       const error = coerceError(thrown);
       await ctx.captureEvidence('login-failed');
-      ctx.logger.warn({ code: error.code, retryable: error.retryable, err: error.message }, 'login failed');
+      ctx.logger.warn({ code: error.code, scope: error.scope, err: error.message }, 'login failed');
       throw withEvidence(error, evidence);
     }
     this.loggedIn = true;
@@ -204,6 +205,5 @@ function safeName(part: string): string {
 
 function withEvidence(error: RpaError, evidence: string[]): RpaError {
   if (evidence.length === 0) return error;
-  const details = { ...error.details, evidence: [...evidence] };
-  return new RpaError(error.code, error.message, { retryable: error.retryable, cause: error, field: error.field, details });
+  return error.withDetails({ evidence: [...evidence] });
 }

@@ -1,4 +1,4 @@
-import { RpaError } from '../errors.js';
+import { RpaError } from '../errors/failures.js';
 import { EvotelAutomation } from './evotel/automation.js';
 import { MetroFiberAutomation } from './metrofiber/automation.js';
 import { OctotelAutomation } from './octotel/automation.js';

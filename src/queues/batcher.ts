@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Worker, type ConnectionOptions, type Job } from 'bullmq';
 import type { Redis } from 'iovalkey';
-import type { LoginCircuitBreaker } from '../batches/login-circuit-breaker.js';
+import type { LoginCircuitBreaker } from '../processors/login-circuit-breaker.js';
 import type { Db } from '../db/database.js';
 import { createBatchWithJobs } from '../db/job-transitions.js';
 import type { Logger } from '../logger.js';

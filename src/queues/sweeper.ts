@@ -1,7 +1,7 @@
 import type { Db } from '../db/database.js';
 import { findJobsToEnqueue } from '../db/job-repository.js';
 import type { Logger } from '../logger.js';
-import { repeatEvery, type Repeating } from '../runtime/repeat-every.js';
+import { repeatEvery, type Repeating } from '../infra/repeat-every.js';
 import type { JobEnqueuer } from './job-enqueuer.js';
 import { providerQueueJobId } from './queue-names.js';
 import type { QueueRegistry } from './queue-registry.js';

@@ -1,5 +1,5 @@
 import { createGuardrails, generateSync } from 'otplib';
-import { RpaError } from '../errors.js';
+import { RpaError } from '../errors/failures.js';
 
 /** RFC 6238 time step length used by every portal here (otplib's default). */
 export const TOTP_PERIOD_MS = 30_000;

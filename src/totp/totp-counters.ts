@@ -1,5 +1,5 @@
 import type { Redis } from 'iovalkey';
-import { RpaError } from '../errors.js';
+import { RpaError } from '../errors/failures.js';
 import type { TotpKeys } from './totp-keys.js';
 
 /**
@@ -52,7 +52,7 @@ export class TotpCounters {
       .exec();
     const failed = results?.find(([error]) => error);
     if (!results || failed) {
-      throw new RpaError('SERVICE_UNAVAILABLE', 'recording a TOTP counter failed', { retryable: true, cause: failed?.[0] });
+      throw new RpaError('SERVICE_UNAVAILABLE', 'recording a TOTP counter failed', { cause: failed?.[0] });
     }
   }
 

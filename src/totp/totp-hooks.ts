@@ -1,4 +1,4 @@
-import { RpaError } from '../errors.js';
+import { RpaError } from '../errors/failures.js';
 import type { TotpAcquireRequest, TotpLease, TotpManager, TotpOutcome, TotpReservation } from './totp-manager.js';
 
 /** How long before its step a prepared login is let go by default: room for a password step. */

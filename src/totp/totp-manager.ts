@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'iovalkey';
-import { RpaError } from '../errors.js';
+import { RpaError } from '../errors/failures.js';
 import { silentLogger, type Logger } from '../logger.js';
 import { TOTP_PERIOD_MS, stepAt, stepStartMs, totpCodeForStep } from './totp-code.js';
 import { TotpCounters, type TotpEvent, type TotpStats } from './totp-counters.js';
@@ -152,7 +152,7 @@ export class TotpManager {
   /**
    * Reserves the earliest free time step for this provider account, waits until the step
    * may be used, and returns its code. Concurrent callers (in any process sharing the
-   * Valkey) get distinct steps in arrival order. Rejects with TOTP_STEP_TAKEN (retryable)
+   * Valkey) get distinct steps in arrival order. Rejects with TOTP_STEP_TAKEN
    * when more than `maxQueueSteps` steps are already taken, with the signal's reason when
    * aborted, and with SERVICE_UNAVAILABLE when the manager is closed meanwhile.
    */
@@ -189,7 +189,7 @@ export class TotpManager {
    */
   async close(): Promise<void> {
     if (!this.closing.signal.aborted) {
-      this.closing.abort(new RpaError('SERVICE_UNAVAILABLE', 'TOTP manager closed', { retryable: true }));
+      this.closing.abort(new RpaError('SERVICE_UNAVAILABLE', 'TOTP manager closed'));
     }
     await Promise.allSettled([...this.pending]);
     await Promise.allSettled([...this.open].map((reservation) => reservation.release()));
@@ -266,7 +266,7 @@ export class TotpManager {
         }
         if (signal.aborted) throw signal.reason;
         if (attempt >= MAX_STALE_RETRIES) {
-          throw new RpaError('TOTP_STEP_TAKEN', `TOTP step expired before its code could be handed out (${attempt} times)`, { retryable: true });
+          throw new RpaError('TOTP_STEP_TAKEN', `TOTP step expired before its code could be handed out (${attempt} times)`);
         }
         log.warn({ step }, 'TOTP step expired before its code was handed out; reserving another');
         current = await this.reserveStep(provider, account, log);
@@ -312,9 +312,7 @@ export class TotpManager {
     const token = randomUUID();
     const index = Number(await this.redis.eval(RESERVE_SCRIPT, keys.length, ...keys, token, ttlMs, TOTP_PERIOD_MS));
     if (index < 0) {
-      throw new RpaError('TOTP_STEP_TAKEN', `all ${this.maxQueueSteps} upcoming TOTP steps of this ${provider} account are taken`, {
-        retryable: true,
-      });
+      throw new RpaError('TOTP_STEP_TAKEN', `all ${this.maxQueueSteps} upcoming TOTP steps of this ${provider} account are taken`);
     }
     const step = first + index;
     log.debug({ step, wait_ms: Math.max(0, stepStartMs(step - lookahead) - this.now()) }, 'TOTP step reserved');

@@ -4,7 +4,7 @@ import { expect } from 'chai';
 import { BrowserBroker } from '../../src/browser/browser-broker.js';
 import { BrokeredBrowserSource } from '../../src/browser/brokered-browser-source.js';
 import { PooledBrowserServiceManager, type BrowserPoolEndpoint, type BrowserServiceBackend } from '../../src/browser/browser-service-manager.js';
-import { isRpaError } from '../../src/errors.js';
+import { isRpaError } from '../../src/errors/failures.js';
 import { testLogger } from '../support/shared-services.js';
 import { startPageServer, startTestPool, waitFor, type TestPool } from './pool-fixture.js';
 

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { BrowserPoolClient } from '../../src/browser/browser-pool-client.js';
-import { isRpaError } from '../../src/errors.js';
+import { isRpaError } from '../../src/errors/failures.js';
 import { startPageServer, startTestPool, waitFor, type TestPool } from './pool-fixture.js';
 
 describe('BrowserPoolClient leases (real Chromium)', function () {

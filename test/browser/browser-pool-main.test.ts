@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { BrowserPoolClient } from '../../src/browser/browser-pool-client.js';
 import { startBrowserRole } from '../../src/browser/browser-pool-main.js';
 import { loadConfig } from '../../src/config/config.js';
-import { isRpaError } from '../../src/errors.js';
+import { isRpaError } from '../../src/errors/failures.js';
 import { testLogger } from '../support/shared-services.js';
 import { chromiumPath } from './pool-fixture.js';
 

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { BrowserPoolClient } from '../../src/browser/browser-pool-client.js';
 import { PLAYWRIGHT_VERSION } from '../../src/browser/playwright-version.js';
-import { isRpaError } from '../../src/errors.js';
+import { isRpaError } from '../../src/errors/failures.js';
 import { startTestPool, type TestPool } from './pool-fixture.js';
 
 describe('browser pool server: authentication and health endpoints (real Chromium)', function () {

@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream';
 import { expect } from 'chai';
 import { BrowserPoolClient } from '../../src/browser/browser-pool-client.js';
-import { isRpaError, type RpaError } from '../../src/errors.js';
+import { isRpaError, type RpaError } from '../../src/errors/failures.js';
 import { createLogger } from '../../src/logger.js';
 import { startPageServer, startTestPool, waitFor, type TestPool } from './pool-fixture.js';
 

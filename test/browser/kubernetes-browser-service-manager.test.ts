@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { load } from 'js-yaml';
 import { ROOT } from '../k8s/support/manifests.js';
 import { loadConfig, type Config } from '../../src/config/config.js';
-import { isRpaError } from '../../src/errors.js';
+import { isRpaError } from '../../src/errors/failures.js';
 import { KubernetesBrowserServiceManager, MANAGER_LABEL } from '../../src/browser/kubernetes-browser-service-manager.js';
 import { testLogger } from '../support/shared-services.js';
 import { FakeKubeApiServer, FakePoolHealth } from './fake-kube-api-server.js';

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { expect } from 'chai';
 import { BrowserPoolClient } from '../../src/browser/browser-pool-client.js';
 import { PLAYWRIGHT_VERSION, assertSamePlaywrightVersion } from '../../src/browser/playwright-version.js';
-import { isRpaError } from '../../src/errors.js';
+import { isRpaError } from '../../src/errors/failures.js';
 
 describe('Playwright version check between pool and client', function () {
   it('is the exact version pinned in package.json', async function () {

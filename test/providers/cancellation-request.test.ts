@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { isRpaError } from '../../src/errors.js';
+import { isRpaError } from '../../src/errors/failures.js';
 import { cancellationRequest, localIsoDate, toDayMonthYear } from '../../src/providers/cancellation-request.js';
 import { metrofiberDescriptor } from '../../src/providers/metrofiber/descriptor.js';
 

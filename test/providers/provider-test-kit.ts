@@ -5,7 +5,7 @@ import { expect } from 'chai';
 import { generate } from 'otplib';
 import { chromium, type Browser, type BrowserContext } from 'playwright-core';
 import { defaultChromiumPath } from '../../src/config/config.js';
-import { RpaError, isRpaError } from '../../src/errors.js';
+import { RpaError, isRpaError } from '../../src/errors/failures.js';
 import { startPracticePortal, type PracticePortal } from '../../src/portals/practice-portals.js';
 import type { ProviderAutomation, ProviderDescriptor } from '../../src/providers/provider.js';
 import { ProviderSession, type ProviderSessionOptions } from '../../src/providers/provider-session.js';

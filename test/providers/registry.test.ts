@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { isRpaError } from '../../src/errors.js';
+import { isRpaError } from '../../src/errors/failures.js';
 import { providerDescriptors } from '../../src/providers/descriptors.js';
 import { automationFor, automations } from '../../src/providers/registry.js';
 

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import type { Redis } from 'iovalkey';
 import { generate, generateSecret } from 'otplib';
-import { isRpaError } from '../../src/errors.js';
+import { isRpaError } from '../../src/errors/failures.js';
 import type { ProviderSessionContext } from '../../src/providers/provider.js';
 import { TOTP_PERIOD_MS, stepAt } from '../../src/totp/totp-code.js';
 import { TotpKeys } from '../../src/totp/totp-keys.js';

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import type { Redis } from 'iovalkey';
 import { generateSecret } from 'otplib';
-import { isRpaError } from '../../src/errors.js';
+import { isRpaError } from '../../src/errors/failures.js';
 import { TotpKeys } from '../../src/totp/totp-keys.js';
 import { TotpManager } from '../../src/totp/totp-manager.js';
 import { uniquePrefix } from '../support/shared-services.js';

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import type { Redis } from 'iovalkey';
 import { generate, generateSecret, verify } from 'otplib';
-import { isRpaError } from '../../src/errors.js';
+import { isRpaError } from '../../src/errors/failures.js';
 import { TOTP_PERIOD_MS, stepAt, stepStartMs } from '../../src/totp/totp-code.js';
 import { TotpKeys } from '../../src/totp/totp-keys.js';
 import { TotpManager, type TotpLease } from '../../src/totp/totp-manager.js';

@@ -2,8 +2,8 @@ import { Router } from 'express';
 import type { Db } from '../../db/database.js';
 import { createApiKey, listApiKeys, revokeApiKey } from '../../db/api-key-repository.js';
 import { ROLES, type Role } from '../../db/schema.js';
-import { RpaError } from '../../errors.js';
-import { requirePermission } from '../authenticate.js';
+import { RpaError } from '../../errors/failures.js';
+import { requirePermission } from '../auth/authenticate.js';
 
 export function parseKeyName(value: unknown): string {
   if (typeof value !== 'string' || !/^[A-Za-z0-9._-]{1,64}$/.test(value)) {

@@ -2,9 +2,9 @@ import { Router } from 'express';
 import type { Db } from '../../db/database.js';
 import { batchProgress, findBatch, findBatchMembers, listActiveBatches, listBatches, type BatchRow } from '../../db/batch-repository.js';
 import { BATCH_STATUSES } from '../../db/schema.js';
-import { RpaError } from '../../errors.js';
+import { RpaError } from '../../errors/failures.js';
 import { parseProvider } from '../../jobs/job-request.js';
-import { requirePermission } from '../authenticate.js';
+import { requirePermission } from '../auth/authenticate.js';
 import { idParam, limitParam, oneOf, optionalQuery, sinceParam } from '../request-params.js';
 
 export function batchView(batch: BatchRow) {

@@ -1,6 +1,6 @@
 import { Router, type Response } from 'express';
-import type { StatusEventFeed } from '../../events/status-event-feed.js';
-import { requirePermission } from '../authenticate.js';
+import type { StatusEventFeed } from '../status-event-feed.js';
+import { requirePermission } from '../auth/authenticate.js';
 
 /**
  * `GET /events`: a Server-Sent Events stream of job and batch status changes, each a

@@ -4,10 +4,10 @@ import type { Db } from '../../db/database.js';
 import { appendJobEvents, listJobEvents } from '../../db/job-events.js';
 import { findJob, listJobs } from '../../db/job-repository.js';
 import { JOB_STATUSES } from '../../db/schema.js';
-import { RpaError } from '../../errors.js';
+import { RpaError } from '../../errors/failures.js';
 import { parseBulkRequest, parseJobRequest, parseProvider } from '../../jobs/job-request.js';
 import type { JobSubmission } from '../../jobs/job-submission.js';
-import { requirePermission } from '../authenticate.js';
+import { requirePermission } from '../auth/authenticate.js';
 import { jobView } from '../job-view.js';
 import { idParam, limitParam, oneOf, optionalQuery } from '../request-params.js';
 

@@ -1,6 +1,6 @@
 import { Router } from 'express';
-import type { Metrics } from '../../metrics/metrics-registry.js';
-import { requirePermission } from '../authenticate.js';
+import type { Metrics } from '../metrics/metrics-registry.js';
+import { requirePermission } from '../auth/authenticate.js';
 
 /** `GET /metrics`: Prometheus text format, for keys with system:read (viewer, operator, admin). */
 export function metricsRoutes(metrics: Metrics): Router {

@@ -2,9 +2,9 @@ import { Router } from 'express';
 import type { Queue } from 'bullmq';
 import type { CallbackUrlPolicy } from '../../callbacks/callback-url-guard.js';
 import type { Db } from '../../db/database.js';
-import { RpaError } from '../../errors.js';
-import { createSchedule, deleteSchedule, listSchedules, nextRuns, type ScheduleRow } from '../../schedules/schedule-store.js';
-import { requirePermission } from '../authenticate.js';
+import { RpaError } from '../../errors/failures.js';
+import { createSchedule, deleteSchedule, listSchedules, nextRuns, type ScheduleRow } from '../../jobs/schedules.js';
+import { requirePermission } from '../auth/authenticate.js';
 import { idParam } from '../request-params.js';
 
 export interface SchedulesRoutesDeps {

@@ -1,4 +1,4 @@
-import { RpaError } from '../../errors.js';
+import { RpaError } from '../../errors/failures.js';
 import { answerWithoutSubmitting } from '../cancellation-precheck.js';
 import { cancellationRequest } from '../cancellation-request.js';
 import { readFoundCircuit } from '../found-circuit.js';
@@ -142,7 +142,7 @@ export class EvotelAutomation implements ProviderAutomation {
 
   private expectSession(load: PageLoad): void {
     if (isSignInPath(load.url)) {
-      throw new RpaError('SESSION_LOST', `Evotel session expired (sent to ${load.url.pathname}${load.url.search})`, { retryable: true });
+      throw new RpaError('SESSION_LOST', `Evotel session expired (sent to ${load.url.pathname}${load.url.search})`);
     }
     if (load.status >= 500) throw portalHiccup(`a page (${load.url.pathname})`, load.status);
   }
@@ -154,7 +154,7 @@ function isSignInPath(url: URL): boolean {
 
 function refusal(message: string, step: 'username' | 'password'): RpaError {
   if (/too many active sessions/i.test(message)) {
-    return new RpaError('TOO_MANY_SESSIONS', 'Evotel refused the sign-in: "Too many active sessions"', { retryable: true });
+    return new RpaError('TOO_MANY_SESSIONS', 'Evotel refused the sign-in: "Too many active sessions"');
   }
   return new RpaError('LOGIN_REFUSED', `Evotel refused the sign-in at the ${step} step: "${message.slice(0, 120)}" (check the account's username and password)`);
 }

@@ -1,4 +1,4 @@
-import { RpaError } from '../../errors.js';
+import { RpaError } from '../../errors/failures.js';
 import { answerWithoutSubmitting } from '../cancellation-precheck.js';
 import { cancellationRequest, toDayMonthYear } from '../cancellation-request.js';
 import { readFoundCircuit, type CircuitField } from '../found-circuit.js';
@@ -59,7 +59,7 @@ export class MetroFiberAutomation implements ProviderAutomation {
         const message = refused ? await textOf(error, t.actionMs) : '';
         if (/invalid request token/i.test(message)) continue;
         if (/too many active sessions/i.test(message)) {
-          throw new RpaError('TOO_MANY_SESSIONS', 'MetroFiber refused the login: "Too many active sessions"', { retryable: true });
+          throw new RpaError('TOO_MANY_SESSIONS', 'MetroFiber refused the login: "Too many active sessions"');
         }
         if (message) {
           throw new RpaError('LOGIN_REFUSED', `MetroFiber refused the login: "${message.slice(0, 120)}" (check the account's e-mail and password)`);
@@ -200,7 +200,7 @@ export class MetroFiberAutomation implements ProviderAutomation {
 
   private expectSession(load: PageLoad): void {
     if (load.url.pathname === '/index.php' && pageParam(load) === 'login') {
-      throw new RpaError('SESSION_LOST', `MetroFiber session expired (sent to ${load.url.pathname}${load.url.search})`, { retryable: true });
+      throw new RpaError('SESSION_LOST', `MetroFiber session expired (sent to ${load.url.pathname}${load.url.search})`);
     }
     if (load.status >= 500) throw portalHiccup(`a page (${load.url.search})`, load.status);
   }

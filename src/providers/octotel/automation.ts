@@ -1,4 +1,4 @@
-import { RpaError } from '../../errors.js';
+import { RpaError } from '../../errors/failures.js';
 import { answerWithoutSubmitting } from '../cancellation-precheck.js';
 import { cancellationRequest } from '../cancellation-request.js';
 import { readFoundCircuit } from '../found-circuit.js';
@@ -80,11 +80,10 @@ export class OctotelAutomation implements ProviderAutomation {
       ctx.logger.warn({ attempt: attempt + 1, refusal: reused ? 'reused' : 'invalid' }, 'Octotel refused a verification code');
       // Three refusals end the pre-auth: the portal sends the robot back to /login.
       if (attempt === TOTP_RETRIES || backAtLogin) {
+        // A replayed step means another login took it: a later attempt gets a fresh step.
         throw new RpaError(
-          'TOTP_REFUSED',
+          reused ? 'TOTP_REUSED' : 'TOTP_REFUSED',
           `Octotel refused ${attempt + 1} verification code(s)${message ? ` (last answer: "${message.slice(0, 80)}")` : ''}`,
-          // A replayed step means another login took it: a later attempt gets a fresh step.
-          { retryable: reused },
         );
       }
     }
@@ -179,7 +178,7 @@ export class OctotelAutomation implements ProviderAutomation {
 
   private expectSession(load: PageLoad): void {
     if (isLoginPath(load)) {
-      throw new RpaError('SESSION_LOST', `Octotel session expired (sent to ${load.url.pathname}${load.url.search})`, { retryable: true });
+      throw new RpaError('SESSION_LOST', `Octotel session expired (sent to ${load.url.pathname}${load.url.search})`);
     }
     if (load.status >= 500) throw portalHiccup(`a page (${load.url.pathname})`, load.status);
   }
@@ -191,9 +190,7 @@ function isLoginPath(load: PageLoad): boolean {
 
 function loginError(message: string): RpaError {
   if (/too many active sessions/i.test(message)) {
-    return new RpaError('TOO_MANY_SESSIONS', 'Octotel refused the login: "Too many active sessions"', { retryable: true });
+    return new RpaError('TOO_MANY_SESSIONS', 'Octotel refused the login: "Too many active sessions"');
   }
-  return new RpaError('LOGIN_REFUSED', `Octotel refused the login: "${message.slice(0, 120)}" (check the account's username and password)`, {
-    retryable: false,
-  });
+  return new RpaError('LOGIN_REFUSED', `Octotel refused the login: "${message.slice(0, 120)}" (check the account's username and password)`);
 }

@@ -1,5 +1,5 @@
 import type { Locator } from 'playwright-core';
-import { RpaError } from '../../errors.js';
+import { RpaError } from '../../errors/failures.js';
 import { answerWithoutSubmitting } from '../cancellation-precheck.js';
 import { cancellationRequest } from '../cancellation-request.js';
 import { readFoundCircuit } from '../found-circuit.js';
@@ -52,7 +52,7 @@ export class OpenserveAutomation implements ProviderAutomation {
       if (outcome === 'error') {
         const message = await textOf(page.locator('[data-testid=signin-error]'), t.actionMs);
         if (/too many active sessions/i.test(message)) {
-          throw new RpaError('TOO_MANY_SESSIONS', 'Openserve refused the sign-in: "Too many active sessions"', { retryable: true });
+          throw new RpaError('TOO_MANY_SESSIONS', 'Openserve refused the sign-in: "Too many active sessions"');
         }
         throw new RpaError('LOGIN_REFUSED', `Openserve refused the sign-in: "${message.slice(0, 120)}" (check the account's e-mail and password)`);
       }
@@ -98,7 +98,7 @@ export class OpenserveAutomation implements ProviderAutomation {
         }),
         dialog.locator('button[data-testid=confirm-cancel]').click({ timeout: t.actionMs }),
       ]).catch((thrown) => {
-        throw new RpaError('PORTAL_UNAVAILABLE', `Openserve did not answer the cancellation of ${circuit} in time`, { retryable: true, cause: thrown });
+        throw new RpaError('PORTAL_UNAVAILABLE', `Openserve did not answer the cancellation of ${circuit} in time`, { cause: thrown });
       });
 
       const status = response.status();
@@ -114,7 +114,7 @@ export class OpenserveAutomation implements ProviderAutomation {
         await ctx.captureEvidence(status === 200 ? 'cancelled' : 'already-cancelled');
         return { found: true, circuit_number: circuit, cancelled: true, already_cancelled: status === 409, reference };
       }
-      if (status === 401) throw new RpaError('SESSION_LOST', 'Openserve session expired during the cancellation', { retryable: true });
+      if (status === 401) throw new RpaError('SESSION_LOST', 'Openserve session expired during the cancellation');
       if (status >= 500) throw portalHiccup('the cancellation request', status);
       const body = (await response.json().catch(() => ({}))) as { error?: string; message?: string };
       const why = String(body.message ?? body.error ?? `HTTP ${status}`).slice(0, 200);
@@ -155,12 +155,12 @@ export class OpenserveAutomation implements ProviderAutomation {
       t.navigationMs,
     );
     if (outcome === 'notFound') return { result: { found: false, circuit_number: circuit } };
-    if (outcome === 'expired') throw new RpaError('SESSION_LOST', 'Openserve session expired (the search answered 401)', { retryable: true });
+    if (outcome === 'expired') throw new RpaError('SESSION_LOST', 'Openserve session expired (the search answered 401)');
     if (outcome === 'error') {
       const status = Number(await errorBox.first().getAttribute('data-status', { timeout: t.actionMs }));
       const message = await textOf(errorBox, t.actionMs);
       if (status === 400) throw invalidCircuit(this.descriptor, circuit, message);
-      if (status === 401) throw new RpaError('SESSION_LOST', 'Openserve session expired (the search answered 401)', { retryable: true });
+      if (status === 401) throw new RpaError('SESSION_LOST', 'Openserve session expired (the search answered 401)');
       if (status === 404) return { result: { found: false, circuit_number: circuit } };
       if (!status || status >= 500) throw portalHiccup('the circuit search', status || 0);
       throw contractMismatch('Openserve', `the search failed with status ${status}: "${message.slice(0, 80)}"`, page);
@@ -180,7 +180,7 @@ export class OpenserveAutomation implements ProviderAutomation {
 
   private expectSession(load: PageLoad): void {
     if (load.url.pathname === '/signin') {
-      throw new RpaError('SESSION_LOST', `Openserve session expired (sent to ${load.url.pathname}${load.url.search})`, { retryable: true });
+      throw new RpaError('SESSION_LOST', `Openserve session expired (sent to ${load.url.pathname}${load.url.search})`);
     }
     if (load.status >= 500) throw portalHiccup(`a page (${load.url.pathname})`, load.status);
   }

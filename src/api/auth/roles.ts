@@ -1,4 +1,4 @@
-import type { Role } from '../db/schema.js';
+import type { Role } from '../../db/schema.js';
 
 /** What each role may do. Roles are not a strict ladder: a viewer reads but submits nothing. */
 export type Permission = 'jobs:submit' | 'jobs:read' | 'jobs:operate' | 'batches:read' | 'system:read' | 'queues:read' | 'queues:write' | 'keys:manage';

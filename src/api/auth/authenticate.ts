@@ -1,10 +1,10 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { sameKey } from '../auth/api-key.js';
-import { can, type Permission } from '../auth/roles.js';
-import type { Db } from '../db/database.js';
-import { findActiveKey, type ApiKeyIdentity } from '../db/api-key-repository.js';
-import type { Role } from '../db/schema.js';
-import { RpaError } from '../errors.js';
+import { sameKey } from './api-key.js';
+import { can, type Permission } from './roles.js';
+import type { Db } from '../../db/database.js';
+import { findActiveKey, type ApiKeyIdentity } from '../../db/api-key-repository.js';
+import type { Role } from '../../db/schema.js';
+import { RpaError } from '../../errors/failures.js';
 
 declare module 'express-serve-static-core' {
   interface Request {

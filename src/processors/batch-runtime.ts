@@ -5,7 +5,7 @@ import { BrowserPoolClient } from '../browser/browser-pool-client.js';
 import type { BrowserSource } from '../browser/browser-source.js';
 import type { Config } from '../config/config.js';
 import { createDb, type Db } from '../db/database.js';
-import { RpaError } from '../errors.js';
+import { RpaError } from '../errors/failures.js';
 import type { Logger } from '../logger.js';
 import { automationFor } from '../providers/registry.js';
 import { CallbackEnqueuer } from '../callbacks/callback-enqueuer.js';

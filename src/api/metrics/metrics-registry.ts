@@ -1,10 +1,10 @@
 import type { Queue } from 'bullmq';
 import { sql } from 'kysely';
 import { Gauge, Registry, type Metric } from 'prom-client';
-import type { PoolStatus } from '../browser/browser-pool-api.js';
-import type { Db } from '../db/database.js';
-import type { Logger } from '../logger.js';
-import type { TotpStats } from '../totp/totp-counters.js';
+import type { PoolStatus } from '../../browser/browser-pool-api.js';
+import type { Db } from '../../db/database.js';
+import type { Logger } from '../../logger.js';
+import type { TotpStats } from '../../totp/totp-counters.js';
 import { DurationHistogram } from './duration-histogram.js';
 
 /** Where the figures come from; each optional source that is missing or down just leaves its metrics out. */

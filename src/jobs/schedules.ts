@@ -3,9 +3,9 @@ import type { Selectable } from 'kysely';
 import type { CallbackUrlPolicy } from '../callbacks/callback-url-guard.js';
 import type { Db } from '../db/database.js';
 import type { SchedulesTable } from '../db/schema.js';
-import { RpaError } from '../errors.js';
-import { parseBulkRequest } from '../jobs/job-request.js';
-import type { JobSubmission } from '../jobs/job-submission.js';
+import { RpaError } from '../errors/failures.js';
+import { parseBulkRequest } from './job-request.js';
+import type { JobSubmission } from './job-submission.js';
 
 export type ScheduleRow = Selectable<SchedulesTable>;
 

@@ -9,10 +9,10 @@ import { insertJobs } from '../../src/db/job-repository.js';
 import { closeBatch, createBatchWithJobs, finishJob, startJob } from '../../src/db/job-transitions.js';
 import { JobEnqueuer } from '../../src/queues/job-enqueuer.js';
 import { JobSubmission } from '../../src/jobs/job-submission.js';
-import { startMaintenanceWorker, type MaintenanceWorker } from '../../src/maintenance/maintenance-worker.js';
-import { trimQueues } from '../../src/maintenance/retention.js';
+import { startMaintenanceWorker, type MaintenanceWorker } from '../../src/processors/maintenance-worker.js';
+import { trimQueues } from '../../src/processors/retention.js';
 import { createValkey } from '../../src/queues/valkey.js';
-import { schedulerId } from '../../src/schedules/schedule-store.js';
+import { schedulerId } from '../../src/jobs/schedules.js';
 import { sharedValkey, testLogger, testRoot } from '../support/shared-services.js';
 import { startOperatorHarness, type OperatorHarness } from '../support/operator-harness.js';
 

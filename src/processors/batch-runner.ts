@@ -1,4 +1,3 @@
-import type { BrowserLease } from '../browser/browser-lease.js';
 import type { BrowserSource } from '../browser/browser-source.js';
 import type { ProviderConfig } from '../config/config.js';
 import type { Db } from '../db/database.js';
@@ -14,18 +13,15 @@ import {
   startJob,
   unfinishedMembers,
 } from '../db/job-transitions.js';
-import { coerceError, isRpaError, RpaError } from '../errors.js';
+import { backoffMs } from '../errors/backoff.js';
+import { coerceError } from '../errors/coerce-error.js';
+import { RpaError } from '../errors/failures.js';
 import type { Logger } from '../logger.js';
-import { ProviderSession } from '../providers/provider-session.js';
 import type { ProviderAutomation } from '../providers/provider.js';
 import type { EnqueueItem } from '../queues/job-enqueuer.js';
-import { createTotpHooks } from '../totp/totp-hooks.js';
 import type { TotpManager } from '../totp/totp-manager.js';
 import type { LoginCircuitBreaker } from './login-circuit-breaker.js';
-import { retryDelayMs } from './retry-delay.js';
-
-/** Errors of the login itself: they fail no job, the jobs wait for a later batch. */
-const LOGIN_ERRORS = new Set(['LOGIN_REFUSED', 'TOO_MANY_SESSIONS', 'TOTP_REFUSED', 'TOTP_STEP_TAKEN']);
+import { BatchSession } from './batch-session.js';
 
 export interface BatchRunnerDeps {
   db: Db;
@@ -91,7 +87,17 @@ export class BatchRunner {
     const total = batch.size;
     let done = total - members.length;
     const started = Date.now();
-    const session = new BatchSession(this.deps, provider, batchId, log);
+    const config = this.deps.providers[provider];
+    if (!config) throw new RpaError('CONFIG_INVALID', `batch ${batchId}: unknown provider ${provider}`);
+    const session = new BatchSession({
+      provider: config,
+      automation: this.deps.automationFor(provider),
+      browsers: this.deps.pool,
+      totp: this.deps.totp,
+      evidenceDir: this.deps.evidenceDir,
+      batchId,
+      logger: log,
+    });
     try {
       try {
         await session.open();
@@ -101,7 +107,7 @@ export class BatchRunner {
         await breaker.recordFailure(provider, error.code);
         summary.loginError = { code: error.code, message: error.message };
         await this.recordBatchError(batchId, summary.loginError);
-        summary.returned += await this.handBack(batchId, members, new Date(Date.now() + retryDelayMs(1, this.deps.retryBaseMs)), `login failed: ${error.code}`, error);
+        summary.returned += await this.handBack(batchId, members, this.retryAt(1), `login failed: ${error.code}`, error);
         log.warn({ err: error.toJSON() }, 'login failed; the batch\'s jobs wait for a later batch');
         return summary;
       }
@@ -110,7 +116,7 @@ export class BatchRunner {
         const member = members[index]!;
         const outcome = await this.runJob(session, member, batchId, log);
         if (outcome === 'login-lost') {
-          summary.returned += await this.handBack(batchId, members.slice(index), new Date(Date.now() + retryDelayMs(1, this.deps.retryBaseMs)), 'login lost mid-batch');
+          summary.returned += await this.handBack(batchId, members.slice(index), this.retryAt(1), 'login lost mid-batch');
           break;
         }
         if (outcome !== 'skipped') summary[outcome] += 1;
@@ -152,20 +158,21 @@ export class BatchRunner {
       const error = coerceError(thrown);
       const evidence = Array.isArray(error.details?.evidence) ? (error.details.evidence as string[]) : [];
       const jobError = { code: error.code, message: error.message };
-      if (LOGIN_ERRORS.has(error.code)) {
+      if (error.scope === 'login') {
         await this.deps.breaker.recordFailure(job.provider, error.code);
         log.warn({ err: error.toJSON() }, 're-login failed mid-batch');
         return 'login-lost';
       }
       if (error.retryable && job.attempts < job.max_attempts) {
+        const availableAt = this.retryAt(job.attempts);
         const returned = await returnJobs(db, batchId, [job.id], {
-          availableAt: new Date(Date.now() + retryDelayMs(job.attempts, this.deps.retryBaseMs)),
+          availableAt,
           cause: `${error.code}: retry ${job.attempts + 1} of ${job.max_attempts} later`,
           actor: this.deps.workerName,
           error: jobError,
           evidence,
         });
-        await this.deps.enqueue(returned.map((r) => ({ id: r.id, provider: job.provider, trip: r.trip, availableAt: new Date(Date.now() + retryDelayMs(job.attempts, this.deps.retryBaseMs)) })));
+        await this.deps.enqueue(returned.map((r) => ({ id: r.id, provider: job.provider, trip: r.trip, availableAt })));
         log.warn({ err: error.toJSON(), attempt_of: `${job.attempts} of ${job.max_attempts}` }, 'job failed for a passing reason; it returns to a later batch');
         return 'returned';
       }
@@ -174,6 +181,11 @@ export class BatchRunner {
       log.warn({ err: error.toJSON(), attempt_of: `${job.attempts} of ${job.max_attempts}`, duration_ms: Date.now() - startedAt }, 'job failed');
       return 'failed';
     }
+  }
+
+  /** When a job handed back after its `attempt`-th try may run again (JOB_RETRY_BASE_MS · 2^(n−1), at most 10 min). */
+  private retryAt(attempt: number): Date {
+    return new Date(Date.now() + backoffMs(attempt, { baseMs: this.deps.retryBaseMs, maxMs: 600_000 }));
   }
 
   private async handBack(batchId: string, members: JobRow[], availableAt: Date, cause: string, error?: RpaError): Promise<number> {
@@ -190,106 +202,5 @@ export class BatchRunner {
 
   private async recordBatchError(batchId: string, error: { code: string; message: string }): Promise<void> {
     await this.deps.db.updateTable('batches').set({ error: JSON.stringify(error), updated_at: new Date() }).where('id', '=', batchId).execute();
-  }
-}
-
-/**
- * The browser side of a batch: a lease, a provider session on it, logged in. When the browser
- * dies, it leases a context on another browser, logs in again and carries on.
- */
-class BatchSession {
-  private lease?: BrowserLease;
-  private session?: ProviderSession;
-  private readonly avoid: string[] = [];
-  private earlierLogins = 0;
-
-  constructor(
-    private readonly deps: BatchRunnerDeps,
-    private readonly provider: string,
-    private readonly batchId: string,
-    private readonly log: Logger,
-  ) {}
-
-  get logins(): number {
-    return this.earlierLogins + (this.session?.loginCount ?? 0);
-  }
-
-  async open(): Promise<void> {
-    try {
-      await this.openOnce();
-    } catch (thrown) {
-      if (!isRpaError(thrown, 'BROWSER_GONE')) throw thrown;
-      this.log.warn('browser died during login; trying another browser');
-      await this.openOnce();
-    }
-  }
-
-  private async openOnce(): Promise<void> {
-    await this.close();
-    const config = this.deps.providers[this.provider];
-    if (!config?.url) throw new RpaError('CONFIG_INVALID', `${this.provider}: no portal URL configured`);
-    const hooks = config.totpSecret ? createTotpHooks(this.deps.totp, { provider: this.provider, account: config.login, secret: config.totpSecret }) : undefined;
-    // Book the one-time code's step before the lease and the password step, so a login that
-    // waits for a free step holds no browser and the portal's pre-auth cannot age out.
-    await hooks?.prepare();
-    try {
-      const lease = await this.deps.pool.lease({ avoidBrowserIds: this.avoid });
-      this.lease = lease;
-      this.session = new ProviderSession({
-        automation: this.deps.automationFor(this.provider),
-        context: lease.context,
-        baseUrl: config.url,
-        credentials: { login: config.login, password: config.password },
-        getTotp: hooks?.getTotp,
-        reportTotp: hooks?.reportTotp,
-        evidenceDir: this.deps.evidenceDir,
-        batchId: this.batchId,
-        logger: this.log,
-      });
-      try {
-        await this.session.login();
-      } catch (thrown) {
-        const classified = lease.classify(thrown);
-        if (isRpaError(classified, 'BROWSER_GONE')) this.avoid.push(lease.browserId);
-        throw classified;
-      }
-    } finally {
-      // A step the login did not take (it failed before its code) goes back to the manager.
-      await hooks?.release();
-    }
-  }
-
-  /** Runs the job's action; a dead browser → new context elsewhere, new login, one more try. */
-  async perform(job: JobRow) {
-    try {
-      return await this.performOnce(job);
-    } catch (thrown) {
-      const classified = this.lease ? this.lease.classify(thrown) : thrown;
-      if (!isRpaError(classified, 'BROWSER_GONE')) throw classified;
-      this.log.warn({ job_id: job.id }, 'browser died mid-job; logging in again on another browser');
-      if (this.lease) this.avoid.push(this.lease.browserId);
-      await this.open();
-      return this.performOnce(job);
-    }
-  }
-
-  private async performOnce(job: JobRow) {
-    const session = this.session!;
-    const params = job.parameters;
-    return job.action === 'validation'
-      ? session.validate(job.id, params.circuit_number)
-      : session.cancel(job.id, { circuit_number: params.circuit_number, reason: params.reason, effective_date: params.effective_date });
-  }
-
-  async close(): Promise<void> {
-    if (this.session) {
-      this.earlierLogins += this.session.loginCount;
-      await this.session.close().catch(() => undefined);
-      this.session = undefined;
-    }
-    if (this.lease) {
-      await this.lease.release();
-      this.lease = undefined;
-    }
   }
 }

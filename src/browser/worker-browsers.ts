@@ -1,10 +1,10 @@
 import type { Config } from '../config/config.js';
-import { coerceError } from '../errors.js';
+import { coerceError } from '../errors/coerce-error.js';
 import type { Logger } from '../logger.js';
-import { BrowserBroker } from '../browser/browser-broker.js';
-import { BrowserCapacityFeeder, queuedBrowserDemand } from '../browser/browser-capacity-feeder.js';
-import type { BrowserServiceManager } from '../browser/browser-service-manager.js';
-import { createBrowserServiceManager } from '../browser/create-browser-service-manager.js';
+import { BrowserBroker } from './browser-broker.js';
+import { BrowserCapacityFeeder, queuedBrowserDemand } from './browser-capacity-feeder.js';
+import type { BrowserServiceManager } from './browser-service-manager.js';
+import { createBrowserServiceManager } from './create-browser-service-manager.js';
 import type { QueueRegistry } from '../queues/queue-registry.js';
 
 /** How often the provider-queue depth is fed to the browser service manager. */

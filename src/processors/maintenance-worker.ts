@@ -6,7 +6,7 @@ import type { JobSubmission } from '../jobs/job-submission.js';
 import type { Logger } from '../logger.js';
 import { maintenanceQueue } from '../queues/queue-names.js';
 import type { QueueRegistry } from '../queues/queue-registry.js';
-import { reconcileSchedulers, runSchedule, SCHEDULE_RUN_JOB } from '../schedules/schedule-store.js';
+import { reconcileSchedulers, runSchedule, SCHEDULE_RUN_JOB } from '../jobs/schedules.js';
 import { purgeFinishedJobs, trimQueues, type RetentionResult } from './retention.js';
 
 export const RETENTION_JOB = 'retention';

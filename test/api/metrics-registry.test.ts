@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { sql } from 'kysely';
 import { closeBatch, createBatchWithJobs, finishJob, markBatchInProgress, startJob, addBatchLogins } from '../../src/db/job-transitions.js';
-import { JOB_DURATION_BUCKETS } from '../../src/metrics/metrics-registry.js';
+import { JOB_DURATION_BUCKETS } from '../../src/api/metrics/metrics-registry.js';
 import { startOperatorHarness, type OperatorHarness } from '../support/operator-harness.js';
 
 /** Parses Prometheus text into `name{labels}` → value. */

@@ -3,7 +3,7 @@ import { Worker, type ConnectionOptions } from 'bullmq';
 import type { Redis } from 'iovalkey';
 import type { Db } from '../db/database.js';
 import type { Logger } from '../logger.js';
-import { createBatchFinalizer, type BatchFinalizerDeps } from '../processors/batch-finalizer.js';
+import { createBatchFinalizer, type BatchFinalizerDeps } from './batch-finalizer.js';
 import type { BatchFlowData } from '../queues/batch-flow.js';
 import { batchQueue, batchRunQueue } from '../queues/queue-names.js';
 import type { QueueRegistry } from '../queues/queue-registry.js';

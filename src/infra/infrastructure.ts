@@ -1,8 +1,8 @@
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Config } from '../config/config.js';
-import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../infra/embedded-postgres.js';
-import { startEmbeddedValkey, type EmbeddedValkeyHandle } from '../infra/embedded-valkey.js';
+import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from './embedded-postgres.js';
+import { startEmbeddedValkey, type EmbeddedValkeyHandle } from './embedded-valkey.js';
 import type { Logger } from '../logger.js';
 
 export interface Infrastructure {

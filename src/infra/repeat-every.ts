@@ -1,4 +1,4 @@
-import { coerceError } from '../errors.js';
+import { coerceError } from '../errors/coerce-error.js';
 import type { Logger } from '../logger.js';
 
 export interface Repeating {

@@ -1,0 +1,122 @@
+import type { BrowserLease } from '../browser/browser-lease.js';
+import type { BrowserSource } from '../browser/browser-source.js';
+import type { ProviderConfig } from '../config/config.js';
+import type { JobRow } from '../db/job-repository.js';
+import { RpaError, hasScope } from '../errors/failures.js';
+import type { Logger } from '../logger.js';
+import { ProviderSession } from '../providers/provider-session.js';
+import type { ProviderAutomation } from '../providers/provider.js';
+import { createTotpHooks } from '../totp/totp-hooks.js';
+import type { TotpManager } from '../totp/totp-manager.js';
+
+export interface BatchSessionOptions {
+  provider: ProviderConfig;
+  automation: ProviderAutomation;
+  /** Where contexts are leased. */
+  browsers: BrowserSource;
+  totp: TotpManager;
+  evidenceDir: string;
+  batchId: string;
+  logger: Logger;
+}
+
+/**
+ * The browser side of a batch: a lease, a provider session on it, logged in. When the browser
+ * dies, it leases a context on another browser, logs in again and carries on.
+ */
+export class BatchSession {
+  private lease?: BrowserLease;
+  private session?: ProviderSession;
+  private readonly avoid: string[] = [];
+  private earlierLogins = 0;
+
+  private readonly log: Logger;
+
+  constructor(private readonly options: BatchSessionOptions) {
+    this.log = options.logger;
+  }
+
+  get logins(): number {
+    return this.earlierLogins + (this.session?.loginCount ?? 0);
+  }
+
+  async open(): Promise<void> {
+    try {
+      await this.openOnce();
+    } catch (thrown) {
+      if (!hasScope(thrown, 'browser')) throw thrown;
+      this.log.warn('browser died during login; trying another browser');
+      await this.openOnce();
+    }
+  }
+
+  private async openOnce(): Promise<void> {
+    await this.close();
+    const { provider: config, totp } = this.options;
+    const provider = config.descriptor.name;
+    if (!config.url) throw new RpaError('CONFIG_INVALID', `${provider}: no portal URL configured`);
+    const hooks = config.totpSecret ? createTotpHooks(totp, { provider, account: config.login, secret: config.totpSecret }) : undefined;
+    // Book the one-time code's step before the lease and the password step, so a login that
+    // waits for a free step holds no browser and the portal's pre-auth cannot age out.
+    await hooks?.prepare();
+    try {
+      const lease = await this.options.browsers.lease({ avoidBrowserIds: this.avoid });
+      this.lease = lease;
+      this.session = new ProviderSession({
+        automation: this.options.automation,
+        context: lease.context,
+        baseUrl: config.url,
+        credentials: { login: config.login, password: config.password },
+        getTotp: hooks?.getTotp,
+        reportTotp: hooks?.reportTotp,
+        evidenceDir: this.options.evidenceDir,
+        batchId: this.options.batchId,
+        logger: this.log,
+      });
+      try {
+        await this.session.login();
+      } catch (thrown) {
+        const classified = lease.classify(thrown);
+        if (hasScope(classified, 'browser')) this.avoid.push(lease.browserId);
+        throw classified;
+      }
+    } finally {
+      // A step the login did not take (it failed before its code) goes back to the manager.
+      await hooks?.release();
+    }
+  }
+
+  /** Runs the job's action; a dead browser → new context elsewhere, new login, one more try. */
+  async perform(job: JobRow) {
+    try {
+      return await this.performOnce(job);
+    } catch (thrown) {
+      const classified = this.lease ? this.lease.classify(thrown) : thrown;
+      if (!hasScope(classified, 'browser')) throw classified;
+      this.log.warn({ job_id: job.id }, 'browser died mid-job; logging in again on another browser');
+      if (this.lease) this.avoid.push(this.lease.browserId);
+      await this.open();
+      return this.performOnce(job);
+    }
+  }
+
+  private async performOnce(job: JobRow) {
+    const session = this.session!;
+    const params = job.parameters;
+    return job.action === 'validation'
+      ? session.validate(job.id, params.circuit_number)
+      : session.cancel(job.id, { circuit_number: params.circuit_number, reason: params.reason, effective_date: params.effective_date });
+  }
+
+  async close(): Promise<void> {
+    if (this.session) {
+      this.earlierLogins += this.session.loginCount;
+      await this.session.close().catch(() => undefined);
+      this.session = undefined;
+    }
+    if (this.lease) {
+      await this.lease.release();
+      this.lease = undefined;
+    }
+  }
+}
