@@ -144,7 +144,7 @@ async function runMode(mode: Mode, dataDir: string): Promise<ModeRun> {
   const system: System = await startSystem(config, logger);
   try {
     const db = system.db!;
-    const portal = (p: string) => system.config.providers[p]!.url!;
+    const portal = (p: string) => system.runtime!.portalUrls[p]!;
     for (const p of PROVIDERS) {
       await json('POST', `${portal(p)}/__sandbox/reset`);
       await json('POST', `${portal(p)}/__sandbox/config`, { login_delay_ms: LOGIN_DELAY_MS, latency_ms: LATENCY_MS });

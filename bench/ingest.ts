@@ -135,10 +135,10 @@ async function main(): Promise<void> {
     const { key } = await createApiKey(db, ACTOR, 'submitter');
 
     // The raw path's own connections, opened once (the API's pool and Valkey connection are warm too).
-    const pgClient = new pg.Client({ connectionString: system.config.databaseUrl });
+    const pgClient = new pg.Client({ connectionString: system.runtime!.databaseUrl });
     await pgClient.connect();
     closers.push(() => pgClient.end());
-    const rawValkey = createValkey(system.config.valkeyUrl!, 'producer');
+    const rawValkey = createValkey(system.runtime!.valkeyUrl!, 'producer');
     closers.push(async () => rawValkey.disconnect());
     const rawQueue = new Queue('bench-raw', { connection: rawValkey as unknown as ConnectionOptions, prefix: '{bench-raw}' });
     rawQueue.on('error', () => undefined);

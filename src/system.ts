@@ -8,7 +8,8 @@ import { LoginCircuitBreaker } from './processors/login-circuit-breaker.js';
 import { startBrowserRole, type BrowserRole } from './browser/browser-pool-main.js';
 import { CallbackEnqueuer } from './callbacks/callback-enqueuer.js';
 import { startCallbackWorker, type CallbackWorkerHandle } from './callbacks/callback-worker.js';
-import type { Config, Role } from './config/config.js';
+import type { Config, ProcessRole } from './config/config.js';
+import { childEnvironment, freezeRuntime, type Runtime } from './config/runtime.js';
 import { createDb, type Db } from './db/database.js';
 import { migrateToLatest } from './db/migrate.js';
 import { JobSubmission } from './jobs/job-submission.js';
@@ -28,6 +29,8 @@ import { startWorkerBrowsers, type WorkerBrowsers } from './browser/worker-brows
 
 export interface System {
   config: Config;
+  /** Where the services answer, the portals' URLs, the browser pool: what this start found out. */
+  runtime?: Runtime;
   apiUrl?: string;
   /** Where /health/* answer in a process without the api role (worker, batcher, maintenance). */
   healthUrl?: string;
@@ -50,7 +53,7 @@ export interface StartSystemOptions {
   callbackSweepMs?: number;
 }
 
-const has = (config: Config, ...roles: Role[]) => roles.some((r) => config.roles.includes(r));
+const has = (config: Config, ...roles: ProcessRole[]) => roles.some((r) => config.roles.includes(r));
 
 /**
  * Starts the roles named in RPA_ROLES in this process: practice portals (when a provider has
@@ -60,9 +63,12 @@ const has = (config: Config, ...roles: Role[]) => roles.some((r) => config.roles
  * browser role runs browser services of its own (BROWSER_MANAGER_MODE) for its batches.
  * `close()` stops everything in reverse order, each step even when an earlier one failed.
  */
-export async function startSystem(input: Config, logger: Logger, options: StartSystemOptions = {}): Promise<System> {
-  const config: Config = structuredClone({ ...input, providers: {} }) as Config;
-  config.providers = Object.fromEntries(Object.entries(input.providers).map(([name, p]) => [name, { ...p }]));
+export async function startSystem(config: Config, logger: Logger, options: StartSystemOptions = {}): Promise<System> {
+  // What this start finds out, frozen into system.runtime once every role is up.
+  const found: { databaseUrl?: string; valkeyUrl?: string; portalUrls: Record<string, string>; browserPool?: { url: string; token: string }; browserBroker?: { url: string; token: string } } = {
+    portalUrls: Object.fromEntries(Object.values(config.providers).flatMap((p) => (p.url ? [[p.descriptor.name, p.url]] : []))),
+    browserPool: config.browserPool.url && config.browserPool.token ? { url: config.browserPool.url, token: config.browserPool.token } : undefined,
+  };
   const closers: Array<() => Promise<unknown>> = [];
   const system: System = {
     config,
@@ -78,8 +84,8 @@ export async function startSystem(input: Config, logger: Logger, options: StartS
     if (has(config, 'api', 'batcher', 'worker', 'maintenance')) {
       const infra: Infrastructure = await startInfrastructure(config, logger, { advertise: options.advertise });
       closers.push(() => infra.close());
-      config.databaseUrl = infra.databaseUrl;
-      config.valkeyUrl = infra.valkeyUrl;
+      found.databaseUrl = infra.databaseUrl;
+      found.valkeyUrl = infra.valkeyUrl;
       const db = createDb(infra.databaseUrl);
       closers.push(() => db.destroy());
       const applied = await migrateToLatest(db);
@@ -96,7 +102,7 @@ export async function startSystem(input: Config, logger: Logger, options: StartS
           logger,
         });
         closers.push(() => portals.close());
-        for (const [name, url] of Object.entries(portals.urls)) config.providers[name]!.url = url;
+        Object.assign(found.portalUrls, portals.urls);
         system.portals = portals;
         logger.warn(
           { portals: portals.urls },
@@ -108,15 +114,17 @@ export async function startSystem(input: Config, logger: Logger, options: StartS
     if (has(config, 'browser')) {
       const browser = await startBrowserRole(config, logger);
       closers.push(() => browser.close());
-      config.browserPool.url ??= browser.url;
-      config.browserPool.token ??= browser.token;
+      found.browserPool ??= { url: browser.url, token: browser.token };
       system.browser = browser;
     }
 
-    if (!system.db) return system;
+    if (!system.db) {
+      system.runtime = freezeRuntime({ portalUrls: found.portalUrls, browserPool: found.browserPool });
+      return system;
+    }
     const db = system.db;
     const connect = (kind: 'worker' | 'producer'): Redis => {
-      const client = createValkey(config.valkeyUrl!, kind);
+      const client = createValkey(found.valkeyUrl!, kind);
       closers.push(async () => client.disconnect());
       return client;
     };
@@ -139,13 +147,16 @@ export async function startSystem(input: Config, logger: Logger, options: StartS
       };
     };
 
-    if (has(config, 'worker') && !config.browserPool.url) {
+    if (has(config, 'worker') && !found.browserPool) {
       // No pool given and no browser role here: this worker runs browser services of its own
       // (pods in a cluster, processes on this machine) and brokers them to its batch children.
       const browsers = await startWorkerBrowsers(config, { queues, logger });
       closers.push(() => browsers.close());
       system.browsers = browsers;
+      found.browserBroker = { url: browsers.broker.url, token: browsers.broker.token };
     }
+    const runtime = freezeRuntime({ databaseUrl: found.databaseUrl, valkeyUrl: found.valkeyUrl, portalUrls: found.portalUrls, browserPool: found.browserPool, browserBroker: found.browserBroker });
+    system.runtime = runtime;
 
     if (has(config, 'worker')) {
       const callbackWorker: CallbackWorkerHandle = startCallbackWorker({
@@ -164,7 +175,7 @@ export async function startSystem(input: Config, logger: Logger, options: StartS
         connection: workerConnection,
         queues,
         basePrefix: config.queuePrefix,
-        childEnv: childEnvironment(config, system.browsers),
+        childEnv: childEnvironment(config, runtime),
         finalizer: { enqueue: (items) => enqueuer.enqueue(items), jobsEnded: (ids) => callbacks.enqueueForJobs(ids) },
         logger,
         processorFile: options.processorFile,
@@ -268,35 +279,4 @@ export async function startSystem(input: Config, logger: Logger, options: StartS
     await system.close();
     throw error;
   }
-}
-
-/**
- * What a sandboxed batch child needs to load the same configuration: the resolved service
- * URLs, the browser pool or this worker's broker, and, for practice providers, the URL and
- * account of the portal this process started.
- */
-function childEnvironment(config: Config, browsers: WorkerBrowsers | undefined): NodeJS.ProcessEnv {
-  // Settings that came from SECRETS_DIR reach the child through the same folder.
-  const env: NodeJS.ProcessEnv = { ...process.env, ...config.environment };
-  const set = (key: string, value: string | undefined) => {
-    if (value !== undefined) env[key] = value;
-  };
-  set('DATABASE_URL', config.databaseUrl);
-  set('VALKEY_URL', config.valkeyUrl);
-  set('BROWSER_POOL_URL', config.browserPool.url);
-  set('BROWSER_POOL_TOKEN', config.browserPool.token);
-  if (browsers) {
-    set('BROWSER_BROKER_URL', browsers.broker.url);
-    set('BROWSER_BROKER_TOKEN', browsers.broker.token);
-  }
-  set('EVIDENCE_DIR', config.evidenceDir);
-  for (const provider of Object.values(config.providers)) {
-    if (!provider.practice) continue;
-    const p = provider.descriptor.name.toUpperCase();
-    set(`${p}_URL`, provider.url);
-    set(`${p}_${provider.descriptor.loginField.toUpperCase()}`, provider.login);
-    set(`${p}_PASSWORD`, provider.password);
-    if (provider.descriptor.needsTotp) set(`${p}_TOTP_SECRET`, provider.totpSecret);
-  }
-  return env;
 }

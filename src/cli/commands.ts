@@ -5,6 +5,7 @@ import { registerDemoCommand } from './demo-command.js';
 import { registerJobsCommands } from './jobs-commands.js';
 import { registerPoolCommands } from './pool-commands.js';
 import { registerSchedulesCommands } from './schedules-commands.js';
+import { registerSettingsCommand } from './settings-command.js';
 import { registerSubmitCommand } from './submit-command.js';
 import { registerPortalsCommand } from './portals-command.js';
 import { registerTotpCommands } from './totp-commands.js';
@@ -20,4 +21,5 @@ export const commandRegistrations: Array<(program: Command) => void> = [
   registerSchedulesCommands,
   registerAdminCommands,
   registerDemoCommand,
+  registerSettingsCommand,
 ];

@@ -1,7 +1,7 @@
 import type { SandboxedJob } from 'bullmq';
 import { createBatchRuntime, type BatchRuntime } from './batch-runtime.js';
 import type { BatchRunSummary } from './batch-runner.js';
-import { loadConfig } from '../config/config.js';
+import { inheritedContext } from '../config/runtime.js';
 import { createLogger } from '../logger.js';
 import type { BatchFlowData } from '../queues/batch-flow.js';
 
@@ -18,8 +18,8 @@ process.on('disconnect', () => process.exit(70));
 
 export default async function batchProcessor(job: SandboxedJob<BatchFlowData, BatchRunSummary>): Promise<BatchRunSummary> {
   if (!runtime) {
-    const config = loadConfig();
-    runtime = createBatchRuntime(config, createLogger({ level: config.logLevel, name: 'batch-processor' }).child({ provider: job.data.provider }));
+    const { config, runtime: found } = inheritedContext();
+    runtime = createBatchRuntime(config, found, createLogger({ level: config.logLevel, name: 'batch-processor' }).child({ provider: job.data.provider }));
   }
   return runtime.runner.run(job.data.batchId, (progress) => job.updateProgress(progress));
 }

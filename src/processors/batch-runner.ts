@@ -25,7 +25,9 @@ import { BatchSession } from './batch-session.js';
 
 export interface BatchRunnerDeps {
   db: Db;
-  providers: Record<string, ProviderConfig>;
+  providers: Readonly<Record<string, ProviderConfig>>;
+  /** Base URL of each provider's portal (Runtime.portalUrls). */
+  portalUrls: Readonly<Record<string, string>>;
   automationFor: (provider: string) => ProviderAutomation;
   /** A pool client (BROWSER_POOL_URL) or the worker's brokered pools. */
   pool: BrowserSource;
@@ -91,6 +93,7 @@ export class BatchRunner {
     if (!config) throw new RpaError('CONFIG_INVALID', `batch ${batchId}: unknown provider ${provider}`);
     const session = new BatchSession({
       provider: config,
+      portalUrl: this.deps.portalUrls[provider],
       automation: this.deps.automationFor(provider),
       browsers: this.deps.pool,
       totp: this.deps.totp,

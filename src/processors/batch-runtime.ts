@@ -4,6 +4,7 @@ import { BrokeredBrowserSource } from '../browser/brokered-browser-source.js';
 import { BrowserPoolClient } from '../browser/browser-pool-client.js';
 import type { BrowserSource } from '../browser/browser-source.js';
 import type { Config } from '../config/config.js';
+import type { Runtime } from '../config/runtime.js';
 import { createDb, type Db } from '../db/database.js';
 import { RpaError } from '../errors/failures.js';
 import type { Logger } from '../logger.js';
@@ -29,22 +30,23 @@ export interface BatchRuntime {
  * browsers: BROWSER_POOL_URL and BROWSER_POOL_TOKEN (one pool), or BROWSER_BROKER_URL and
  * BROWSER_BROKER_TOKEN (the worker's browser services). The worker role passes them to its children.
  */
-export function createBatchRuntime(config: Config, logger: Logger): BatchRuntime {
-  const need = (value: string | undefined, name: string) => {
+export function createBatchRuntime(config: Config, runtime: Runtime, logger: Logger): BatchRuntime {
+  const need = <T>(value: T | undefined, name: string): T => {
     if (!value) throw new RpaError('CONFIG_INVALID', `${name}: required by the batch processor`, { field: name });
     return value;
   };
-  const db = createDb(need(config.databaseUrl, 'DATABASE_URL'), { max: 4 });
-  const valkey: Redis = createValkey(need(config.valkeyUrl, 'VALKEY_URL'), 'worker');
+  const db = createDb(need(runtime.databaseUrl, 'DATABASE_URL'), { max: 4 });
+  const valkey: Redis = createValkey(need(runtime.valkeyUrl, 'VALKEY_URL'), 'worker');
   const queues = new QueueRegistry(valkey, config.queuePrefix);
   const enqueuer = new JobEnqueuer(db, queues, logger);
   const callbacks = new CallbackEnqueuer(db, queues, logger);
-  const pool = browserSource(config, logger, need);
+  const pool = browserSource(config, runtime, logger, need);
   const totp = new TotpManager({ redis: valkey, logger, ...totpSettingsFromConfig(config) });
   const breaker = new LoginCircuitBreaker(valkey, config.queuePrefix, config.loginFailureThreshold, config.loginCooldownMs, logger);
   const runner = new BatchRunner({
     db,
     providers: config.providers,
+    portalUrls: runtime.portalUrls,
     automationFor,
     pool,
     totp,
@@ -68,13 +70,14 @@ export function createBatchRuntime(config: Config, logger: Logger): BatchRuntime
 }
 
 /** One pool when BROWSER_POOL_URL is set; else the services the worker's broker hands out. */
-function browserSource(config: Config, logger: Logger, need: (value: string | undefined, name: string) => string): BrowserSource {
-  if (config.browserPool.url || !config.browserBroker.url) {
-    return new BrowserPoolClient({ url: need(config.browserPool.url, 'BROWSER_POOL_URL'), token: need(config.browserPool.token, 'BROWSER_POOL_TOKEN'), logger });
+function browserSource(config: Config, runtime: Runtime, logger: Logger, need: <T>(value: T | undefined, name: string) => T): BrowserSource {
+  if (runtime.browserPool || !runtime.browserBroker) {
+    const pool = need(runtime.browserPool, 'BROWSER_POOL_URL');
+    return new BrowserPoolClient({ url: pool.url, token: pool.token, logger });
   }
   return new BrokeredBrowserSource({
-    brokerUrl: config.browserBroker.url,
-    brokerToken: need(config.browserBroker.token, 'BROWSER_BROKER_TOKEN'),
+    brokerUrl: runtime.browserBroker.url,
+    brokerToken: runtime.browserBroker.token,
     // The broker may have to start a service (a pod: scheduling, image pull) before it answers.
     acquireTimeoutMs: config.browserManager.readyTimeoutMs + 15_000,
     logger,

@@ -11,6 +11,8 @@ import type { TotpManager } from '../totp/totp-manager.js';
 
 export interface BatchSessionOptions {
   provider: ProviderConfig;
+  /** The portal's base URL; undefined when none is configured and no practice portal runs. */
+  portalUrl: string | undefined;
   automation: ProviderAutomation;
   /** Where contexts are leased. */
   browsers: BrowserSource;
@@ -54,7 +56,8 @@ export class BatchSession {
     await this.close();
     const { provider: config, totp } = this.options;
     const provider = config.descriptor.name;
-    if (!config.url) throw new RpaError('CONFIG_INVALID', `${provider}: no portal URL configured`);
+    const baseUrl = this.options.portalUrl;
+    if (!baseUrl) throw new RpaError('CONFIG_INVALID', `${provider.toUpperCase()}_URL: no portal URL configured for ${config.descriptor.label}`, { field: `${provider.toUpperCase()}_URL` });
     const hooks = config.totpSecret ? createTotpHooks(totp, { provider, account: config.login, secret: config.totpSecret }) : undefined;
     // Book the one-time code's step before the lease and the password step, so a login that
     // waits for a free step holds no browser and the portal's pre-auth cannot age out.
@@ -65,7 +68,7 @@ export class BatchSession {
       this.session = new ProviderSession({
         automation: this.options.automation,
         context: lease.context,
-        baseUrl: config.url,
+        baseUrl,
         credentials: { login: config.login, password: config.password },
         getTotp: hooks?.getTotp,
         reportTotp: hooks?.reportTotp,

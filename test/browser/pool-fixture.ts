@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { defaultChromiumPath } from '../../src/config/config.js';
+import { defaultChromiumPath } from '../../src/config/settings.js';
 import type { Logger } from '../../src/logger.js';
 import { startBrowserPoolServer, type BrowserPoolServer, type BrowserPoolServerOptions } from '../../src/browser/browser-pool-server.js';
 import { testLogger } from '../support/shared-services.js';

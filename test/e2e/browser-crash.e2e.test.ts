@@ -23,7 +23,7 @@ describe('a browser killed mid-batch', function () {
   });
 
   const browsers = async (): Promise<PoolBrowser[]> => {
-    const { url, token } = harness.system.config.browserPool;
+    const { url, token } = harness.system.runtime!.browserPool!;
     const res = await fetch(`${url}/browsers`, { headers: { authorization: `Bearer ${token}` } });
     return ((await res.json()) as { browsers: PoolBrowser[] }).browsers;
   };

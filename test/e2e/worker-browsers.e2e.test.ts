@@ -38,7 +38,7 @@ describe('batches through the worker’s own browser services (BROWSER_MANAGER_M
     });
     const { system } = harness;
     expect(system.browser, 'no browser role in this process').to.equal(undefined);
-    expect(system.config.browserPool.url).to.equal(undefined);
+    expect(system.runtime!.browserPool).to.equal(undefined);
     expect(system.browsers, 'the worker runs browser services of its own').to.not.equal(undefined);
     expect(system.browsers!.manager.endpoints(), 'none before there is work (no warm pool outside business hours)').to.deep.equal([]);
 

@@ -4,7 +4,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { expect } from 'chai';
 import { generate } from 'otplib';
 import { chromium, type Browser, type BrowserContext } from 'playwright-core';
-import { defaultChromiumPath } from '../../src/config/config.js';
+import { defaultChromiumPath } from '../../src/config/settings.js';
 import { RpaError, isRpaError } from '../../src/errors/failures.js';
 import { startPracticePortal, type PracticePortal } from '../../src/portals/practice-portals.js';
 import type { ProviderAutomation, ProviderDescriptor } from '../../src/providers/provider.js';

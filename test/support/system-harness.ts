@@ -60,7 +60,7 @@ export async function startSystemHarness(env: Record<string, string> = {}, optio
       return { status: res.status, body: await json(res) };
     },
     async portal(provider, method, path, body) {
-      const url = system.config.providers[provider]!.url!;
+      const url = system.runtime!.portalUrls[provider]!;
       const res = await fetch(url + path, { method, headers: { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
       return json(res);
     },

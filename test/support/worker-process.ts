@@ -12,15 +12,16 @@ const MAIN = fileURLToPath(new URL('../../src/main.js', import.meta.url));
  */
 export function startWorkerProcess(harness: SystemHarness, providers: readonly string[], env: Record<string, string> = {}): ChildProcess {
   const config = harness.system.config;
+  const runtime = harness.system.runtime!;
   const childEnv: NodeJS.ProcessEnv = {
     ...process.env,
     RPA_ROLES: 'worker',
     RPA_DATA_DIR: join(testRoot(), uniquePrefix('worker')),
-    DATABASE_URL: config.databaseUrl,
-    VALKEY_URL: config.valkeyUrl,
+    DATABASE_URL: runtime.databaseUrl,
+    VALKEY_URL: runtime.valkeyUrl,
     QUEUE_PREFIX: config.queuePrefix,
-    BROWSER_POOL_URL: config.browserPool.url,
-    BROWSER_POOL_TOKEN: config.browserPool.token,
+    BROWSER_POOL_URL: runtime.browserPool?.url,
+    BROWSER_POOL_TOKEN: runtime.browserPool?.token,
     CALLBACK_ALLOW_HOSTS: '127.0.0.1',
     PORT: '0',
     HOST: '127.0.0.1',
@@ -30,7 +31,7 @@ export function startWorkerProcess(harness: SystemHarness, providers: readonly s
   for (const name of providers) {
     const p = config.providers[name]!;
     const prefix = name.toUpperCase();
-    childEnv[`${prefix}_URL`] = p.url;
+    childEnv[`${prefix}_URL`] = runtime.portalUrls[name];
     childEnv[`${prefix}_${p.descriptor.loginField.toUpperCase()}`] = p.login;
     childEnv[`${prefix}_PASSWORD`] = p.password;
     if (p.totpSecret) childEnv[`${prefix}_TOTP_SECRET`] = p.totpSecret;

@@ -4,7 +4,7 @@ import { expect } from 'chai';
 import type { Redis } from 'iovalkey';
 import { BrowserPoolClient, type BrowserLease } from '../../src/browser/browser-pool-client.js';
 import { startBrowserPoolServer, type BrowserPoolServer } from '../../src/browser/browser-pool-server.js';
-import { defaultChromiumPath } from '../../src/config/config.js';
+import { defaultChromiumPath } from '../../src/config/settings.js';
 import { startPracticePortal, type PracticePortal } from '../../src/portals/practice-portals.js';
 import { OctotelAutomation } from '../../src/providers/octotel/automation.js';
 import { octotelDescriptor } from '../../src/providers/octotel/descriptor.js';

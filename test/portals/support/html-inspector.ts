@@ -1,5 +1,5 @@
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { defaultChromiumPath } from '../../../src/config/config.js';
+import { defaultChromiumPath } from '../../../src/config/settings.js';
 
 export const CHROMIUM_ARGS = [
   '--no-sandbox',
