@@ -2,8 +2,10 @@
 // The quick start's set-up, in plain Node (it runs before any dependency is installed):
 // installs npm dependencies and the system packages the embedded defaults need, builds,
 // then runs the system (`start`), the test suite (`test`) or nothing more (`build`).
-import { spawnSync } from 'node:child_process';
-import { accessSync, constants, existsSync, statSync } from 'node:fs';
+// Every step is safe to interrupt: the next run sees what did not finish and does it again.
+import { spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { accessSync, constants, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -13,7 +15,12 @@ const env = { ...process.env, PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD: '1' };
 
 function run(cmd, args, opts = {}) {
   const result = spawnSync(cmd, args, { cwd: root, stdio: 'inherit', env, ...opts });
-  if (result.error) throw result.error;
+  if (result.error) {
+    console.error(`bootstrap: could not run ${cmd} (${result.error.code ?? result.error.message})`);
+    process.exit(1);
+  }
+  // Interrupted (Ctrl-C): stop here; the next run picks up where this one was cut short.
+  if (result.signal) process.exit(128 + (result.signal === 'SIGINT' ? 2 : 15));
   return result.status ?? 1;
 }
 function must(cmd, args, what) {
@@ -24,50 +31,69 @@ function must(cmd, args, what) {
   }
 }
 function onPath(...names) {
-  const dirs = [...(process.env.PATH ?? '').split(':'), '/usr/sbin', '/usr/bin', '/usr/local/bin'];
+  const dirs = [...(process.env.PATH ?? '').split(':'), '/usr/local/sbin', '/usr/sbin', '/sbin'];
   return names.some((n) => dirs.some((d) => {
     try { accessSync(join(d, n), constants.X_OK); return true; } catch { return false; }
   }));
 }
-const mtime = (p) => (existsSync(p) ? statSync(p).mtimeMs : 0);
+const digest = (file) => createHash('sha256').update(readFileSync(file)).digest('hex');
 
-// 1. npm dependencies, when missing or older than the lock file.
-const stamp = join(root, 'node_modules', '.package-lock.json');
-if (!existsSync(stamp) || mtime(join(root, 'package-lock.json')) > mtime(stamp)) {
+// 1. npm dependencies, unless the last complete install was of this very lock file.
+const installStamp = join(root, 'node_modules', '.rpa-installed');
+const lockDigest = digest(join(root, 'package-lock.json'));
+if (!existsSync(installStamp) || readFileSync(installStamp, 'utf8').trim() !== lockDigest) {
   console.error('bootstrap: installing npm dependencies (npm ci)');
   must('npm', ['ci', '--no-audit', '--no-fund'], 'npm ci');
+  writeFileSync(installStamp, `${lockDigest}\n`);
 }
 
-// 2. System packages for the embedded defaults: a Valkey-protocol server and Chromium.
-const missing = [];
-if (!process.env.VALKEY_URL && !onPath('valkey-server', 'redis-server')) missing.push('redis-server');
-if (!process.env.CHROMIUM_PATH && !['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'].some(existsSync)) missing.push('chromium');
-if (missing.length > 0) {
+// 2. System packages for the embedded defaults (a Valkey-protocol server, Chromium) and the tests.
+const wanted = [];
+if (!process.env.VALKEY_URL && !onPath('valkey-server', 'redis-server')) wanted.push('redis-server');
+if (!process.env.CHROMIUM_PATH && !onPath('chromium', 'chromium-browser', 'google-chrome')) wanted.push('chromium');
+if (wanted.length > 0) {
   const isRoot = process.getuid?.() === 0;
   if (isRoot && onPath('apt-get')) {
-    console.error(`bootstrap: installing ${missing.join(' ')} with apt-get`);
+    console.error(`bootstrap: installing ${wanted.join(' ')} with apt-get`);
     const aptEnv = { ...env, DEBIAN_FRONTEND: 'noninteractive' };
+    const install = () => run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...wanted], { env: aptEnv });
     run('apt-get', ['update', '-qq'], { env: aptEnv });
-    const status = run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...missing], { env: aptEnv });
-    if (status !== 0) {
-      console.error(`bootstrap: apt-get install ${missing.join(' ')} failed; install them by hand`);
-      process.exit(1);
+    if (install() !== 0) {
+      // An earlier install cut short leaves dpkg half-configured; finish it and try once more.
+      run('dpkg', ['--configure', '-a'], { env: aptEnv });
+      if (install() !== 0) {
+        console.error(`bootstrap: apt-get install ${wanted.join(' ')} failed; install them by hand`);
+        process.exit(1);
+      }
     }
   } else {
     console.error(
-      `bootstrap: missing ${missing.join(' and ')}. Install them (Debian/Ubuntu: sudo apt-get install ${missing.join(' ')}),` +
-        ' or point VALKEY_URL / CHROMIUM_PATH at your own.',
+      `bootstrap: missing ${wanted.join(' and ')}: install ${wanted.length > 1 ? 'them' : 'it'} (Debian/Ubuntu: sudo apt-get install ${wanted.join(' ')}),` +
+        ' or point VALKEY_URL at your own Valkey and CHROMIUM_PATH at your own Chromium.',
     );
     process.exit(1);
   }
 }
 
-// 3. Build (incremental).
+// 3. Build (incremental). A build cut short may have left its incremental state newer than
+//    the files it wrote: without the stamp of a finished build, build everything again.
+const buildStamp = join(root, 'dist', '.rpa-built');
+if (!existsSync(buildStamp)) rmSync(join(root, 'dist', '.tsbuildinfo'), { force: true });
+rmSync(buildStamp, { force: true });
 must(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json'], 'TypeScript build');
+writeFileSync(buildStamp, `${new Date().toISOString()}\n`);
 
-// 4. Run.
-if (mode === 'start') {
-  process.exitCode = run(process.execPath, ['--enable-source-maps', join(root, 'dist', 'src', 'main.js')], { stdio: 'inherit' });
-} else if (mode === 'test') {
-  process.exitCode = run(process.execPath, ['--enable-source-maps', join(root, 'node_modules', 'mocha', 'bin', 'mocha.js'), ...process.argv.slice(3)]);
+// 4. Run, as a child that owns its signals: a Ctrl-C reaches it from the terminal; a SIGTERM
+//    sent to us is passed on; we wait for it to finish its shutdown and exit with its code.
+const command =
+  mode === 'start'
+    ? ['--enable-source-maps', join(root, 'dist', 'src', 'main.js')]
+    : mode === 'test'
+      ? ['--enable-source-maps', join(root, 'node_modules', 'mocha', 'bin', 'mocha.js'), ...process.argv.slice(3)]
+      : undefined;
+if (command) {
+  const child = spawn(process.execPath, command, { cwd: root, stdio: 'inherit', env });
+  process.on('SIGINT', () => undefined);
+  for (const signal of ['SIGTERM', 'SIGHUP']) process.on(signal, () => child.kill(signal));
+  child.on('exit', (code, signal) => process.exit(code ?? (signal ? 128 + (signal === 'SIGINT' ? 2 : 15) : 1)));
 }

@@ -22,7 +22,9 @@ import { JobEnqueuer } from './queues/job-enqueuer.js';
 import { QueueRegistry } from './queues/queue-registry.js';
 import { Sweeper } from './queues/sweeper.js';
 import { createValkey } from './queues/valkey.js';
+import { lockDataDir } from './infra/data-dir-lock.js';
 import { startInfrastructure, type Infrastructure } from './infra/infrastructure.js';
+import { assertWritableDataDir, portTaken, preflight, usesEmbeddedServices, usesServices } from './infra/preflight.js';
 import { repeatEvery } from './infra/repeat-every.js';
 import { startBatchWorkers, type BatchWorkers } from './processors/batch-workers.js';
 import { startWorkerBrowsers, type WorkerBrowsers } from './browser/worker-browsers.js';
@@ -81,7 +83,14 @@ export async function startSystem(config: Config, logger: Logger, options: Start
   };
 
   try {
-    if (has(config, 'api', 'batcher', 'worker', 'maintenance')) {
+    if (usesEmbeddedServices(config)) {
+      // First, so a second start on the same folder is refused before it touches anything.
+      assertWritableDataDir(config.dataDir);
+      const lock = await lockDataDir(config.dataDir);
+      closers.push(() => lock.release());
+    }
+    await preflight(config);
+    if (usesServices(config)) {
       const infra: Infrastructure = await startInfrastructure(config, logger, { advertise: options.advertise });
       closers.push(() => infra.close());
       found.databaseUrl = infra.databaseUrl;
@@ -248,7 +257,7 @@ export async function startSystem(config: Config, logger: Logger, options: Start
       });
       const server: Server = await new Promise((resolve, reject) => {
         const s = app.listen(config.port, config.host, () => resolve(s));
-        s.once('error', reject);
+        s.once('error', (error: NodeJS.ErrnoException) => reject(error.code === 'EADDRINUSE' ? portTaken(config.port, config.host, 'PORT', error) : error));
       });
       closers.push(
         () =>

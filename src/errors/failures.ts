@@ -46,6 +46,7 @@ export const FAILURES = Object.freeze({
   CALLBACK_URL_FORBIDDEN: policy(false, 'none', 400, 'a callback URL the SSRF guard refuses'),
   // Our own infrastructure
   CONFIG_INVALID: policy(false, 'none', 500, 'a setting is missing or wrong; fix it and restart', 'unrecoverable'),
+  STARTUP_FAILED: policy(false, 'none', 500, 'this process could not start (a port taken, a data folder in use or damaged, a program missing); the message says what to do'),
   SERVICE_UNAVAILABLE: policy(true, 'batch', 503, 'Postgres, Valkey or a browser pool did not answer; tried again later'),
   INTERNAL: policy(false, 'none', 500, 'a bug: anything thrown that is not one of ours'),
   // Browsers

@@ -1,12 +1,13 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'iovalkey';
 import { RpaError } from '../errors/failures.js';
 import type { Logger } from '../logger.js';
 import { freePort } from './free-port.js';
 import { stopStaleProcess } from './stale-process.js';
+import { startServerProcess, type ServerProcess } from './server-process.js';
 import { findBinary } from './system-binaries.js';
 
 export interface EmbeddedValkeyHandle {
@@ -21,7 +22,7 @@ export interface EmbeddedValkeyHandle {
 }
 
 export const VALKEY_INSTALL_HINT =
-  'no valkey-server or redis-server found: install one (Debian/Ubuntu: apt-get install redis-server) or set VALKEY_URL';
+  'no valkey-server or redis-server on PATH: install one (Debian/Ubuntu: sudo apt-get install redis-server), or set VALKEY_URL to your own server';
 
 /**
  * Runs a private valkey-server (or redis-server: same protocol) on 127.0.0.1 with AOF on and
@@ -29,47 +30,36 @@ export const VALKEY_INSTALL_HINT =
  */
 export async function startEmbeddedValkey(dir: string, logger: Logger, port?: number): Promise<EmbeddedValkeyHandle> {
   const binary = findBinary('valkey-server', 'redis-server');
-  if (!binary) throw new RpaError('SERVICE_UNAVAILABLE', VALKEY_INSTALL_HINT);
-  mkdirSync(dir, { recursive: true });
+  if (!binary) throw new RpaError('STARTUP_FAILED', VALKEY_INSTALL_HINT);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
   const pidFile = join(dir, 'valkey.pid');
-  await stopStaleProcess(pidFile);
+  // Only ever called with the data folder's lock held: a live server here has lost its owner.
+  await stopStaleProcess(pidFile, 15_000, basename(binary));
   const listenPort = port ?? (await freePort());
   const log = logger.child({ component: 'embedded-valkey' });
-  let child: ChildProcess | undefined;
+  let server: ServerProcess | undefined;
 
   const launch = async () => {
-    const args = [
-      '--port', String(listenPort),
-      '--bind', '127.0.0.1',
-      '--dir', dir,
-      '--pidfile', pidFile,
-      '--appendonly', 'yes',
-      '--appendfsync', 'everysec',
-      '--maxmemory-policy', 'noeviction',
-      '--save', '',
-      '--daemonize', 'no',
-      '--protected-mode', 'yes',
-      '--loglevel', 'warning',
-    ];
-    // Its own process group: a Ctrl-C to `npm start` must not stop Valkey before the
-    // graceful shutdown that still needs it; close() stops it last.
-    const proc = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-    child = proc;
-    proc.stdout?.on('data', (d: Buffer) => log.debug(d.toString().trim()));
-    proc.stderr?.on('data', (d: Buffer) => log.warn(d.toString().trim()));
-    proc.on('exit', (code, signal) => {
-      if (child === proc) child = undefined;
-      log.debug({ code, signal }, 'valkey-server exited');
+    server = await startServerProcess({
+      name: 'embedded Valkey',
+      command: binary,
+      args: [
+        '--port', String(listenPort),
+        '--bind', '127.0.0.1',
+        '--dir', dir,
+        '--pidfile', pidFile,
+        '--appendonly', 'yes',
+        '--appendfsync', 'everysec',
+        '--maxmemory-policy', 'noeviction',
+        '--save', '',
+        '--daemonize', 'no',
+        '--protected-mode', 'yes',
+        '--loglevel', 'warning',
+      ],
+      ready: (proc) => waitForPing(listenPort, proc),
+      onLine: (line) => log.debug(line),
+      hint: `Its files in ${dir} may be damaged (redis-check-aof --fix repairs an append-only file) or belong to another version: move the folder away, or start over with \`npx rpa reset\` (this deletes queued work; the jobs stay in Postgres); or set VALKEY_URL to your own server`,
     });
-    await waitForPing(listenPort, proc);
-  };
-
-  const stopChild = async (signal: NodeJS.Signals) => {
-    const proc = child;
-    if (!proc || proc.exitCode !== null) return;
-    const exited = new Promise<void>((r) => proc.once('exit', () => r()));
-    proc.kill(signal);
-    await exited;
   };
 
   await launch();
@@ -77,19 +67,19 @@ export async function startEmbeddedValkey(dir: string, logger: Logger, port?: nu
   return {
     url: `redis://127.0.0.1:${listenPort}`,
     port: listenPort,
-    stop: () => stopChild('SIGTERM'),
+    stop: async () => server?.stop('SIGTERM'),
     restart: async () => {
-      await stopChild('SIGTERM');
+      await server?.stop('SIGTERM');
       await launch();
     },
-    kill: () => stopChild('SIGKILL'),
+    kill: async () => server?.stop('SIGKILL'),
   };
 }
 
 async function waitForPing(port: number, proc: ChildProcess): Promise<void> {
-  const deadline = Date.now() + 20_000;
-  while (Date.now() < deadline) {
-    if (proc.exitCode !== null) throw new RpaError('SERVICE_UNAVAILABLE', `valkey-server exited with code ${proc.exitCode} while starting`);
+  // Loading a large append-only file takes a while; the server's own exit ends the wait early.
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline && proc.exitCode === null) {
     const client = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
     client.on('error', () => undefined);
     try {
@@ -103,5 +93,5 @@ async function waitForPing(port: number, proc: ChildProcess): Promise<void> {
     }
     await sleep(50);
   }
-  throw new RpaError('SERVICE_UNAVAILABLE', `valkey-server did not answer on port ${port}`);
+  throw new RpaError('STARTUP_FAILED', `embedded Valkey did not answer on port ${port} within 60 s`);
 }
