@@ -10,6 +10,9 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+// A Ctrl-C reaches every process of the terminal's group: let the step in hand (npm ci,
+// apt-get, tsc, the system) finish its own clean-up, then stop (see run()).
+process.on('SIGINT', () => undefined);
 const mode = process.argv[2] ?? 'build';
 const env = { ...process.env, PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD: '1' };
 
@@ -93,7 +96,6 @@ const command =
       : undefined;
 if (command) {
   const child = spawn(process.execPath, command, { cwd: root, stdio: 'inherit', env });
-  process.on('SIGINT', () => undefined);
   for (const signal of ['SIGTERM', 'SIGHUP']) process.on(signal, () => child.kill(signal));
   child.on('exit', (code, signal) => process.exit(code ?? (signal ? 128 + (signal === 'SIGINT' ? 2 : 15) : 1)));
 }

@@ -45,6 +45,7 @@ describe('a fresh clone in a private folder: npm start', function () {
     await new Promise((r) => setTimeout(r, 1_500));
     process.kill(-first.child.pid!, 'SIGINT');
     expect(await first.exited).to.not.equal(0);
+    await new Promise((r) => setTimeout(r, 500));
     expect(processesUnder(root), 'the interrupted start left processes').to.deep.equal([]);
 
     const second = npmStart(port);
