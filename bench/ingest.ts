@@ -29,7 +29,7 @@ import { fileURLToPath } from 'node:url';
 import { Queue, type ConnectionOptions } from 'bullmq';
 import pg from 'pg';
 import { loadConfig } from '../src/config/config.js';
-import { createApiKey } from '../src/db/api-key-repository.js';
+import { createApiKey } from '../src/api/auth/api-key.js';
 import { MAX_BULK_JOBS } from '../src/jobs/job-request.js';
 import { createLogger } from '../src/logger.js';
 import { providerQueueJobId } from '../src/queues/queue-names.js';

@@ -1,6 +1,6 @@
 import { loadConfig, type Config } from './config/config.js';
 import { coerceError } from './errors/coerce-error.js';
-import { ensureLocalAdminKey } from './infra/admin-key-file.js';
+import { ensureLocalAdminKey } from './api/auth/local-admin-key.js';
 import { createLogger, type Logger } from './logger.js';
 import { startSystem, type System } from './system.js';
 

@@ -5,7 +5,7 @@ import type { Queue } from 'bullmq';
 import express, { Router, type Request, type RequestHandler, type Response } from 'express';
 import { can } from './auth/roles.js';
 import type { Db } from '../db/database.js';
-import type { ApiKeyIdentity } from '../db/api-key-repository.js';
+import type { ApiKeyIdentity } from '../db/api-key-store.js';
 import { identify, presentedKey } from './auth/authenticate.js';
 
 export const BULL_BOARD_PATH = '/admin/queues';

@@ -1,4 +1,4 @@
-import type { JobRow } from '../db/job-repository.js';
+import type { JobRow } from '../db/job-store.js';
 
 export interface CallbackDeliveryView {
   state: string;

@@ -1,5 +1,6 @@
-import { sql } from 'kysely';
+import { batchesChangedSince, unfinishedBatchStatuses } from '../db/batch-store.js';
 import type { Db } from '../db/database.js';
+import { eventsAfter, latestEventId } from '../db/event-store.js';
 import type { Logger } from '../logger.js';
 
 /** What `/events` sends: one envelope per job or batch status change. */
@@ -53,11 +54,11 @@ export class StatusEventFeed {
   }
 
   private async start(): Promise<void> {
-    const { rows } = await sql<{ last: string | null; now: Date }>`SELECT (SELECT max(id) FROM job_events)::text AS last, now() AS now`.execute(this.db);
-    this.lastJobEventId = rows[0]!.last ?? '0';
-    this.batchesSince = rows[0]!.now;
+    const start = await latestEventId(this.db);
+    this.lastJobEventId = start.last;
+    this.batchesSince = start.now;
     this.batchStatus.clear();
-    const active = await this.db.selectFrom('batches').select(['id', 'status']).where('status', 'not in', ['completed', 'failed']).execute();
+    const active = await unfinishedBatchStatuses(this.db);
     for (const b of active) this.batchStatus.set(b.id, b.status);
     const tick = () => {
       this.polling = this.poll()
@@ -76,14 +77,7 @@ export class StatusEventFeed {
 
   private async poll(): Promise<void> {
     const events: StatusEvent[] = [];
-    const jobRows = await this.db
-      .selectFrom('job_events')
-      .innerJoin('jobs', 'jobs.id', 'job_events.job_id')
-      .select(['job_events.id', 'job_events.job_id', 'job_events.at', 'job_events.from_status', 'job_events.to_status', 'job_events.cause', 'job_events.actor', 'job_events.batch_id', 'jobs.provider', 'jobs.action'])
-      .where('job_events.id', '>', this.lastJobEventId!)
-      .orderBy('job_events.id')
-      .limit(5_000)
-      .execute();
+    const jobRows = await eventsAfter(this.db, this.lastJobEventId!, 5_000);
     for (const r of jobRows) {
       this.lastJobEventId = r.id;
       events.push({
@@ -95,9 +89,8 @@ export class StatusEventFeed {
     }
     // Batches touched since the last poll (a second of overlap: updated_at is the writer's clock).
     const since = new Date(this.batchesSince!.getTime() - 1_000);
-    const { rows: clock } = await sql<{ now: Date }>`SELECT now() AS now`.execute(this.db);
-    const batchRows = await this.db.selectFrom('batches').selectAll().where('updated_at', '>=', since).orderBy('id').execute();
-    this.batchesSince = clock[0]!.now;
+    const { rows: batchRows, now } = await batchesChangedSince(this.db, since);
+    this.batchesSince = now;
     for (const b of batchRows) {
       if (this.batchStatus.get(b.id) === b.status) continue;
       const from = this.batchStatus.get(b.id) ?? null;

@@ -1,4 +1,4 @@
-import { sql } from 'kysely';
+import { pendingDeliveriesOf, pendingDeliveryPage, recordDueDeliveries } from '../db/callback-store.js';
 import type { Db } from '../db/database.js';
 import type { Logger } from '../logger.js';
 import { withTimeout } from '../queues/job-enqueuer.js';
@@ -14,8 +14,6 @@ export interface CallbackJobData {
 export function callbackQueueJobId(jobId: string): string {
   return `callback-${jobId}`;
 }
-
-const ENDED_STATUSES = ['completed', 'failed', 'cancelled'] as const;
 
 /**
  * Schedules the callbacks of jobs that have ended. Safe to call more than once for the same
@@ -37,26 +35,8 @@ export class CallbackEnqueuer {
   async enqueueForJobs(jobIds: string[], timeoutMs = 5_000): Promise<void> {
     const ids = [...new Set(jobIds)];
     if (ids.length === 0) return;
-    await this.db
-      .insertInto('callback_deliveries')
-      .columns(['job_id', 'url'])
-      .expression((eb) =>
-        eb
-          .selectFrom('jobs')
-          .select(['id', sql<string>`callback_url`.as('url')])
-          .where('id', 'in', ids)
-          .where('status', 'in', ENDED_STATUSES)
-          .where('callback_url', 'is not', null),
-      )
-      .onConflict((oc) => oc.column('job_id').doNothing())
-      .execute();
-    const pending = await this.db
-      .selectFrom('callback_deliveries')
-      .select('job_id')
-      .where('job_id', 'in', ids)
-      .where('state', '=', 'pending')
-      .execute();
-    await this.add(pending.map((p) => p.job_id), timeoutMs);
+    await recordDueDeliveries(this.db, ids);
+    await this.add(await pendingDeliveriesOf(this.db, ids), timeoutMs);
   }
 
   /**
@@ -69,23 +49,16 @@ export class CallbackEnqueuer {
     let after = '0';
     let requeued = 0;
     for (;;) {
-      const page = await this.db
-        .selectFrom('callback_deliveries')
-        .select('job_id')
-        .where('state', '=', 'pending')
-        .where('job_id', '>', after)
-        .orderBy('job_id')
-        .limit(pageSize)
-        .execute();
+      const page = await pendingDeliveryPage(this.db, after, pageSize);
       if (page.length === 0) break;
-      after = page.at(-1)!.job_id;
+      after = page.at(-1)!;
       const states = await withTimeout(
-        Promise.all(page.map((p) => queue.getJobState(callbackQueueJobId(p.job_id)))),
+        Promise.all(page.map((jobId) => queue.getJobState(callbackQueueJobId(jobId)))),
         timeoutMs,
         'read callback job states from Valkey',
       );
-      const missing = page.filter((_, i) => states[i] === 'unknown').map((p) => p.job_id);
-      const finished = page.filter((_, i) => states[i] === 'completed' || states[i] === 'failed').map((p) => p.job_id);
+      const missing = page.filter((_, i) => states[i] === 'unknown');
+      const finished = page.filter((_, i) => states[i] === 'completed' || states[i] === 'failed');
       if (finished.length > 0) this.logger.warn({ job_ids: finished.slice(0, 20), count: finished.length }, 'pending callback deliveries whose queue job has finished');
       await this.add(missing, timeoutMs);
       requeued += missing.length;

@@ -1,6 +1,6 @@
 import { Worker, UnrecoverableError, type ConnectionOptions, type Job } from 'bullmq';
 import type { Redis } from 'iovalkey';
-import { sql } from 'kysely';
+import { findDeliveryWithJob, markDelivered, markRefused, recordAttemptFailure } from '../db/callback-store.js';
 import type { Db } from '../db/database.js';
 import { coerceError } from '../errors/coerce-error.js';
 import type { Logger } from '../logger.js';
@@ -61,19 +61,7 @@ export function startCallbackWorker(options: CallbackWorkerOptions): CallbackWor
   async function recordFailure(jobId: string, attemptKey: string, attempt: number, maxAttempts: number, outcome: AttemptOutcome): Promise<{ last: boolean; delayMs: number }> {
     const last = outcome.final || attempt >= maxAttempts;
     const delayMs = last ? 0 : callbackBackoffDelay(attempt, attemptKey, backoffBaseMs);
-    await db
-      .updateTable('callback_deliveries')
-      .set({
-        state: last ? 'failed' : 'pending',
-        attempts: sql`attempts + 1`,
-        last_status: outcome.status,
-        last_error: outcome.error.slice(0, 1000),
-        next_attempt_at: last ? null : new Date(Date.now() + delayMs),
-        updated_at: new Date(),
-      })
-      .where('job_id', '=', jobId)
-      .where('state', '=', 'pending')
-      .execute();
+    await recordAttemptFailure(db, jobId, { last, status: outcome.status, error: outcome.error, nextAttemptAt: last ? null : new Date(Date.now() + delayMs) });
     return { last, delayMs };
   }
 
@@ -82,12 +70,7 @@ export function startCallbackWorker(options: CallbackWorkerOptions): CallbackWor
     const attempt = job.attemptsMade + 1;
     const maxAttempts = job.opts.attempts ?? 1;
     const log = logger.child({ component: 'callbacks', job_id: jobId, attempt, max_attempts: maxAttempts });
-    const row = await db
-      .selectFrom('callback_deliveries as d')
-      .innerJoin('jobs as j', 'j.id', 'd.job_id')
-      .select(['d.url', 'd.state', 'j.id', 'j.status', 'j.result', 'j.error', 'j.batch_id', 'j.evidence', 'j.completed_at'])
-      .where('d.job_id', '=', jobId)
-      .executeTakeFirst();
+    const row = await findDeliveryWithJob(db, jobId);
     if (!row) {
       log.warn('callback job without a delivery row; nothing to send');
       return 'missing';
@@ -100,12 +83,7 @@ export function startCallbackWorker(options: CallbackWorkerOptions): CallbackWor
     } catch (thrown) {
       const err = coerceError(thrown);
       if (err.code === 'CALLBACK_URL_FORBIDDEN') {
-        await db
-          .updateTable('callback_deliveries')
-          .set({ state: 'refused', last_error: err.message, next_attempt_at: null, updated_at: new Date() })
-          .where('job_id', '=', jobId)
-          .where('state', '=', 'pending')
-          .execute();
+        await markRefused(db, jobId, err.message);
         log.warn({ reason: err.message }, 'callback refused: forbidden target');
         throw new UnrecoverableError(err.message);
       }
@@ -125,12 +103,7 @@ export function startCallbackWorker(options: CallbackWorkerOptions): CallbackWor
     try {
       const { status } = await sendCallback(target, body, headers, requestTimeoutMs);
       if (status >= 200 && status < 300) {
-        await db
-          .updateTable('callback_deliveries')
-          .set({ state: 'delivered', attempts: sql`attempts + 1`, last_status: status, last_error: null, delivered_at: new Date(), next_attempt_at: null, updated_at: new Date() })
-          .where('job_id', '=', jobId)
-          .where('state', '=', 'pending')
-          .execute();
+        await markDelivered(db, jobId, status);
         log.info({ host: target.url.host, status, duration_ms: Date.now() - started }, `callback delivered on attempt ${attempt} of ${maxAttempts}`);
         return 'delivered';
       }

@@ -1,5 +1,6 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { createApiKey, listApiKeys, revokeApiKey } from '../db/api-key-repository.js';
+import { createApiKey } from '../api/auth/api-key.js';
+import { listApiKeys, revokeApiKey } from '../db/api-key-store.js';
 import { migrateToLatest } from '../db/migrate.js';
 import { ROLES, type Role } from '../db/schema.js';
 import { RpaError } from '../errors/failures.js';

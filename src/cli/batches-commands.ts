@@ -1,8 +1,8 @@
 import { Command, Option } from 'commander';
-import { batchProgress, findBatch, findBatchMembers, listBatches } from '../db/batch-repository.js';
+import { batchProgress, findBatch, findBatchMembers, listBatches } from '../db/batch-store.js';
 import type { BatchStatus } from '../db/schema.js';
 import { RpaError } from '../errors/failures.js';
-import { batchRequeueCandidates, enqueueItems, findFailedBatchIds, requeueJobs, type RequeueResult } from '../jobs/job-requeue.js';
+import { batchRequeueCandidates, findFailedBatchIds, requeueJobs, type RequeueResult } from '../db/job-requeue.js';
 import { withCliContext } from './cli-context.js';
 import { parseBatchStatus, parseId, parseLimit, parseOneId, parseProvider, parseSince } from './cli-options.js';
 import { formatTable, formatTime } from './cli-table.js';
@@ -88,7 +88,7 @@ export function registerBatchesCommands(program: Command): void {
         }
         const jobIds = await batchRequeueCandidates(db, targets);
         const result: RequeueResult = await requeueJobs(db, jobIds, { actor: cliActor(options.actor), reason: options.reason, dryRun: options.dryRun });
-        const enqueued = enqueuer ? await enqueuer.tryEnqueue(enqueueItems(result)) : false;
+        const enqueued = enqueuer ? await enqueuer.tryEnqueue(result.dryRun ? [] : result.requeued.map((r) => ({ id: r.id, provider: r.provider, trip: r.trip }))) : false;
         if (options.json) return json({ batches: targets, ...result, enqueued });
         print(`${targets.length} batch(es): ${targets.join(', ') || '-'}\n`);
         print(formatRequeue(result, enqueued));

@@ -4,7 +4,7 @@ import { loadConfig } from '../config/config.js';
 import type { JobAction } from '../db/schema.js';
 import { RpaError } from '../errors/failures.js';
 import { providerNames } from '../providers/descriptors.js';
-import { readLocalAdminKey } from '../infra/admin-key-file.js';
+import { readLocalAdminKey } from '../api/auth/local-admin-key.js';
 import { formatTable } from './cli-table.js';
 import { parseDurationMs } from './cli-options.js';
 import { demoSample, MAX_DEMO_JOBS, seedSpace, type DemoJob } from './demo-sample.js';

@@ -1,9 +1,9 @@
 import { Command, Option } from 'commander';
-import { listJobEvents } from '../db/job-events.js';
-import { findJob } from '../db/job-repository.js';
+import { listJobEvents } from '../db/event-store.js';
+import { findJob, listJobs } from '../db/job-store.js';
 import type { JobAction, JobStatus } from '../db/schema.js';
 import { RpaError } from '../errors/failures.js';
-import { enqueueItems, requeueJobs } from '../jobs/job-requeue.js';
+import { requeueJobs } from '../db/job-requeue.js';
 import { withCliContext } from './cli-context.js';
 import { parseAction, parseId, parseJobStatus, parseLimit, parseOneId, parseProvider, parseSince } from './cli-options.js';
 import { formatTable, formatTime } from './cli-table.js';
@@ -28,13 +28,7 @@ export function registerJobsCommands(program: Command): void {
     .option('--json', 'print JSON instead of a table')
     .action(async (options: { status?: JobStatus; provider?: string; action?: JobAction; batch?: string; since?: Date; limit: number; json?: boolean }) => {
       await withCliContext({}, async ({ db }) => {
-        let query = db.selectFrom('jobs').selectAll().orderBy('id', 'desc').limit(options.limit);
-        if (options.status) query = query.where('status', '=', options.status);
-        if (options.provider) query = query.where('provider', '=', options.provider);
-        if (options.action) query = query.where('action', '=', options.action);
-        if (options.batch) query = query.where('batch_id', '=', options.batch);
-        if (options.since) query = query.where('created_at', '>=', options.since);
-        const rows = await query.execute();
+        const rows = await listJobs(db, { status: options.status, provider: options.provider, action: options.action, batchId: options.batch, since: options.since, limit: options.limit });
         if (options.json) return json({ jobs: rows });
         if (rows.length === 0) return print('no jobs\n');
         print(
@@ -79,7 +73,7 @@ export function registerJobsCommands(program: Command): void {
     .action(async (ids: string[], options: { dryRun?: boolean; reason: string; actor?: string; json?: boolean }) => {
       await withCliContext({ valkey: !options.dryRun }, async ({ db, enqueuer }) => {
         const result = await requeueJobs(db, ids, { actor: cliActor(options.actor), reason: options.reason, dryRun: options.dryRun });
-        const enqueued = enqueuer ? await enqueuer.tryEnqueue(enqueueItems(result)) : false;
+        const enqueued = enqueuer ? await enqueuer.tryEnqueue(result.dryRun ? [] : result.requeued.map((r) => ({ id: r.id, provider: r.provider, trip: r.trip }))) : false;
         if (options.json) return json({ ...result, enqueued });
         print(formatRequeue(result, enqueued));
       });

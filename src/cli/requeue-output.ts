@@ -1,5 +1,5 @@
 import { userInfo } from 'node:os';
-import type { RequeueResult } from '../jobs/job-requeue.js';
+import type { RequeueResult } from '../db/job-requeue.js';
 import { formatTable } from './cli-table.js';
 
 /** The actor recorded for a CLI requeue: `--actor`, else `cli:<OS user>`. */

@@ -6,7 +6,7 @@ import { loadConfig } from '../config/config.js';
 import type { JobAction } from '../db/schema.js';
 import { RpaError } from '../errors/failures.js';
 import { MAX_BULK_JOBS } from '../jobs/job-request.js';
-import { readLocalAdminKey } from '../infra/admin-key-file.js';
+import { readLocalAdminKey } from '../api/auth/local-admin-key.js';
 import { parseAction, parseDurationMs, parseProvider } from './cli-options.js';
 import { parseCsv } from './csv-file.js';
 

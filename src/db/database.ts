@@ -1,4 +1,4 @@
-import { Kysely, PostgresDialect } from 'kysely';
+import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
 import type { Database } from './schema.js';
 
@@ -6,6 +6,11 @@ export type Db = Kysely<Database>;
 
 // bigint (int8) and numeric come back as strings: ids stay exact; counts are cast in SQL where needed.
 pg.types.setTypeParser(pg.types.builtins.INT8, (v) => v);
+
+/** One round trip: does Postgres answer? */
+export async function pingDatabase(db: Db): Promise<void> {
+  await sql`select 1`.execute(db);
+}
 
 export function createDb(connectionString: string, options: { max?: number } = {}): Db {
   const pool = new pg.Pool({

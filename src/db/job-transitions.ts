@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import type { Db } from './database.js';
-import { appendJobEvents } from './job-events.js';
-import type { JobRow } from './job-repository.js';
+import { appendJobEvents } from './event-store.js';
+import type { JobRow } from './job-store.js';
 import type { JobError } from './schema.js';
 
 /**
@@ -169,6 +169,24 @@ export async function returnJobs(
       await appendJobEvents(trx, { jobIds: ids, from: status, to: 'pending', cause: options.cause, actor: options.actor, batchId, details: options.error ? { ...options.error } : undefined });
     }
     return rows.map((r) => ({ id: r.id, trip: r.queue_trip }));
+  });
+}
+
+/**
+ * pending → cancelled: an operator withdraws a job that has not started (POST /jobs/:id/cancel).
+ * Returns the job, or undefined when it was not pending (started, ended, or no such job).
+ */
+export async function withdrawJob(db: Db, jobId: string, actor: string): Promise<JobRow | undefined> {
+  return db.transaction().execute(async (trx) => {
+    const row = await trx
+      .updateTable('jobs')
+      .set({ status: 'cancelled', completed_at: new Date(), updated_at: new Date(), error: JSON.stringify({ code: 'WITHDRAWN', message: `withdrawn by ${actor}` }) })
+      .where('id', '=', jobId)
+      .where('status', '=', 'pending')
+      .returningAll()
+      .executeTakeFirst();
+    if (row) await appendJobEvents(trx, { jobIds: [jobId], from: 'pending', to: 'cancelled', cause: 'withdrawn by operator', actor, batchId: row.batch_id });
+    return row;
   });
 }
 

@@ -1,7 +1,7 @@
 import type { Db } from '../db/database.js';
-import { claimIdempotencyKey, completeIdempotencyKey } from '../db/idempotency-repository.js';
-import { appendJobEvents } from '../db/job-events.js';
-import { findJobsByExternalIds, insertJobs, type NewJob } from '../db/job-repository.js';
+import { claimIdempotencyKey, completeIdempotencyKey } from '../db/idempotency-store.js';
+import { appendJobEvents } from '../db/event-store.js';
+import { findJobsByExternalIds, insertJobs, type NewJob } from '../db/job-store.js';
 import { RpaError } from '../errors/failures.js';
 import type { Logger } from '../logger.js';
 import type { JobEnqueuer } from '../queues/job-enqueuer.js';

@@ -1,13 +1,12 @@
 import type { Queue } from 'bullmq';
-import type { Selectable } from 'kysely';
 import type { CallbackUrlPolicy } from '../callbacks/callback-url-guard.js';
 import type { Db } from '../db/database.js';
-import type { SchedulesTable } from '../db/schema.js';
+import { deleteScheduleRow, findSchedule, findScheduleIdByName, insertSchedule, listSchedules, recordScheduleRun, type ScheduleRow } from '../db/schedule-store.js';
 import { RpaError } from '../errors/failures.js';
 import { parseBulkRequest } from './job-request.js';
 import type { JobSubmission } from './job-submission.js';
 
-export type ScheduleRow = Selectable<SchedulesTable>;
+export { listSchedules, type ScheduleRow };
 
 /** BullMQ job name of one run of a schedule on the maintenance queue. */
 export const SCHEDULE_RUN_JOB = 'schedule-run';
@@ -40,22 +39,18 @@ export async function createSchedule(db: Db, maintenance: Queue, input: NewSched
     throw new RpaError('VALIDATION_FAILED', `timezone: unknown time zone "${timezone}"`, { field: 'timezone' });
   }
   return db.transaction().execute(async (trx) => {
-    const existing = await trx.selectFrom('schedules').select('id').where('name', '=', input.name).executeTakeFirst();
-    if (existing) throw new RpaError('CONFLICT', `a schedule named "${input.name}" exists (id ${existing.id})`, { field: 'name' });
-    const row = await trx
-      .insertInto('schedules')
-      .values({
-        name: input.name,
-        cron: input.cron.trim(),
-        timezone,
-        provider: requests[0]!.provider,
-        action: requests[0]!.action,
-        request: JSON.stringify(input.request),
-        job_count: requests.length,
-        created_by: input.actor,
-      })
-      .returningAll()
-      .executeTakeFirstOrThrow();
+    const existing = await findScheduleIdByName(trx, input.name);
+    if (existing) throw new RpaError('CONFLICT', `a schedule named "${input.name}" exists (id ${existing})`, { field: 'name' });
+    const row = await insertSchedule(trx, {
+      name: input.name,
+      cron: input.cron.trim(),
+      timezone,
+      provider: requests[0]!.provider,
+      action: requests[0]!.action,
+      request: input.request,
+      jobCount: requests.length,
+      createdBy: input.actor,
+    });
     // Inside the transaction: a pattern BullMQ refuses rolls the row back.
     await upsertScheduler(maintenance, row).catch((error: unknown) => {
       throw new RpaError('VALIDATION_FAILED', `cron: "${input.cron}" is not a valid cron expression (${(error as Error).message})`, { field: 'cron', cause: error });
@@ -64,15 +59,11 @@ export async function createSchedule(db: Db, maintenance: Queue, input: NewSched
   });
 }
 
-export async function listSchedules(db: Db): Promise<ScheduleRow[]> {
-  return db.selectFrom('schedules').selectAll().orderBy('id').execute();
-}
-
 /** Removes the schedule and its job scheduler; jobs it already created stay. */
 export async function deleteSchedule(db: Db, maintenance: Queue, id: string): Promise<boolean> {
-  const deleted = await db.deleteFrom('schedules').where('id', '=', id).returning('id').executeTakeFirst();
+  const deleted = await deleteScheduleRow(db, id);
   await maintenance.removeJobScheduler(schedulerId(id));
-  return Boolean(deleted);
+  return deleted;
 }
 
 /** Next run times BullMQ has planned, by schedule id. */
@@ -106,14 +97,10 @@ async function upsertScheduler(maintenance: Queue, row: ScheduleRow): Promise<vo
  * makes a retried run replay the same jobs instead of adding more. A deleted schedule runs nothing.
  */
 export async function runSchedule(db: Db, submission: JobSubmission, scheduleId: string, runKey: string, policy: CallbackUrlPolicy): Promise<string[]> {
-  const row = await db.selectFrom('schedules').selectAll().where('id', '=', scheduleId).executeTakeFirst();
+  const row = await findSchedule(db, scheduleId);
   if (!row) return [];
   const requests = parseBulkRequest(row.request, policy);
   const outcome = await submission.submit(requests, { actor: `schedule:${row.name}`, idempotencyKey: `schedule-${row.id}-${runKey}`, itemField: 'jobs' });
-  await db
-    .updateTable('schedules')
-    .set((eb) => ({ runs: eb('runs', '+', 1), last_run_at: new Date(), last_run_jobs: outcome.jobIds.length }))
-    .where('id', '=', scheduleId)
-    .execute();
+  await recordScheduleRun(db, scheduleId, outcome.jobIds.length);
   return outcome.jobIds;
 }

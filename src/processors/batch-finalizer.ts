@@ -1,6 +1,6 @@
 import type { Job } from 'bullmq';
 import type { Db } from '../db/database.js';
-import { findBatch } from '../db/batch-repository.js';
+import { endedMembers, findBatch } from '../db/batch-store.js';
 import { closeBatch, returnJobs, unfinishedMembers } from '../db/job-transitions.js';
 import type { Logger } from '../logger.js';
 import type { BatchFlowData } from '../queues/batch-flow.js';
@@ -40,15 +40,7 @@ export function createBatchFinalizer(deps: BatchFinalizerDeps) {
     const error = batch?.error ?? (failures.length > 0 ? { code: 'BATCH_RUN_FAILED', message: String(failures[0]).slice(0, 500) } : null);
     const status = error || leftovers.length > 0 ? 'failed' : 'completed';
     await closeBatch(deps.db, batchId, status, error ?? (leftovers.length > 0 ? { code: 'BATCH_RUN_FAILED', message: 'jobs left unfinished' } : undefined));
-    const ended = await deps.db
-      .selectFrom('batch_jobs')
-      .innerJoin('jobs', 'jobs.id', 'batch_jobs.job_id')
-      .select('jobs.id')
-      .where('batch_jobs.batch_id', '=', batchId)
-      .where('jobs.batch_id', '=', batchId)
-      .where('jobs.status', 'in', ['completed', 'failed', 'cancelled'])
-      .execute();
-    await deps.jobsEnded(ended.map((r) => r.id));
+    await deps.jobsEnded(await endedMembers(deps.db, batchId));
     deps.onBatchFinished?.({ batchId, provider, status });
     log.info({ status, size: batch?.size, logins: batch?.login_count }, 'batch finalised');
     return { status };

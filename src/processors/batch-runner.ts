@@ -1,8 +1,8 @@
 import type { BrowserSource } from '../browser/browser-source.js';
 import type { ProviderConfig } from '../config/config.js';
 import type { Db } from '../db/database.js';
-import { findBatch } from '../db/batch-repository.js';
-import type { JobRow } from '../db/job-repository.js';
+import { findBatch, recordBatchError } from '../db/batch-store.js';
+import type { JobRow } from '../db/job-store.js';
 import {
   addBatchLogins,
   completeCancellationIntent,
@@ -109,7 +109,7 @@ export class BatchRunner {
         const error = coerceError(thrown);
         await breaker.recordFailure(provider, error.code);
         summary.loginError = { code: error.code, message: error.message };
-        await this.recordBatchError(batchId, summary.loginError);
+        await recordBatchError(this.deps.db, batchId, summary.loginError);
         summary.returned += await this.handBack(batchId, members, this.retryAt(1), `login failed: ${error.code}`, error);
         log.warn({ err: error.toJSON() }, 'login failed; the batch\'s jobs wait for a later batch');
         return summary;
@@ -201,9 +201,5 @@ export class BatchRunner {
     const provider = members[0]?.provider ?? '';
     await this.deps.enqueue(returned.map((r) => ({ id: r.id, provider, trip: r.trip, availableAt })));
     return returned.length;
-  }
-
-  private async recordBatchError(batchId: string, error: { code: string; message: string }): Promise<void> {
-    await this.deps.db.updateTable('batches').set({ error: JSON.stringify(error), updated_at: new Date() }).where('id', '=', batchId).execute();
   }
 }

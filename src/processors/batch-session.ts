@@ -1,7 +1,7 @@
 import type { BrowserLease } from '../browser/browser-lease.js';
 import type { BrowserSource } from '../browser/browser-source.js';
 import type { ProviderConfig } from '../config/config.js';
-import type { JobRow } from '../db/job-repository.js';
+import type { JobRow } from '../db/job-store.js';
 import { RpaError, hasScope } from '../errors/failures.js';
 import type { Logger } from '../logger.js';
 import { ProviderSession } from '../providers/provider-session.js';

@@ -1,8 +1,8 @@
 import { rm, rmdir } from 'node:fs/promises';
 import { dirname, isAbsolute, relative, resolve, sep } from 'node:path';
 import type { Queue } from 'bullmq';
-import { sql } from 'kysely';
 import type { Db } from '../db/database.js';
+import { deleteEmptyEndedBatches, deleteFinishedJobs, deleteIdempotencyKeysBefore } from '../db/retention-store.js';
 
 export interface RetentionResult {
   jobs: number;
@@ -34,29 +34,14 @@ export async function purgeFinishedJobs(db: Db, options: RetentionOptions): Prom
   let jobs = 0;
   let evidenceFiles = 0;
   for (;;) {
-    const { rows } = await sql<{ id: string; evidence: string[] }>`
-      DELETE FROM jobs WHERE id IN (
-        SELECT j.id FROM jobs j
-        WHERE j.status IN ('completed', 'failed', 'cancelled')
-          AND coalesce(j.completed_at, j.updated_at) < ${options.cutoff}
-          AND NOT EXISTS (SELECT 1 FROM callback_deliveries d WHERE d.job_id = j.id AND d.state = 'pending')
-        ORDER BY j.id LIMIT ${chunk}
-        FOR UPDATE SKIP LOCKED
-      )
-      RETURNING id, evidence
-    `.execute(db);
+    const rows = await deleteFinishedJobs(db, options.cutoff, chunk);
     jobs += rows.length;
     for (const row of rows) evidenceFiles += await removeEvidence(root, row.evidence ?? []);
     if (rows.length < chunk) break;
   }
-  const batches = await sql`
-    DELETE FROM batches b
-    WHERE b.status IN ('completed', 'failed') AND coalesce(b.finished_at, b.updated_at) < ${options.cutoff}
-      AND NOT EXISTS (SELECT 1 FROM jobs WHERE jobs.batch_id = b.id)
-      AND NOT EXISTS (SELECT 1 FROM batch_jobs WHERE batch_jobs.batch_id = b.id)
-  `.execute(db);
-  const keys = await db.deleteFrom('idempotency_keys').where('created_at', '<', options.cutoff).executeTakeFirst();
-  return { jobs, batches: Number(batches.numAffectedRows ?? 0), idempotencyKeys: Number(keys.numDeletedRows), evidenceFiles };
+  const batches = await deleteEmptyEndedBatches(db, options.cutoff);
+  const idempotencyKeys = await deleteIdempotencyKeysBefore(db, options.cutoff);
+  return { jobs, batches, idempotencyKeys, evidenceFiles };
 }
 
 /** Deletes evidence files inside `root` (never anything outside it) and the folders they leave empty. */

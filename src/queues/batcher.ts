@@ -4,6 +4,7 @@ import { Worker, type ConnectionOptions, type Job } from 'bullmq';
 import type { Redis } from 'iovalkey';
 import type { LoginCircuitBreaker } from '../processors/login-circuit-breaker.js';
 import type { Db } from '../db/database.js';
+import { staleCreatedBatches } from '../db/batch-store.js';
 import { createBatchWithJobs } from '../db/job-transitions.js';
 import type { Logger } from '../logger.js';
 import type { BatchFlowProducer } from './batch-flow.js';
@@ -115,15 +116,8 @@ export class Batcher {
   private async sweepCreatedBatches(): Promise<void> {
     if (Date.now() - this.lastFlowSweep < 15_000) return;
     this.lastFlowSweep = Date.now();
-    const stale = await this.options.db
-      .selectFrom('batches')
-      .select('id')
-      .where('provider', '=', this.options.provider)
-      .where('status', '=', 'created')
-      .where('created_at', '<', new Date(Date.now() - 15_000))
-      .limit(100)
-      .execute();
-    for (const batch of stale) await this.options.flows.add(batch.id, this.options.provider);
+    const stale = await staleCreatedBatches(this.options.db, this.options.provider, new Date(Date.now() - 15_000));
+    for (const batchId of stale) await this.options.flows.add(batchId, this.options.provider);
   }
 
   async close(): Promise<void> {

@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import type { Db } from '../db/database.js';
-import { markEnqueued } from '../db/job-repository.js';
+import { markEnqueued } from '../db/job-store.js';
 import type { Logger } from '../logger.js';
 import { providerQueueJobId } from './queue-names.js';
 import type { QueueRegistry } from './queue-registry.js';

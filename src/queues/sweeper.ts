@@ -1,5 +1,5 @@
 import type { Db } from '../db/database.js';
-import { findJobsToEnqueue } from '../db/job-repository.js';
+import { findJobsToEnqueue } from '../db/job-store.js';
 import type { Logger } from '../logger.js';
 import { repeatEvery, type Repeating } from '../infra/repeat-every.js';
 import type { JobEnqueuer } from './job-enqueuer.js';

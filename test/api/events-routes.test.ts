@@ -1,7 +1,7 @@
 import { expect } from 'chai';
-import { insertJobs } from '../../src/db/job-repository.js';
+import { insertJobs } from '../../src/db/job-store.js';
 import { closeBatch, createBatchWithJobs, finishJob, markBatchInProgress, startJob } from '../../src/db/job-transitions.js';
-import { appendJobEvents } from '../../src/db/job-events.js';
+import { appendJobEvents } from '../../src/db/event-store.js';
 import { startOperatorHarness, type OperatorHarness } from '../support/operator-harness.js';
 
 interface Envelope {

@@ -3,7 +3,7 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { findActiveKey } from '../../src/db/api-key-repository.js';
+import { findActiveKey } from '../../src/api/auth/api-key.js';
 import { createTestDatabase, type TestDatabase } from '../support/test-database.js';
 import { testRoot } from '../support/shared-services.js';
 

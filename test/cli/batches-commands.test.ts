@@ -4,7 +4,7 @@ import { mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Redis } from 'iovalkey';
-import { insertJobs } from '../../src/db/job-repository.js';
+import { insertJobs } from '../../src/db/job-store.js';
 import { closeBatch, createBatchWithJobs, finishJob, markBatchInProgress, startJob } from '../../src/db/job-transitions.js';
 import { providerQueueJobId } from '../../src/queues/queue-names.js';
 import { QueueRegistry } from '../../src/queues/queue-registry.js';

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { sql } from 'kysely';
 import type { Redis } from 'iovalkey';
-import { insertJobs } from '../../src/db/job-repository.js';
+import { insertJobs } from '../../src/db/job-store.js';
 import { closeBatch, createBatchWithJobs, finishJob, startJob } from '../../src/db/job-transitions.js';
 import { JobEnqueuer } from '../../src/queues/job-enqueuer.js';
 import { JobSubmission } from '../../src/jobs/job-submission.js';

@@ -6,7 +6,7 @@ import { JobSubmission } from '../../src/jobs/job-submission.js';
 import { JobEnqueuer } from '../../src/queues/job-enqueuer.js';
 import { QueueRegistry } from '../../src/queues/queue-registry.js';
 import { createValkey } from '../../src/queues/valkey.js';
-import { createApiKey } from '../../src/db/api-key-repository.js';
+import { createApiKey } from '../../src/api/auth/api-key.js';
 import type { Role } from '../../src/db/schema.js';
 import { createTestDatabase, type TestDatabase } from './test-database.js';
 import { sharedValkey, testLogger, uniquePrefix } from './shared-services.js';

@@ -5,7 +5,7 @@ import type { Redis } from 'iovalkey';
 import { createApiApp } from '../../src/api/api-app.js';
 import { createOperatorRouters, type OperatorRouters } from '../../src/api/operator-routers.js';
 import { loadConfig, type Config } from '../../src/config/config.js';
-import { createApiKey } from '../../src/db/api-key-repository.js';
+import { createApiKey } from '../../src/api/auth/api-key.js';
 import type { Role } from '../../src/db/schema.js';
 import { JobSubmission } from '../../src/jobs/job-submission.js';
 import { JobEnqueuer } from '../../src/queues/job-enqueuer.js';

@@ -1,8 +1,8 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { sameKey } from './api-key.js';
+import { findActiveKey, sameKey } from './api-key.js';
 import { can, type Permission } from './roles.js';
 import type { Db } from '../../db/database.js';
-import { findActiveKey, type ApiKeyIdentity } from '../../db/api-key-repository.js';
+import type { ApiKeyIdentity } from '../../db/api-key-store.js';
 import type { Role } from '../../db/schema.js';
 import { RpaError } from '../../errors/failures.js';
 

@@ -1,6 +1,7 @@
 import { Router } from 'express';
 import type { Db } from '../../db/database.js';
-import { createApiKey, listApiKeys, revokeApiKey } from '../../db/api-key-repository.js';
+import { listApiKeys, revokeApiKey } from '../../db/api-key-store.js';
+import { createApiKey } from '../auth/api-key.js';
 import { ROLES, type Role } from '../../db/schema.js';
 import { RpaError } from '../../errors/failures.js';
 import { requirePermission } from '../auth/authenticate.js';

@@ -1,6 +1,6 @@
 import { Router } from 'express';
 import type { Db } from '../../db/database.js';
-import { batchProgress, findBatch, findBatchMembers, listActiveBatches, listBatches, type BatchRow } from '../../db/batch-repository.js';
+import { batchProgress, findBatch, findBatchMembers, listActiveBatches, listBatches, type BatchRow } from '../../db/batch-store.js';
 import { BATCH_STATUSES } from '../../db/schema.js';
 import { RpaError } from '../../errors/failures.js';
 import { parseProvider } from '../../jobs/job-request.js';

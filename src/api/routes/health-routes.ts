@@ -1,7 +1,6 @@
 import { Router } from 'express';
-import { sql } from 'kysely';
 import type { Redis } from 'iovalkey';
-import type { Db } from '../../db/database.js';
+import { pingDatabase, type Db } from '../../db/database.js';
 import { providerNames } from '../../providers/descriptors.js';
 import { withTimeout } from '../../queues/job-enqueuer.js';
 import type { QueueRegistry } from '../../queues/queue-registry.js';
@@ -28,7 +27,7 @@ async function probe(check: () => Promise<unknown>): Promise<{ ok: boolean; late
 export function healthRoutes(deps: HealthDeps): Router {
   const router = Router();
   const dependencies = async () => {
-    const [postgres, valkey] = await Promise.all([probe(() => sql`select 1`.execute(deps.db)), probe(() => deps.valkey.ping())]);
+    const [postgres, valkey] = await Promise.all([probe(() => pingDatabase(deps.db)), probe(() => deps.valkey.ping())]);
     return { postgres, valkey };
   };
 

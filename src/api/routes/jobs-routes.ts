@@ -1,8 +1,10 @@
 import { Router } from 'express';
 import type { CallbackUrlPolicy } from '../../callbacks/callback-url-guard.js';
 import type { Db } from '../../db/database.js';
-import { appendJobEvents, listJobEvents } from '../../db/job-events.js';
-import { findJob, listJobs } from '../../db/job-repository.js';
+import { findDelivery } from '../../db/callback-store.js';
+import { listJobEvents } from '../../db/event-store.js';
+import { withdrawJob } from '../../db/job-transitions.js';
+import { findJob, listJobs } from '../../db/job-store.js';
 import { JOB_STATUSES } from '../../db/schema.js';
 import { RpaError } from '../../errors/failures.js';
 import { parseBulkRequest, parseJobRequest, parseProvider } from '../../jobs/job-request.js';
@@ -67,12 +69,7 @@ export function jobsRoutes(deps: JobsRoutesDeps): Router {
     const id = idParam(req.params.id);
     const job = await findJob(deps.db, id);
     if (!job) throw new RpaError('NOT_FOUND', `job ${id} does not exist`, { field: 'id' });
-    const delivery = await deps.db
-      .selectFrom('callback_deliveries')
-      .select(['state', 'attempts', 'last_status', 'last_error', 'delivered_at', 'next_attempt_at'])
-      .where('job_id', '=', id)
-      .executeTakeFirst();
-    res.json(jobView(job, delivery ?? null));
+    res.json(jobView(job, (await findDelivery(deps.db, id)) ?? null));
   });
 
   router.get('/jobs/:id/events', requirePermission('jobs:read'), async (req, res) => {
@@ -84,17 +81,7 @@ export function jobsRoutes(deps: JobsRoutesDeps): Router {
   router.post('/jobs/:id/cancel', requirePermission('jobs:operate'), async (req, res) => {
     const id = idParam(req.params.id);
     const actor = req.identity!.name;
-    const withdrawn = await deps.db.transaction().execute(async (trx) => {
-      const row = await trx
-        .updateTable('jobs')
-        .set({ status: 'cancelled', completed_at: new Date(), updated_at: new Date(), error: JSON.stringify({ code: 'WITHDRAWN', message: `withdrawn by ${actor}` }) })
-        .where('id', '=', id)
-        .where('status', '=', 'pending')
-        .returningAll()
-        .executeTakeFirst();
-      if (row) await appendJobEvents(trx, { jobIds: [id], from: 'pending', to: 'cancelled', cause: 'withdrawn by operator', actor, batchId: row.batch_id });
-      return row;
-    });
+    const withdrawn = await withdrawJob(deps.db, id, actor);
     if (!withdrawn) {
       const job = await findJob(deps.db, id);
       if (!job) throw new RpaError('NOT_FOUND', `job ${id} does not exist`, { field: 'id' });

@@ -1,8 +1,7 @@
 import { sql } from 'kysely';
-import type { Db } from '../db/database.js';
-import { appendJobEvents } from '../db/job-events.js';
-import type { JobStatus } from '../db/schema.js';
-import type { EnqueueItem } from '../queues/job-enqueuer.js';
+import type { Db } from './database.js';
+import { appendJobEvents } from './event-store.js';
+import type { JobStatus } from './schema.js';
 
 /**
  * Operator requeue: puts failed jobs, and unfinished jobs left behind by a batch that ended,
@@ -151,9 +150,4 @@ export async function findFailedBatchIds(db: Db, filter: { provider?: string; si
   if (filter.provider) query = query.where('provider', '=', filter.provider);
   if (filter.since) query = query.where('created_at', '>=', filter.since);
   return (await query.execute()).map((r) => r.id);
-}
-
-/** What to hand to JobEnqueuer after a (non-dry) requeue. */
-export function enqueueItems(result: RequeueResult): EnqueueItem[] {
-  return result.dryRun ? [] : result.requeued.map((r) => ({ id: r.id, provider: r.provider, trip: r.trip }));
 }

@@ -1,9 +1,10 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Config } from '../config/config.js';
-import type { Db } from '../db/database.js';
-import { createApiKey } from '../db/api-key-repository.js';
-import type { Logger } from '../logger.js';
+import type { Config } from '../../config/config.js';
+import type { Db } from '../../db/database.js';
+import { createApiKey } from './api-key.js';
+import { apiKeyNameExists } from '../../db/api-key-store.js';
+import type { Logger } from '../../logger.js';
 
 export function adminKeyFile(config: Config): string {
   return join(config.dataDir, 'admin-api-key');
@@ -18,8 +19,7 @@ export async function ensureLocalAdminKey(config: Config, db: Db, logger: Logger
   if (config.apiKey) return;
   const file = adminKeyFile(config);
   if (existsSync(file)) return;
-  const existing = await db.selectFrom('api_keys').select('id').where('name', '=', 'local-admin').executeTakeFirst();
-  if (existing) return;
+  if (await apiKeyNameExists(db, 'local-admin')) return;
   const { key } = await createApiKey(db, 'local-admin', 'admin');
   writeFileSync(file, `${key}\n`, { mode: 0o600 });
   logger.warn({ file }, 'no RPA_API_KEY set: created an admin API key "local-admin" and wrote it to this file (owner-only)');

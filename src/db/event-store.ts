@@ -25,3 +25,21 @@ export async function appendJobEvents(db: Db, event: JobEventInput): Promise<voi
 export async function listJobEvents(db: Db, jobId: string) {
   return db.selectFrom('job_events').selectAll().where('job_id', '=', jobId).orderBy('id').execute();
 }
+
+/** The newest event id (the start of a feed) and the database's clock. */
+export async function latestEventId(db: Db): Promise<{ last: string; now: Date }> {
+  const { rows } = await sql<{ last: string | null; now: Date }>`SELECT (SELECT max(id) FROM job_events)::text AS last, now() AS now`.execute(db);
+  return { last: rows[0]!.last ?? '0', now: rows[0]!.now };
+}
+
+/** Events after `afterId`, oldest first, with their job's provider and action. */
+export async function eventsAfter(db: Db, afterId: string, limit: number) {
+  return db
+    .selectFrom('job_events')
+    .innerJoin('jobs', 'jobs.id', 'job_events.job_id')
+    .select(['job_events.id', 'job_events.job_id', 'job_events.at', 'job_events.from_status', 'job_events.to_status', 'job_events.cause', 'job_events.actor', 'job_events.batch_id', 'jobs.provider', 'jobs.action'])
+    .where('job_events.id', '>', afterId)
+    .orderBy('job_events.id')
+    .limit(limit)
+    .execute();
+}

@@ -52,6 +52,9 @@ export async function findJobsByExternalIds(db: Db, provider: string, externalId
 export interface JobListFilter {
   status?: JobStatus;
   provider?: string;
+  action?: JobAction;
+  /** Submitted at or after. */
+  since?: Date;
   batchId?: string;
   /** Only ids below this one (the cursor of the previous page). */
   beforeId?: string;
@@ -63,6 +66,8 @@ export async function listJobs(db: Db, filter: JobListFilter): Promise<JobRow[]>
   let query = db.selectFrom('jobs').selectAll().orderBy('id', 'desc').limit(filter.limit);
   if (filter.status) query = query.where('status', '=', filter.status);
   if (filter.provider) query = query.where('provider', '=', filter.provider);
+  if (filter.action) query = query.where('action', '=', filter.action);
+  if (filter.since) query = query.where('created_at', '>=', filter.since);
   if (filter.batchId) query = query.where('batch_id', '=', filter.batchId);
   if (filter.beforeId) query = query.where('id', '<', filter.beforeId);
   return query.execute();

@@ -1,33 +1,28 @@
 import type { Db } from './database.js';
 import type { Role } from './schema.js';
-import { generateApiKey, hashApiKey, keyPrefix } from '../api/auth/api-key.js';
-import { RpaError } from '../errors/failures.js';
 
 export interface ApiKeyIdentity {
   name: string;
   role: Role;
 }
 
-export async function createApiKey(db: Db, name: string, role: Role): Promise<{ key: string; name: string; role: Role }> {
-  const key = generateApiKey();
+/** Stores a key by its hash; false when the name is taken. The key itself is never stored. */
+export async function insertApiKey(db: Db, key: { name: string; role: Role; prefix: string; hash: string }): Promise<boolean> {
   const inserted = await db
     .insertInto('api_keys')
-    .values({ name, role, key_prefix: keyPrefix(key), key_hash: hashApiKey(key) })
+    .values({ name: key.name, role: key.role, key_prefix: key.prefix, key_hash: key.hash })
     .onConflict((oc) => oc.column('name').doNothing())
     .returning('id')
     .executeTakeFirst();
-  if (!inserted) throw new RpaError('CONFLICT', `an API key named "${name}" already exists`, { field: 'name' });
-  return { key, name, role };
+  return inserted !== undefined;
 }
 
-export async function findActiveKey(db: Db, key: string): Promise<ApiKeyIdentity | undefined> {
-  const row = await db
-    .selectFrom('api_keys')
-    .select(['name', 'role'])
-    .where('key_hash', '=', hashApiKey(key))
-    .where('revoked_at', 'is', null)
-    .executeTakeFirst();
-  return row;
+export async function findActiveKeyByHash(db: Db, hash: string): Promise<ApiKeyIdentity | undefined> {
+  return db.selectFrom('api_keys').select(['name', 'role']).where('key_hash', '=', hash).where('revoked_at', 'is', null).executeTakeFirst();
+}
+
+export async function apiKeyNameExists(db: Db, name: string): Promise<boolean> {
+  return (await db.selectFrom('api_keys').select('id').where('name', '=', name).executeTakeFirst()) !== undefined;
 }
 
 export async function listApiKeys(db: Db) {

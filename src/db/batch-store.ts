@@ -1,6 +1,6 @@
 import { sql, type Selectable } from 'kysely';
 import type { Db } from './database.js';
-import type { BatchesTable, BatchStatus } from './schema.js';
+import type { BatchesTable, BatchStatus, JobError } from './schema.js';
 
 export type BatchRow = Selectable<BatchesTable>;
 
@@ -56,11 +56,38 @@ export function batchProgress(batch: Pick<BatchRow, 'completed_count' | 'failed_
   return `${batch.completed_count + batch.failed_count + batch.returned_count}/${batch.size}`;
 }
 
-export async function countBatchesByStatus(db: Db): Promise<Record<string, number>> {
+/** The batch's members that have ended (their callbacks are due). */
+export async function endedMembers(db: Db, batchId: string): Promise<string[]> {
   const rows = await db
-    .selectFrom('batches')
-    .select(['status', sql<number>`count(*)::int`.as('n')])
-    .groupBy('status')
+    .selectFrom('batch_jobs')
+    .innerJoin('jobs', 'jobs.id', 'batch_jobs.job_id')
+    .select('jobs.id')
+    .where('batch_jobs.batch_id', '=', batchId)
+    .where('jobs.batch_id', '=', batchId)
+    .where('jobs.status', 'in', ['completed', 'failed', 'cancelled'])
     .execute();
-  return Object.fromEntries(rows.map((r) => [r.status, r.n]));
+  return rows.map((r) => r.id);
+}
+
+/** Why a batch failed (its login, its run), shown with the batch. */
+export async function recordBatchError(db: Db, batchId: string, error: JobError): Promise<void> {
+  await db.updateTable('batches').set({ error: JSON.stringify(error), updated_at: new Date() }).where('id', '=', batchId).execute();
+}
+
+/** Batches of `provider` written to Postgres before `before` whose run was never put on a queue. */
+export async function staleCreatedBatches(db: Db, provider: string, before: Date, limit = 100): Promise<string[]> {
+  const rows = await db.selectFrom('batches').select('id').where('provider', '=', provider).where('status', '=', 'created').where('created_at', '<', before).limit(limit).execute();
+  return rows.map((r) => r.id);
+}
+
+/** The status of every batch that has not ended. */
+export async function unfinishedBatchStatuses(db: Db): Promise<{ id: string; status: BatchStatus }[]> {
+  return db.selectFrom('batches').select(['id', 'status']).where('status', 'not in', ['completed', 'failed']).execute();
+}
+
+/** Batches changed since `since`, and the database's clock when they were read. */
+export async function batchesChangedSince(db: Db, since: Date): Promise<{ rows: BatchRow[]; now: Date }> {
+  const { rows: clock } = await sql<{ now: Date }>`SELECT now() AS now`.execute(db);
+  const rows = await db.selectFrom('batches').selectAll().where('updated_at', '>=', since).orderBy('id').execute();
+  return { rows, now: clock[0]!.now };
 }
