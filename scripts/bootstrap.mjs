@@ -3,7 +3,7 @@
 // installs npm dependencies and the system packages the embedded defaults need, builds,
 // then runs the system (`start`), the test suite (`test`) or nothing more (`build`).
 import { spawnSync } from 'node:child_process';
-import { accessSync, constants, existsSync, statSync } from 'node:fs';
+import { accessSync, constants, existsSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -42,13 +42,21 @@ if (!existsSync(stamp) || mtime(join(root, 'package-lock.json')) > mtime(stamp))
 const missing = [];
 if (!process.env.VALKEY_URL && !onPath('valkey-server', 'redis-server')) missing.push('redis-server');
 if (!process.env.CHROMIUM_PATH && !['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'].some(existsSync)) missing.push('chromium');
+// The monitoring tests run promtool and a Prometheus of their own (test/monitoring).
+if (mode === 'test' && !(onPath('prometheus') && onPath('promtool'))) missing.push('prometheus');
 if (missing.length > 0) {
   const isRoot = process.getuid?.() === 0;
   if (isRoot && onPath('apt-get')) {
     console.error(`bootstrap: installing ${missing.join(' ')} with apt-get`);
     const aptEnv = { ...env, DEBIAN_FRONTEND: 'noninteractive' };
+    // Debian's prometheus (and redis-server) packages start a system service on install unless
+    // policy-rc.d says no: the tests start their own servers, so no service may be started.
+    const policy = '/usr/sbin/policy-rc.d';
+    const ownPolicy = !existsSync(policy);
+    if (ownPolicy) writeFileSync(policy, '#!/bin/sh\nexit 101\n', { mode: 0o755 });
     run('apt-get', ['update', '-qq'], { env: aptEnv });
     const status = run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...missing], { env: aptEnv });
+    if (ownPolicy) rmSync(policy, { force: true });
     if (status !== 0) {
       console.error(`bootstrap: apt-get install ${missing.join(' ')} failed; install them by hand`);
       process.exit(1);
