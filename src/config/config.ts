@@ -58,6 +58,8 @@ export interface BrowserManagerConfig {
     /** The manager's own pod (downward API): owner of the pods it creates. */
     ownerPodName?: string;
     ownerPodUid?: string;
+    /** The manager pod's own namespace, when the browser pods run in another one. */
+    ownerPodNamespace?: string;
     /** Extra label value that tells this system's browser pods apart from another installation's. */
     instance: string;
   };
@@ -167,6 +169,7 @@ const GLOBAL_SETTINGS = {
   BROWSER_K8S_MEMORY: nonEmpty,
   BROWSER_K8S_OWNER_POD_NAME: nonEmpty,
   BROWSER_K8S_OWNER_POD_UID: nonEmpty,
+  BROWSER_K8S_OWNER_POD_NAMESPACE: z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be a namespace name'),
   BROWSER_K8S_INSTANCE: z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be a DNS label'),
   SECRETS_DIR: nonEmpty,
   NODE_ENV: z.string(),
@@ -323,6 +326,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
         memory: get('BROWSER_K8S_MEMORY', '2Gi'),
         ownerPodName: opt('BROWSER_K8S_OWNER_POD_NAME'),
         ownerPodUid: opt('BROWSER_K8S_OWNER_POD_UID'),
+        ownerPodNamespace: opt('BROWSER_K8S_OWNER_POD_NAMESPACE'),
         instance: get('BROWSER_K8S_INSTANCE', 'rpa'),
       },
     },
