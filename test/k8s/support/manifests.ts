@@ -100,6 +100,71 @@ export function selectorMatches(selector: any, labels: Record<string, string>): 
   return true;
 }
 
+/** A pod, or a place outside the cluster (an IP address), as NetworkPolicies see it. */
+export interface Endpoint {
+  namespace?: string;
+  labels?: Record<string, string>;
+  /** Set for an address outside the cluster (then namespace and labels are unset). */
+  ip?: string;
+}
+
+/** The labels Kubernetes gives every namespace (what namespaceSelectors match). */
+export function namespaceLabels(namespace: string): Record<string, string> {
+  return { 'kubernetes.io/metadata.name': namespace };
+}
+
+function ipInCidr(ip: string, cidr: string): boolean {
+  const [base, bits = '32'] = cidr.split('/');
+  const toInt = (a: string) => a.split('.').reduce((n, octet) => n * 256 + Number(octet), 0);
+  const size = 2 ** (32 - Number(bits));
+  return Math.floor(toInt(ip) / size) === Math.floor(toInt(base!) / size);
+}
+
+/** Whether one `from`/`to` peer of a policy in `policyNamespace` matches `other`. */
+function peerMatches(peer: any, policyNamespace: string | undefined, other: Endpoint): boolean {
+  if (peer.ipBlock) {
+    if (!other.ip) return false;
+    return ipInCidr(other.ip, peer.ipBlock.cidr) && !(peer.ipBlock.except ?? []).some((c: string) => ipInCidr(other.ip!, c));
+  }
+  if (other.ip) return false;
+  const namespaceOk = peer.namespaceSelector ? selectorMatches(peer.namespaceSelector, namespaceLabels(other.namespace ?? '')) || (Object.keys(peer.namespaceSelector).length === 0) : other.namespace === policyNamespace;
+  const podOk = peer.podSelector ? selectorMatches(peer.podSelector, other.labels ?? {}) || Object.keys(peer.podSelector).length === 0 : true;
+  return namespaceOk && podOk;
+}
+
+function portMatches(rule: any, port: number): boolean {
+  return !rule.ports || rule.ports.some((rp: any) => rp.port === port && (rp.protocol ?? 'TCP') === 'TCP');
+}
+
+/** Policies of `endpoint`'s namespace that select it for `type` (Ingress or Egress). */
+function selecting(policies: K8sObject[], endpoint: Endpoint, type: 'Ingress' | 'Egress'): K8sObject[] {
+  return policies.filter(
+    (p) =>
+      p.metadata.namespace === endpoint.namespace &&
+      (p.spec.policyTypes ?? (type === 'Ingress' ? ['Ingress'] : [])).includes(type) &&
+      (Object.keys(p.spec.podSelector ?? {}).length === 0 || selectorMatches(p.spec.podSelector, endpoint.labels ?? {})),
+  );
+}
+
+/**
+ * Whether `from` may open TCP `port` on `to` under the NetworkPolicies given: the egress policies
+ * of `from`'s namespace must let it out (when it is a pod) and the ingress policies of `to`'s let
+ * it in (when it is a pod). No policy selecting a pod for a direction = allowed that way.
+ */
+export function connectionAllowed(policies: K8sObject[], from: Endpoint, to: Endpoint, port: number): boolean {
+  if (!from.ip) {
+    const egress = selecting(policies, from, 'Egress');
+    const out = egress.length === 0 || egress.some((p) => (p.spec.egress ?? []).some((rule: any) => portMatches(rule, port) && (!rule.to || rule.to.some((peer: any) => peerMatches(peer, p.metadata.namespace, to)))));
+    if (!out) return false;
+  }
+  if (!to.ip) {
+    const ingress = selecting(policies, to, 'Ingress');
+    const inOk = ingress.length === 0 || ingress.some((p) => (p.spec.ingress ?? []).some((rule: any) => portMatches(rule, port) && (!rule.from || rule.from.some((peer: any) => peerMatches(peer, p.metadata.namespace, from)))));
+    if (!inOk) return false;
+  }
+  return true;
+}
+
 /**
  * Whether a pod with `fromLabels` may open `port` on a pod with `toLabels` in the same namespace,
  * by the NetworkPolicies given (ingress only; no policy selecting the target = allowed).
