@@ -141,7 +141,7 @@ function selecting(policies: K8sObject[], endpoint: Endpoint, type: 'Ingress' | 
   return policies.filter(
     (p) =>
       p.metadata.namespace === endpoint.namespace &&
-      (p.spec.policyTypes ?? (type === 'Ingress' ? ['Ingress'] : [])).includes(type) &&
+      (p.spec.policyTypes ?? ['Ingress', ...(p.spec.egress ? ['Egress'] : [])]).includes(type) &&
       (Object.keys(p.spec.podSelector ?? {}).length === 0 || selectorMatches(p.spec.podSelector, endpoint.labels ?? {})),
   );
 }
@@ -163,22 +163,4 @@ export function connectionAllowed(policies: K8sObject[], from: Endpoint, to: End
     if (!inOk) return false;
   }
   return true;
-}
-
-/**
- * Whether a pod with `fromLabels` may open `port` on a pod with `toLabels` in the same namespace,
- * by the NetworkPolicies given (ingress only; no policy selecting the target = allowed).
- */
-export function ingressAllowed(policies: K8sObject[], fromLabels: Record<string, string>, toLabels: Record<string, string>, port: number): boolean {
-  const selecting = policies.filter((p) => (p.spec.policyTypes ?? ['Ingress']).includes('Ingress') && selectorMatches(p.spec.podSelector, toLabels));
-  if (selecting.length === 0) return true;
-  return selecting.some((p) =>
-    (p.spec.ingress ?? []).some((rule: any) => {
-      const portOk = !rule.ports || rule.ports.some((rp: any) => rp.port === port);
-      const fromOk =
-        !rule.from ||
-        rule.from.some((peer: any) => peer.podSelector !== undefined && peer.namespaceSelector === undefined && peer.ipBlock === undefined && selectorMatches(peer.podSelector, fromLabels));
-      return portOk && fromOk;
-    }),
-  );
 }
