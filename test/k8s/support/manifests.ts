@@ -53,12 +53,15 @@ function modelPath(apiVersion: string, kind: string): string {
 /**
  * Validates an object against the Kubernetes OpenAPI schema of its kind (kubernetes-models: types,
  * required fields, enums, formats such as quantities). Returns the error text, or undefined.
- * Kinds outside the Kubernetes API (OpenShift's Route) are reported as unknown: the caller decides.
+ * The Prometheus Operator's kinds are checked against @kubernetes-models/prometheus-operator.
+ * Kinds outside both (OpenShift's Route) are reported as unknown: the caller decides.
  */
 export async function validateObject(obj: K8sObject): Promise<{ known: boolean; error?: string }> {
   let mod: Record<string, any>;
+  // The Prometheus Operator's kinds (ServiceMonitor, PrometheusRule) have models of their own.
+  const models = obj.apiVersion.startsWith('monitoring.coreos.com/') ? '@kubernetes-models/prometheus-operator' : 'kubernetes-models';
   try {
-    mod = await import(`kubernetes-models/${modelPath(obj.apiVersion, obj.kind)}`);
+    mod = await import(`${models}/${modelPath(obj.apiVersion, obj.kind)}`);
   } catch {
     return { known: false };
   }
