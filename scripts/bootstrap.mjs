@@ -57,6 +57,8 @@ if (missing.length > 0) {
     run('apt-get', ['update', '-qq'], { env: aptEnv });
     const status = run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...missing], { env: aptEnv });
     if (ownPolicy) rmSync(policy, { force: true });
+    // The package also enables its unit for the next boot; the tests never want it running.
+    if (status === 0 && missing.includes('prometheus') && onPath('systemctl')) run('systemctl', ['disable', '--quiet', 'prometheus'], { env: aptEnv });
     if (status !== 0) {
       console.error(`bootstrap: apt-get install ${missing.join(' ')} failed; install them by hand`);
       process.exit(1);
