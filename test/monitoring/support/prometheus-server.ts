@@ -14,7 +14,7 @@ export interface PrometheusServer {
 /**
  * Debian's Prometheus (package prometheus) on 127.0.0.1 and a free port, with its data in `dir`,
  * scraping one target's /metrics with a bearer token read from a file, and loading `ruleFiles`.
- * Scrapes and rule evaluations every second so a test need not wait long.
+ * Scrapes every 2 s and evaluates the rules every second, so a test need not wait long.
  */
 export async function startPrometheus(options: { dir: string; target: string; bearerToken: string; ruleFiles: string[] }): Promise<PrometheusServer> {
   const port = await freePort();
@@ -25,7 +25,7 @@ export async function startPrometheus(options: { dir: string; target: string; be
   writeFileSync(
     configFile,
     dump({
-      global: { scrape_interval: '1s', scrape_timeout: '1s', evaluation_interval: '1s' },
+      global: { scrape_interval: '2s', scrape_timeout: '2s', evaluation_interval: '1s' },
       rule_files: options.ruleFiles,
       scrape_configs: [
         {
