@@ -9,7 +9,14 @@
 #
 # PLAYWRIGHT_VERSION must equal the exact playwright-core version in package.json
 # (test/k8s/dockerfile.test.ts checks it): the pool's protocol refuses a different client.
-ARG NODE_IMAGE=node:22-bookworm-slim
+#
+# Base images are pinned by digest (the tag says what it is, the digest what is pulled): the
+# image index of node:22-bookworm-slim as docker-library/repo-info records it. To move to a newer
+# build: `docker buildx imagetools inspect node:22-bookworm-slim` and put its index digest here.
+# The Playwright image is NOT pinned yet: no published digest of v1.65.1-noble could be found
+# from the machine this was written on (no registry access). Pin it the same way before a
+# production build (docs/security.md, "Images").
+ARG NODE_IMAGE=node:22-bookworm-slim@sha256:48e4b67d85f87bd551df43704e24d252f56cc5f8e9718841aace50f19948f0f9
 ARG PLAYWRIGHT_VERSION=1.65.1
 
 # --- build: all dependencies, compile TypeScript ---------------------------------------------
@@ -33,9 +40,10 @@ RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 
 # --- runtime: the orchestrator (default target) ----------------------------------------------
 FROM ${NODE_IMAGE} AS runtime
-# Files owned by root, group 0 readable: OpenShift runs the container as an arbitrary UID in
-# group 0; nothing in /app is writable, the root file system is mounted read-only, and the only
-# writable place is /tmp (an emptyDir in Kubernetes).
+# Files owned by root and read-only for everyone else, group 0 included: OpenShift runs the
+# container as an arbitrary UID in group 0, which must be able to read the code but not change
+# it. The root file system is mounted read-only too; the only writable place is /tmp (an
+# emptyDir in Kubernetes).
 WORKDIR /app
 ENV NODE_ENV=production \
     HOME=/tmp \
@@ -48,7 +56,7 @@ COPY --from=build /app/dist/migrations ./dist/migrations
 COPY package.json ./
 COPY bin ./bin
 COPY scripts/healthcheck.mjs ./scripts/healthcheck.mjs
-RUN chmod -R g=u,o-w /app
+RUN chown -R 0:0 /app && chmod -R a=rX /app
 USER 10001:0
 EXPOSE 8620
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 CMD ["node", "scripts/healthcheck.mjs"]
@@ -73,7 +81,8 @@ COPY --from=prod-deps /app/node_modules ./node_modules
 COPY --from=build /app/dist/src ./dist/src
 COPY package.json ./
 COPY scripts/healthcheck.mjs ./scripts/healthcheck.mjs
-RUN chmod -R g=u,o-w /app
+# Read-only for the runtime user and its group 0, as in the runtime stage.
+RUN chown -R 0:0 /app && chmod -R a=rX /app
 USER 10001:0
 EXPOSE 8630
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 CMD ["node", "scripts/healthcheck.mjs"]

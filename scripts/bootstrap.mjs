@@ -54,21 +54,37 @@ if (!existsSync(installStamp) || readFileSync(installStamp, 'utf8').trim() !== l
 const wanted = [];
 if (!process.env.VALKEY_URL && !onPath('valkey-server', 'redis-server')) wanted.push('redis-server');
 if (!process.env.CHROMIUM_PATH && !onPath('chromium', 'chromium-browser', 'google-chrome')) wanted.push('chromium');
+// The monitoring tests run promtool and a Prometheus of their own (test/monitoring).
+if (mode === 'test' && !(onPath('prometheus') && onPath('promtool'))) wanted.push('prometheus');
 if (wanted.length > 0) {
   const isRoot = process.getuid?.() === 0;
   if (isRoot && onPath('apt-get')) {
     console.error(`bootstrap: installing ${wanted.join(' ')} with apt-get`);
     const aptEnv = { ...env, DEBIAN_FRONTEND: 'noninteractive' };
+    // Debian's prometheus (and redis-server) packages start a system service on install unless
+    // policy-rc.d says no: the tests start their own servers, so no service may be started.
+    const policy = '/usr/sbin/policy-rc.d';
+    const ownPolicy = !existsSync(policy);
+    if (ownPolicy) writeFileSync(policy, '#!/bin/sh\nexit 101\n', { mode: 0o755 });
     const install = () => run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...wanted], { env: aptEnv });
-    run('apt-get', ['update', '-qq'], { env: aptEnv });
-    if (install() !== 0) {
-      // An earlier install cut short leaves dpkg half-configured; finish it and try once more.
-      run('dpkg', ['--configure', '-a'], { env: aptEnv });
-      if (install() !== 0) {
-        console.error(`bootstrap: apt-get install ${wanted.join(' ')} failed; install them by hand`);
-        process.exit(1);
+    let status;
+    try {
+      run('apt-get', ['update', '-qq'], { env: aptEnv });
+      status = install();
+      if (status !== 0) {
+        // An earlier install cut short leaves dpkg half-configured; finish it and try once more.
+        run('dpkg', ['--configure', '-a'], { env: aptEnv });
+        status = install();
       }
+    } finally {
+      if (ownPolicy) rmSync(policy, { force: true });
     }
+    if (status !== 0) {
+      console.error(`bootstrap: apt-get install ${wanted.join(' ')} failed; install them by hand`);
+      process.exit(1);
+    }
+    // The package also enables its unit for the next boot; the tests never want it running.
+    if (wanted.includes('prometheus') && onPath('systemctl')) run('systemctl', ['disable', '--quiet', 'prometheus'], { env: aptEnv });
   } else {
     console.error(
       `bootstrap: missing ${wanted.join(' and ')}: install ${wanted.length > 1 ? 'them' : 'it'} (Debian/Ubuntu: sudo apt-get install ${wanted.join(' ')}),` +

@@ -1,5 +1,6 @@
 import type { Router } from 'express';
 import type { Redis } from 'iovalkey';
+import { LoginCircuitBreaker } from '../processors/login-circuit-breaker.js';
 import { BrowserPoolClient } from '../browser/browser-pool-client.js';
 import type { Config } from '../config/config.js';
 import type { Db } from '../db/database.js';
@@ -30,7 +31,10 @@ export function createOperatorRouters(deps: { config: Config; db: Db; queues: Qu
   const pool = url && token ? new BrowserPoolClient({ url, token, logger }) : undefined;
   const feed = new StatusEventFeed(db, logger.child({ component: 'status-events' }));
   const events = eventsRoutes(feed);
-  const metrics = createMetrics({ db, queues: () => queues.all(), totp, pool, logger: logger.child({ component: 'metrics' }) });
+  // Read-only here: the breaker's state() reads what the batch workers record in Valkey.
+  const breakers = new LoginCircuitBreaker(deps.valkey, config.queuePrefix, config.loginFailureThreshold, config.loginCooldownMs, logger);
+  const providers = Object.values(config.providers).map((p) => ({ name: p.descriptor.name, needsTotp: p.descriptor.needsTotp }));
+  const metrics = createMetrics({ db, queues: () => queues.all(), totp, pool, breakers, providers, logger: logger.child({ component: 'metrics' }) });
   return {
     publicRouters: [bullBoardRouter({ db, bootstrapKey: config.apiKey, queues: queues.all() })],
     routers: [metricsRoutes(metrics), events.router, schedulesRoutes({ db, maintenance: queues.maintenance(), callbackPolicy: { allowHosts: config.callbackAllowHosts } })],

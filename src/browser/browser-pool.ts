@@ -97,7 +97,7 @@ export class BrowserPool {
     this.healthTimer.unref();
     if (this.count('ready') === 0) {
       await this.close();
-      throw new RpaError('BROWSER_LAUNCH_FAILED', `no browser could be launched from ${this.options.chromiumPath}`);
+      throw new RpaError('SERVICE_UNAVAILABLE', `no browser could be launched from ${this.options.chromiumPath}`);
     }
   }
 

@@ -19,6 +19,8 @@ export const BROWSER_POD_LABELS = {
 } as const;
 /** Label naming the manager pod that created a browser pod. */
 export const MANAGER_LABEL = 'rpa.io/manager';
+/** Annotation with that manager pod's uid (a pod of the same name may replace it). */
+export const MANAGER_UID_ANNOTATION = 'rpa.io/manager-uid';
 /** The Secret key that holds the pool's bearer token. */
 export const TOKEN_SECRET_KEY = 'browser-pool-token';
 
@@ -35,8 +37,13 @@ export interface KubernetesBackendOptions {
   resources: { cpuRequest: string; cpuLimit: string; memory: string };
   /** `app.kubernetes.io/instance` label value. */
   instance: string;
-  /** The manager's own pod: owner of the browser pods, so they go when it goes. */
-  owner?: { name: string; uid: string };
+  /**
+   * The manager's own pod. In the browser pods' namespace it owns them, so they go when it goes;
+   * in another namespace (`namespace` is then only for browsers) Kubernetes allows no owner
+   * reference across namespaces (the garbage collector would delete the pods at once), so the
+   * manager deletes them itself, and a new manager deletes those whose manager pod is gone.
+   */
+  owner?: { name: string; uid: string; namespace?: string };
   readyTimeoutMs: number;
   logger: Logger;
   /** Bound on each API call; an API server slower than this counts as failing. */
@@ -94,6 +101,7 @@ export class KubernetesBrowserBackend implements BrowserServiceBackend {
   /** The pod a new browser service runs in: the Pod Security Standards' restricted profile, no API token. */
   podSpec(name: string): V1Pod {
     const o = this.o;
+    const sameNamespace = (o.owner?.namespace ?? o.namespace) === o.namespace;
     const restricted = {
       allowPrivilegeEscalation: false,
       readOnlyRootFilesystem: true,
@@ -108,10 +116,12 @@ export class KubernetesBrowserBackend implements BrowserServiceBackend {
         name,
         namespace: o.namespace,
         labels: this.labels(),
-        ownerReferences: o.owner
-          ? // blockOwnerDeletion would need the finalizers permission on pods; the Role grants no more than it must.
-            [{ apiVersion: 'v1', kind: 'Pod', name: o.owner.name, uid: o.owner.uid, controller: true, blockOwnerDeletion: false }]
-          : undefined,
+        annotations: o.owner ? { [MANAGER_UID_ANNOTATION]: o.owner.uid } : undefined,
+        ownerReferences:
+          o.owner && sameNamespace
+            ? // blockOwnerDeletion would need the finalizers permission on pods; the Role grants no more than it must.
+              [{ apiVersion: 'v1', kind: 'Pod', name: o.owner.name, uid: o.owner.uid, controller: true, blockOwnerDeletion: false }]
+            : undefined,
       },
       spec: {
         restartPolicy: 'Never',
@@ -236,6 +246,7 @@ export class KubernetesBrowserBackend implements BrowserServiceBackend {
    */
   async cleanupOrphans(): Promise<string[]> {
     const { core, namespace } = this.o;
+    const managerNamespace = this.o.owner?.namespace ?? namespace;
     const list = await this.call('list pods', () => core.listNamespacedPod({ namespace, labelSelector: this.selector() }));
     const liveManagers = new Map<string, boolean>();
     const managerAlive = async (name: string, uid: string | undefined): Promise<boolean> => {
@@ -243,7 +254,7 @@ export class KubernetesBrowserBackend implements BrowserServiceBackend {
       const key = `${name}/${uid ?? ''}`;
       if (!liveManagers.has(key)) {
         try {
-          const manager = await this.call('read pod', () => core.readNamespacedPod({ name, namespace }));
+          const manager = await this.call('read pod', () => core.readNamespacedPod({ name, namespace: managerNamespace }));
           liveManagers.set(key, uid === undefined || manager.metadata?.uid === uid);
         } catch (err) {
           if (isNotFound(err)) liveManagers.set(key, false);
@@ -257,7 +268,7 @@ export class KubernetesBrowserBackend implements BrowserServiceBackend {
       const name = pod.metadata?.name;
       if (!name) continue;
       const manager = pod.metadata?.labels?.[MANAGER_LABEL] ?? 'none';
-      const ownerUid = pod.metadata?.ownerReferences?.find((r) => r.kind === 'Pod' && r.name === manager)?.uid;
+      const ownerUid = pod.metadata?.ownerReferences?.find((r) => r.kind === 'Pod' && r.name === manager)?.uid ?? pod.metadata?.annotations?.[MANAGER_UID_ANNOTATION];
       const mine = this.o.owner !== undefined && manager === this.o.owner.name;
       if (mine || !(await managerAlive(manager, ownerUid))) {
         await this.terminate(name);
@@ -295,7 +306,7 @@ export class KubernetesBrowserServiceManager extends PooledBrowserServiceManager
     }
     const namespace = m.k8s.namespace ?? (existsSync(SA_NAMESPACE_FILE) ? readFileSync(SA_NAMESPACE_FILE, 'utf8').trim() : undefined);
     if (!namespace) throw new RpaError('CONFIG_INVALID', 'BROWSER_K8S_NAMESPACE: required outside a cluster', { field: 'BROWSER_K8S_NAMESPACE' });
-    const owner = m.k8s.ownerPodName && m.k8s.ownerPodUid ? { name: m.k8s.ownerPodName, uid: m.k8s.ownerPodUid } : undefined;
+    const owner = m.k8s.ownerPodName && m.k8s.ownerPodUid ? { name: m.k8s.ownerPodName, uid: m.k8s.ownerPodUid, namespace: m.k8s.ownerPodNamespace } : undefined;
     const logger = options.logger.child({ component: 'browser-service-manager', mode: 'kubernetes' });
     const backend = new KubernetesBrowserBackend({
       core: kubeConfig.makeApiClient(CoreV1Api),

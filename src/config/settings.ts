@@ -83,6 +83,7 @@ export const SETTINGS = {
       memory: setting('BROWSER_K8S_MEMORY', text, '2Gi', 'memory request and limit of a browser pod'),
       ownerPodName: optional('BROWSER_K8S_OWNER_POD_NAME', text, 'the worker pod that owns its browser pods (downward API)'),
       ownerPodUid: optional('BROWSER_K8S_OWNER_POD_UID', text, 'the uid of that pod (downward API)'),
+      ownerPodNamespace: optional('BROWSER_K8S_OWNER_POD_NAMESPACE', dns('namespace name'), 'that pod\'s namespace, when the browser pods run in another one (downward API)'),
       instance: setting('BROWSER_K8S_INSTANCE', dns('DNS label'), 'rpa', 'label value telling this installation\'s browser pods apart'),
     },
   },

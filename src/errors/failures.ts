@@ -52,7 +52,6 @@ export const FAILURES = Object.freeze({
   // Browsers
   BROWSER_GONE: policy(true, 'browser', 503, 'the browser crashed, was killed or disconnected under the batch'),
   BROWSER_POOL_EXHAUSTED: policy(true, 'batch', 429, 'every browser is at its context limit, or none became ready in time'),
-  BROWSER_LAUNCH_FAILED: policy(false, 'none', 500, 'Chromium could not be started at all (wrong path, missing libraries)', 'unrecoverable'),
   BROWSER_VERSION_MISMATCH: policy(false, 'none', 500, 'the pool runs another playwright-core than the client', 'unrecoverable'),
   KUBERNETES_API_REFUSED: policy(false, 'none', 500, 'the Kubernetes API refused a request for good (4xx: RBAC, a bad spec)'),
   // Portals

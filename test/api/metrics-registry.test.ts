@@ -1,8 +1,13 @@
 import { expect } from 'chai';
 import { sql } from 'kysely';
 import { closeBatch, createBatchWithJobs, finishJob, markBatchInProgress, startJob, addBatchLogins } from '../../src/db/job-transitions.js';
-import { JOB_DURATION_BUCKETS } from '../../src/api/metrics/metrics-registry.js';
+import { LoginCircuitBreaker } from '../../src/processors/login-circuit-breaker.js';
+import { JOB_DURATION_BUCKETS, createMetrics } from '../../src/api/metrics/metrics-registry.js';
+import { QueueRegistry } from '../../src/queues/queue-registry.js';
+import { createValkey } from '../../src/queues/valkey.js';
 import { startOperatorHarness, type OperatorHarness } from '../support/operator-harness.js';
+import { privateValkey, testLogger } from '../support/shared-services.js';
+import { createTestDatabase } from '../support/test-database.js';
 
 /** Parses Prometheus text into `name{labels}` → value. */
 function parse(text: string): Map<string, number> {
@@ -74,12 +79,14 @@ describe('GET /metrics', () => {
     for (const c of counts) expect(m.get(`rpa_jobs{provider="${c.provider}",action="${c.action}",status="${c.status}"}`), `${c.provider} ${c.status}`).to.equal(c.n);
     expect(m.get('rpa_jobs{provider="openserve",action="validation",status="completed"}')).to.equal(3);
     expect(m.get('rpa_jobs{provider="openserve",action="validation",status="failed"}')).to.equal(1);
-    expect(m.get('rpa_jobs{provider="openserve",action="validation",status="running"}')).to.equal(undefined);
+    // Every provider's series are there at 0 too, so that a rule sees the first failure as a rise.
+    expect(m.get('rpa_jobs{provider="openserve",action="validation",status="running"}')).to.equal(0);
+    expect(m.get('rpa_jobs{provider="evotel",action="cancellation",status="failed"}')).to.equal(0);
     expect(m.get('rpa_batches{provider="openserve",status="completed"}')).to.equal(1);
-    expect(m.get('rpa_batches_created_total{provider="openserve"}')).to.equal(1);
-    expect(m.get('rpa_batches_completed_total{provider="openserve"}')).to.equal(1);
-    expect(m.get('rpa_logins_total{provider="openserve",outcome="succeeded"}')).to.equal(2);
-    expect(m.get('rpa_logins_total{provider="openserve",outcome="refused"}')).to.equal(0);
+    expect(m.get('rpa_batches_created{provider="openserve"}')).to.equal(1);
+    expect(m.get('rpa_batches_completed{provider="openserve"}')).to.equal(1);
+    expect(m.get('rpa_logins{provider="openserve",outcome="succeeded"}')).to.equal(2);
+    expect(m.get('rpa_logins{provider="openserve",outcome="refused"}')).to.equal(0);
 
     const series = 'provider="openserve",action="validation",status="completed"';
     expect(m.get(`rpa_job_duration_seconds_count{${series}}`)).to.equal(3);
@@ -102,5 +109,85 @@ describe('GET /metrics', () => {
     const refused = await scrape(await h.keyFor('submitter'));
     expect(refused.status).to.equal(403);
     expect(refused.text).to.not.include('rpa_jobs');
+  });
+
+  it('reports what the alerting rules watch: breakers, the oldest waiting job, batch errors, the batches in progress', async () => {
+    const submitter = await h.keyFor('submitter');
+    const submit = async (provider: string, circuits: string[]) => {
+      const res = await fetch(`${h.url}/jobs/bulk`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${submitter}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ provider, action: 'validation', jobs: circuits.map((c) => ({ circuit_number: c })) }),
+      });
+      expect(res.status, await res.clone().text()).to.equal(202);
+      return ((await res.json()) as { job_ids: number[] }).job_ids.map(String);
+    };
+    const evotel = await submit('evotel', ['EVO000011', 'EVO000012', 'EVO000013']);
+    const metro = await submit('metrofiber', ['MFN-0000-0011', 'MFN-0000-0012']);
+    const { db } = h.database;
+    // Due ten minutes ago (metrofiber), and one in retry backoff (not due yet: does not count).
+    await db.updateTable('jobs').set({ available_at: sql`now() - interval '600 seconds'` }).where('id', '=', metro[0]!).execute();
+    await db.updateTable('jobs').set({ available_at: sql`now() + interval '1 hour'`, created_at: sql`now() - interval '2 hours'` }).where('id', '=', metro[1]!).execute();
+
+    // An evotel batch in progress: 1 of 3 completed.
+    const running = (await createBatchWithJobs(db, 'evotel', evotel.map((jobId) => ({ jobId, trip: 0 })), 'batcher'))!;
+    await markBatchInProgress(db, running.batchId, 'w1');
+    await startJob(db, evotel[0]!, running.batchId, 'w1');
+    await finishJob(db, evotel[0]!, running.batchId, { status: 'completed', result: { found: true }, evidence: [], cause: 'done' }, 'w1');
+    // An octotel batch that ended because no browser became ready.
+    const [oct] = await submit('octotel', ['OCT000021']);
+    const failed = (await createBatchWithJobs(db, 'octotel', [{ jobId: oct!, trip: 0 }], 'batcher'))!;
+    await closeBatch(db, failed.batchId, 'failed', { code: 'BROWSER_POOL_EXHAUSTED', message: 'no browser service became ready in time' });
+    // Openserve's breaker opens after LOGIN_FAILURE_THRESHOLD refused logins.
+    const breaker = new LoginCircuitBreaker(h.valkey, h.config.queuePrefix, h.config.loginFailureThreshold, 60_000, testLogger);
+    for (let i = 0; i < h.config.loginFailureThreshold; i++) await breaker.recordFailure('openserve', 'LOGIN_REFUSED');
+
+    const m = parse((await scrape(await h.keyFor('viewer'))).text);
+    expect(m.get('rpa_login_circuit_breaker_open{provider="openserve"}')).to.equal(1);
+    expect(m.get('rpa_login_circuit_breaker_open{provider="octotel"}')).to.equal(0);
+    expect(m.get('rpa_oldest_waiting_job_age_seconds{provider="metrofiber"}')).to.be.within(599, 660);
+    // Evotel's jobs were submitted just now.
+    expect(m.get('rpa_oldest_waiting_job_age_seconds{provider="evotel"}')).to.be.within(0, 60);
+    expect(m.get('rpa_oldest_waiting_job_age_seconds{provider="openserve"}')).to.equal(0);
+    expect(m.get('rpa_batch_errors{provider="octotel",code="BROWSER_POOL_EXHAUSTED"}')).to.equal(1);
+    expect(m.get('rpa_batch_errors{provider="octotel",code="TOTP_REFUSED"}')).to.equal(0);
+    expect(m.get('rpa_active_batch_jobs{provider="evotel",state="size"}')).to.equal(3);
+    expect(m.get('rpa_active_batch_jobs{provider="evotel",state="completed"}')).to.equal(1);
+    expect(m.get('rpa_active_batch_jobs{provider="octotel",state="size"}')).to.equal(0);
+    expect(m.get('rpa_totp_codes_today{provider="octotel",event="refused"}')).to.equal(0);
+    expect(m.get('rpa_totp_codes_today{provider="openserve",event="refused"}'), 'openserve has no TOTP').to.equal(undefined);
+    expect(m.get('rpa_callback_deliveries{state="failed"}')).to.equal(0);
+  });
+});
+
+describe('metrics when a source is down', () => {
+  it('says valkey is down (rpa_metrics_source_up 0) and leaves its figures out, within the source timeout', async function () {
+    this.timeout(30_000);
+    const database = await createTestDatabase();
+    const server = await privateValkey();
+    const valkey = createValkey(server.url, 'producer');
+    const queues = new QueueRegistry(valkey, 'metrics-down');
+    try {
+      const breakers = new LoginCircuitBreaker(valkey, 'metrics-down', 3, 60_000, testLogger);
+      const metrics = createMetrics({ db: database.db, queues: () => queues.all(), breakers, providers: [{ name: 'octotel', needsTotp: true }], logger: testLogger, sourceTimeoutMs: 2_000 });
+      const up = parse(await metrics.scrape());
+      expect(up.get('rpa_metrics_source_up{source="valkey"}')).to.equal(1);
+      expect(up.get('rpa_login_circuit_breaker_open{provider="octotel"}')).to.equal(0);
+      await server.stop();
+      const started = Date.now();
+      const text = await metrics.scrape();
+      expect(Date.now() - started).to.be.below(5_000);
+      const down = parse(text);
+      expect(down.get('rpa_metrics_source_up{source="valkey"}')).to.equal(0);
+      expect(down.get('rpa_metrics_source_up{source="postgres"}')).to.equal(1);
+      expect(text).not.to.match(/^rpa_queue_jobs\{/m);
+      expect(text).not.to.match(/^rpa_login_circuit_breaker_open\{/m);
+      expect(down.get('rpa_jobs{provider="octotel",action="validation",status="pending"}')).to.equal(0);
+    } finally {
+      await queues.close().catch(() => undefined);
+      valkey.disconnect();
+      await server.stop().catch(() => undefined);
+      await database.drop();
+    }
   });
 });

@@ -5,7 +5,7 @@ import { load } from 'js-yaml';
 import { ROOT } from '../k8s/support/manifests.js';
 import { loadConfig, type Config } from '../../src/config/config.js';
 import { isRpaError } from '../../src/errors/failures.js';
-import { KubernetesBrowserServiceManager, MANAGER_LABEL } from '../../src/browser/kubernetes-browser-service-manager.js';
+import { KubernetesBrowserServiceManager, MANAGER_LABEL, MANAGER_UID_ANNOTATION } from '../../src/browser/kubernetes-browser-service-manager.js';
 import { testLogger } from '../support/shared-services.js';
 import { FakeKubeApiServer, FakePoolHealth } from './fake-kube-api-server.js';
 
@@ -319,7 +319,7 @@ describe('KubernetesBrowserServiceManager against a fake API server', () => {
     expect(result.failed[0]?.error.message).to.match(/create pod timed out/);
   });
 
-  it('makes only the calls the Role in k8s/base/rbac.yaml allows, and uses all of them', async () => {
+  it('makes only the calls the Role in k8s/browsers/rbac.yaml allows, and uses all of them', async () => {
     api.seedPod(NS, {
       metadata: {
         name: 'left-over',
@@ -344,7 +344,7 @@ describe('KubernetesBrowserServiceManager against a fake API server', () => {
       r.method === 'POST' ? 'create' : r.method === 'DELETE' ? 'delete' : /\/pods$/.test(r.path) ? 'list' : 'get';
     const used = new Set(api.requests.map(verb));
     expect(api.requests.every((r) => r.path.startsWith(`/api/v1/namespaces/${NS}/pods`)), 'pods in its own namespace only').to.equal(true);
-    const docs = readFileSync(join(ROOT, 'k8s', 'base', 'rbac.yaml'), 'utf8').split(/^---$/m).map((d) => load(d) as any);
+    const docs = readFileSync(join(ROOT, 'k8s', 'browsers', 'rbac.yaml'), 'utf8').split(/^---$/m).map((d) => load(d) as any);
     const role = docs.find((d) => d.kind === 'Role');
     expect(role.rules).to.have.length(1);
     expect(role.rules[0].resources).to.deep.equal(['pods']);
@@ -359,5 +359,47 @@ describe('KubernetesBrowserServiceManager against a fake API server', () => {
     expect(e.url).to.equal(`http://127.0.0.1:${health.port}`);
     expect(podCreates()).to.have.length(1);
     expect(podCreates()[0]!.body.metadata.name).to.equal(e.id);
+  });
+
+  it('runs browser pods in a namespace of their own: no owner reference across namespaces, managers looked up where they run', async () => {
+    const BROWSERS = 'rpa-test-browsers';
+    const labels = (manager: string) => ({
+      'app.kubernetes.io/name': 'rpa-orchestrator',
+      'app.kubernetes.io/component': 'browser-pool',
+      'app.kubernetes.io/managed-by': 'rpa-browser-service-manager',
+      'app.kubernetes.io/instance': 'rpa',
+      [MANAGER_LABEL]: manager,
+    });
+    // A live manager in the orchestrator's namespace (the same name in the browser namespace would not do).
+    const other = api.seedPod(NS, { metadata: { name: 'rpa-worker-other', labels: { app: 'worker' } }, status: { phase: 'Running' } });
+    api.seedPod(BROWSERS, { metadata: { name: 'of-a-live-manager', labels: labels('rpa-worker-other'), annotations: { [MANAGER_UID_ANNOTATION]: other.metadata.uid } } });
+    api.seedPod(BROWSERS, { metadata: { name: 'of-a-replaced-manager', labels: labels('rpa-worker-other'), annotations: { [MANAGER_UID_ANNOTATION]: 'an-older-uid' } } });
+    api.seedPod(BROWSERS, { metadata: { name: 'of-a-gone-manager', labels: labels('rpa-worker-gone') } });
+
+    const m = create({ BROWSER_K8S_NAMESPACE: BROWSERS, BROWSER_K8S_OWNER_POD_NAMESPACE: NS, BROWSER_WARM_POOLS: '1' });
+    await m.start();
+    expect(api.deleted.sort()).to.deep.equal(['of-a-gone-manager', 'of-a-replaced-manager']);
+    expect(api.pods.has(`${BROWSERS}/of-a-live-manager`)).to.equal(true);
+
+    const [createReq] = podCreates();
+    expect(createReq!.path).to.equal(`/api/v1/namespaces/${BROWSERS}/pods`);
+    const pod = createReq!.body;
+    expect(pod.metadata.namespace).to.equal(BROWSERS);
+    // The garbage collector would delete a pod whose owner is in another namespace at once.
+    expect(pod.metadata.ownerReferences).to.equal(undefined);
+    expect(pod.metadata.annotations).to.deep.equal({ [MANAGER_UID_ANNOTATION]: MANAGER_UID });
+    expect(pod.metadata.labels[MANAGER_LABEL]).to.equal(MANAGER_POD);
+
+    const e = await m.acquire();
+    await m.release(e.id, { retire: true });
+    await m.close();
+    manager = undefined;
+    // Pods are managed in the browser namespace; in its own namespace the manager only reads pods.
+    const outside = api.requests.filter((r) => !r.path.startsWith(`/api/v1/namespaces/${BROWSERS}/pods`));
+    expect(outside.length).to.be.greaterThan(0);
+    expect(outside.every((r) => r.method === 'GET' && r.path.startsWith(`/api/v1/namespaces/${NS}/pods/`)), JSON.stringify(outside.map((r) => `${r.method} ${r.path}`))).to.equal(true);
+    const docs = readFileSync(join(ROOT, 'k8s', 'base', 'rbac.yaml'), 'utf8').split(/^---$/m).map((d) => load(d) as any);
+    const peers = docs.find((d) => d?.kind === 'Role');
+    expect(peers.rules).to.deep.equal([{ apiGroups: [''], resources: ['pods'], verbs: ['get'] }]);
   });
 });

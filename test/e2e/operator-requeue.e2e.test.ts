@@ -93,7 +93,7 @@ describe('rpa batches requeue against the running system (practice portals, real
     for (const c of counts) expect(metrics.get(`rpa_jobs{provider="${c.provider}",action="${c.action}",status="${c.status}"}`)).to.equal(c.n);
     expect(metrics.get('rpa_jobs{provider="openserve",action="validation",status="completed"}')).to.equal(4);
     expect(metrics.get('rpa_batches{provider="openserve",status="completed"}')).to.equal(1);
-    expect(metrics.get('rpa_logins_total{provider="openserve",outcome="succeeded"}')).to.equal(1);
+    expect(metrics.get('rpa_logins{provider="openserve",outcome="succeeded"}')).to.equal(1);
     expect(metrics.get('rpa_metrics_source_up{source="browser_pool"}')).to.equal(1);
     expect(metrics.get('rpa_browser_pool_size')).to.equal(2);
     expect(metrics.get('rpa_metrics_source_up{source="totp"}')).to.equal(1);

@@ -1,7 +1,29 @@
 import { expect } from 'chai';
-import { existsSync, readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT } from './support/manifests.js';
+
+/**
+ * Base images allowed without a digest, and why. Anything else in a FROM must be a stage of this
+ * Dockerfile or carry @sha256:<digest>.
+ */
+const UNPINNED_EXCEPTIONS: Record<string, string> = {
+  'mcr.microsoft.com/playwright:v${PLAYWRIGHT_VERSION}-noble': 'no published digest of v1.65.1-noble could be found without registry access; pin before a production build',
+};
+
+/** Every file and folder under `dir` with its mode. */
+function walk(dir: string): { path: string; mode: number; dir: boolean }[] {
+  const out: { path: string; mode: number; dir: boolean }[] = [{ path: dir, mode: statSync(dir).mode, dir: true }];
+  for (const name of readdirSync(dir)) {
+    const path = join(dir, name);
+    const st = statSync(path);
+    if (st.isDirectory()) out.push(...walk(path));
+    else out.push({ path, mode: st.mode, dir: false });
+  }
+  return out;
+}
 
 interface Stage {
   from: string;
@@ -88,4 +110,62 @@ describe('Dockerfile', () => {
       expect(ignored, path).not.to.include(path);
     }
   });
+
+  it('pins every base image by digest (or names it as a known exception)', () => {
+    const stageNames = stages.map((st) => st.name);
+    const resolve = (from: string) => from.replace(/^\$\{(\w+)\}$/, (_, name: string) => args[name] ?? '');
+    const unpinned = stages
+      .map((st) => resolve(st.from))
+      .filter((from) => !stageNames.includes(from) && !/@sha256:[0-9a-f]{64}$/.test(from) && !Object.hasOwn(UNPINNED_EXCEPTIONS, from));
+    expect(unpinned).to.deep.equal([]);
+    expect(args.NODE_IMAGE).to.match(/^node:22-bookworm-slim@sha256:[0-9a-f]{64}$/);
+  });
+
+  for (const name of ['runtime', 'browser']) {
+    it(`${name}: the code is read-only for the runtime user and its group 0 (OpenShift's arbitrary UID)`, function () {
+      const s = stage(name);
+      const runs = s.instructions.filter((i) => i.op === 'RUN').map((i) => i.args);
+      // `g=u` would give group 0 the owner's (root's) write permission.
+      expect(runs.filter((r) => /chmod[^&]*g=u|chmod[^&]*g\+w|chown[^&]*10001/.test(r))).to.deep.equal([]);
+      const fix = runs.find((r) => r.includes('chmod -R a=rX /app'));
+      expect(fix, 'RUN chown -R 0:0 /app && chmod -R a=rX /app').to.equal('chown -R 0:0 /app && chmod -R a=rX /app');
+      expect(s.instructions.filter((i) => i.op === 'COPY').every((i) => !/--chown|--chmod/.test(i.args)), 'COPY without --chown/--chmod').to.equal(true);
+      expect(s.instructions.findIndex((i) => i.args === fix)).to.be.greaterThan(s.instructions.map((i) => i.op).lastIndexOf('COPY'));
+
+      // Replay it on a tree like /app whose files came out group-writable, then check the modes
+      // (and, as root, that uid 10001 in group 0 can read but not write).
+      const root = mkdtempSync(join(tmpdir(), 'rpa-image-app-'));
+      try {
+        const app = join(root, 'app');
+        mkdirSync(join(app, 'dist', 'src'), { recursive: true });
+        mkdirSync(join(app, 'node_modules', '.bin'), { recursive: true });
+        writeFileSync(join(app, 'dist', 'src', 'main.js'), 'x');
+        writeFileSync(join(app, 'node_modules', '.bin', 'tool'), '#!/bin/sh\n');
+        chmodSync(join(app, 'node_modules', '.bin', 'tool'), 0o775);
+        chmodSync(join(app, 'dist', 'src', 'main.js'), 0o664);
+        chmodSync(join(app, 'dist'), 0o775);
+        const isRoot = process.getuid?.() === 0;
+        const command = (isRoot ? fix! : fix!.replace(/^chown -R 0:0 \/app && /, '')).replaceAll('/app', app);
+        const done = spawnSync('sh', ['-c', command], { encoding: 'utf8' });
+        expect(done.status, done.stderr).to.equal(0);
+        for (const entry of walk(app)) {
+          expect(entry.mode & 0o222, `${entry.path} writable`).to.equal(0);
+          expect(entry.mode & 0o444, `${entry.path} readable by all`).to.equal(0o444);
+          if (entry.dir) expect(entry.mode & 0o111, `${entry.path} traversable`).to.equal(0o111);
+        }
+        expect(statSync(join(app, 'node_modules', '.bin', 'tool')).mode & 0o111).to.equal(0o111);
+        expect(statSync(join(app, 'dist', 'src', 'main.js')).mode & 0o111).to.equal(0);
+        if (isRoot) {
+          chmodSync(root, 0o755);
+          const as = (...cmd: string[]) => spawnSync('setpriv', ['--reuid=10001', '--regid=0', '--clear-groups', ...cmd], { encoding: 'utf8' });
+          expect(as('cat', join(app, 'dist', 'src', 'main.js')).stdout).to.equal('x');
+          expect(as('sh', '-c', `echo y > ${join(app, 'dist', 'src', 'main.js')}`).status, 'overwrite a file').not.to.equal(0);
+          expect(as('touch', join(app, 'dist', 'new.js')).status, 'add a file').not.to.equal(0);
+          expect(readFileSync(join(app, 'dist', 'src', 'main.js'), 'utf8')).to.equal('x');
+        }
+      } finally {
+        rmSync(root, { recursive: true, force: true });
+      }
+    });
+  }
 });

@@ -4,20 +4,52 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { CoreV1Api } from '@kubernetes/client-node';
 import { loadConfig } from '../../src/config/config.js';
-import { KubernetesBrowserBackend } from '../../src/browser/kubernetes-browser-service-manager.js';
+import { KubernetesBrowserBackend, TOKEN_SECRET_KEY } from '../../src/browser/kubernetes-browser-service-manager.js';
+import type { Db } from '../../src/db/database.js';
+import { createMetrics } from '../../src/api/metrics/metrics-registry.js';
 import { testLogger } from '../support/shared-services.js';
+import { ADDED_LATER, PROMETHEUS_SERIES, dashboardQueries, readDashboard, seriesOf } from '../monitoring/support/monitoring-assets.js';
 import {
   K8S_DIR,
-  ingressAllowed,
+  connectionAllowed,
   overlayNames,
   podTemplates,
   readYamlFile,
   renderKustomization,
   selectorMatches,
   validateObject,
+  type Endpoint,
   type K8sObject,
   type PodTemplate,
 } from './support/manifests.js';
+
+/** Keys of a Secret that only the workers may hold: portal accounts, the TOTP seed, what signs callbacks and leases browsers. */
+const WORKER_ONLY_KEY = /^(octotel|openserve|metrofiber|evotel)-(url|username|email|password|totp-secret)$|^callback-secret$|^browser-pool-token$/;
+
+/** Images built from this repository: the overlay pins them by tag (set when pushing); every other image goes by digest. */
+const OWN_IMAGES = /(^|\/)rpa-orchestrator(-browser)?(:[\w.-]+)?$/;
+
+/** The Secrets of an overlay: generated ones from the render, production ones from the template. */
+function secretsOf(objects: K8sObject[], overlay: string): K8sObject[] {
+  const rendered = objects.filter((o) => o.kind === 'Secret');
+  if (rendered.length > 0) return rendered;
+  return readYamlFile(join(K8S_DIR, 'overlays', overlay.startsWith('openshift') ? 'openshift' : overlay, 'secrets.example.yaml'));
+}
+const secretKeys = (s: K8sObject): string[] => Object.keys({ ...(s.data ?? {}), ...(s.stringData ?? {}) });
+
+/** Every Secret a pod template reads: projected and secret volumes, env secretKeyRefs, envFrom. */
+function secretsReadBy(t: PodTemplate): string[] {
+  const names = new Set<string>();
+  for (const v of t.spec.volumes ?? []) {
+    if (v.secret) names.add(v.secret.secretName);
+    for (const src of v.projected?.sources ?? []) if (src.secret) names.add(src.secret.name);
+  }
+  for (const c of [...(t.spec.initContainers ?? []), ...t.spec.containers]) {
+    for (const e of c.env ?? []) if (e.valueFrom?.secretKeyRef) names.add(e.valueFrom.secretKeyRef.name);
+    for (const e of c.envFrom ?? []) if (e.secretRef) names.add(e.secretRef.name);
+  }
+  return [...names].sort();
+}
 
 /** Volume types the Pod Security Standards' restricted profile allows. */
 const RESTRICTED_VOLUMES = ['configMap', 'csi', 'downwardAPI', 'emptyDir', 'ephemeral', 'persistentVolumeClaim', 'projected', 'secret'];
@@ -72,6 +104,9 @@ describe('k8s manifests', function () {
       let templates: PodTemplate[];
       const kind = (k: string) => objects.filter((o) => o.kind === k);
       const named = (k: string, name: string) => objects.find((o) => o.kind === k && o.metadata.name === name);
+      /** Where the workers run, and where their browser pods do. */
+      const orchestratorNs = () => named('Deployment', 'rpa-worker')!.metadata.namespace!;
+      const browserNs = () => named('Role', 'rpa-browser-manager')!.metadata.namespace!;
 
       before(() => {
         objects = renderKustomization(join(K8S_DIR, 'overlays', overlay));
@@ -88,8 +123,10 @@ describe('k8s manifests', function () {
           if (result.error) errors.push(`${obj.kind}/${obj.metadata.name}: ${result.error}`);
         }
         expect(errors).to.deep.equal([]);
-        // Only OpenShift's Route is outside the Kubernetes schemas; checked by hand below.
+        // Only OpenShift's Route is outside the schemas (Kubernetes', the Prometheus Operator's);
+        // checked by hand below.
         expect([...new Set(unknown)]).to.satisfy((u: string[]) => u.every((k) => k === 'route.openshift.io/v1/Route'));
+        if (overlay.startsWith('openshift')) expect(objects.filter((o) => o.apiVersion === 'monitoring.coreos.com/v1').map((o) => o.kind).sort()).to.deep.equal(['PrometheusRule', 'ServiceMonitor']);
         const names = objects.map((o) => `${o.kind}/${o.metadata.name}`);
         expect(new Set(names).size, 'no duplicate objects').to.equal(names.length);
       });
@@ -102,9 +139,16 @@ describe('k8s manifests', function () {
         expect(named('HorizontalPodAutoscaler', 'rpa-api')?.spec.scaleTargetRef).to.deep.equal({ apiVersion: 'apps/v1', kind: 'Deployment', name: 'rpa-api' });
         for (const name of ['rpa-api', 'rpa-worker', 'rpa-browser-pool']) expect(named('PodDisruptionBudget', name), name).to.exist;
         expect(kind('NetworkPolicy').length).to.be.greaterThan(2);
+        // Two namespaces: the orchestrator's, and one for the browser pods alone.
         const ns = new Set(objects.filter((o) => o.kind !== 'Namespace').map((o) => o.metadata.namespace));
-        expect(ns.size, 'one namespace for everything').to.equal(1);
-        expect([...ns][0]).to.be.a('string');
+        expect([...ns].sort()).to.deep.equal([orchestratorNs(), browserNs()].sort());
+        expect(orchestratorNs()).not.to.equal(browserNs());
+        for (const o of objects.filter((x) => x.metadata.namespace === browserNs())) {
+          const component = o.kind === 'Deployment' || o.kind === 'Service' || o.kind === 'PodDisruptionBudget' ? o.metadata.labels?.['app.kubernetes.io/component'] : 'any';
+          expect(component, `${o.kind}/${o.metadata.name} in the browser namespace`).to.be.oneOf(['any', 'browser-pool']);
+          expect(['Deployment', 'Service', 'PodDisruptionBudget', 'ServiceAccount', 'Role', 'RoleBinding', 'NetworkPolicy', 'ResourceQuota', 'LimitRange', 'Secret'], `${o.kind} in the browser namespace`).to.include(o.kind);
+        }
+        for (const n of kind('Namespace')) expect(n.metadata.labels?.['pod-security.kubernetes.io/enforce'], n.metadata.name).to.equal('restricted');
       });
 
       it('runs every pod under the restricted Pod Security profile, with resources and probes', () => {
@@ -123,26 +167,58 @@ describe('k8s manifests', function () {
         }
       });
 
-      it('mounts rpa-system-config and fno-credentials into the folder SECRETS_DIR names', () => {
-        for (const component of ['api', 'worker']) {
+      it('mounts rpa-system-config and each pod\'s own Secret into the folder SECRETS_DIR names (API: rpa-api-credentials, workers: fno-credentials)', () => {
+        const externalDb = overlay.endsWith('external-db') ? [{ secret: { name: 'rpa-database' } }] : [];
+        for (const [component, secret] of [['api', 'rpa-api-credentials'], ['worker', 'fno-credentials']] as const) {
           const t = byComponent(templates, component)!;
           const c = t.spec.containers[0];
           const dir = c.env.find((e: any) => e.name === 'SECRETS_DIR')?.value;
           const mount = c.volumeMounts.find((m: any) => m.mountPath === dir);
           expect(mount, `${component} mounts ${dir}`).to.exist;
           const volume = t.spec.volumes.find((v: any) => v.name === mount.name);
-          expect(volume.projected.sources).to.deep.equal([{ configMap: { name: 'rpa-system-config' } }, { secret: { name: 'fno-credentials' } }]);
+          expect(volume.projected.sources).to.deep.equal([{ configMap: { name: 'rpa-system-config' } }, { secret: { name: secret } }, ...externalDb]);
         }
       });
 
-      it('gives the Kubernetes API only to the workers, and the Role only what the manager calls', () => {
+      it('gives the API pods no portal credential, TOTP seed, callback secret or pool token', () => {
+        const api = byComponent(templates, 'api')!;
+        const read = secretsReadBy(api);
+        const allowed = ['rpa-api-credentials', 'rpa-valkey', 'rpa-postgres', 'rpa-database'];
+        expect(read.filter((n) => !allowed.includes(n)), 'Secrets the API reads').to.deep.equal([]);
+        expect(read).to.include('rpa-api-credentials');
+        const secrets = secretsOf(objects, overlay);
+        for (const name of read) {
+          const secret = secrets.find((x) => x.metadata.name === name);
+          if (name === 'rpa-database' || name === 'rpa-postgres' || name === 'rpa-valkey') continue;
+          expect(secret, `Secret ${name} (generated or in the template)`).to.exist;
+          expect(secretKeys(secret!).filter((k) => WORKER_ONLY_KEY.test(k)), `keys of ${name}`).to.deep.equal([]);
+        }
+        // The workers' Secret does hold them (in production), and only the workers read it.
+        const fno = secrets.find((x) => x.metadata.name === 'fno-credentials')!;
+        expect(secretKeys(fno)).to.include.members(['callback-secret', 'browser-pool-token']);
+        if (overlay.startsWith('openshift')) expect(secretKeys(fno)).to.include.members(['octotel-password', 'octotel-totp-secret', 'evotel-password']);
+        expect(templates.filter((t) => secretsReadBy(t).includes('fno-credentials')).map((t) => t.owner.metadata.name)).to.deep.equal(['rpa-worker']);
+      });
+
+      it('gives the Kubernetes API only to the workers: pod verbs in the browser namespace only, a pod read in their own', () => {
         const role = named('Role', 'rpa-browser-manager')!;
+        expect(role.metadata.namespace).to.equal(browserNs());
         expect(role.rules).to.deep.equal([{ apiGroups: [''], resources: ['pods'], verbs: ['create', 'get', 'list', 'delete'] }]);
-        expect(kind('Role')).to.have.length(1);
+        // The manager reads no Secret through the API: the kubelet resolves the pods' secretKeyRef.
+        const peers = named('Role', 'rpa-browser-manager-peers')!;
+        expect(peers.metadata.namespace).to.equal(orchestratorNs());
+        expect(peers.rules).to.deep.equal([{ apiGroups: [''], resources: ['pods'], verbs: ['get'] }]);
+        expect(kind('Role')).to.have.length(2);
         expect(kind('ClusterRole').concat(kind('ClusterRoleBinding'))).to.deep.equal([]);
-        const binding = named('RoleBinding', 'rpa-browser-manager')!;
-        expect(binding.roleRef).to.deep.equal({ apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'rpa-browser-manager' });
-        expect(binding.subjects).to.deep.equal([{ kind: 'ServiceAccount', name: 'rpa-browser-manager', namespace: binding.metadata.namespace }]);
+        for (const [name, ns] of [['rpa-browser-manager', browserNs()], ['rpa-browser-manager-peers', orchestratorNs()]] as const) {
+          const binding = named('RoleBinding', name)!;
+          expect(binding.metadata.namespace, name).to.equal(ns);
+          expect(binding.roleRef).to.deep.equal({ apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name });
+          expect(binding.subjects).to.deep.equal([{ kind: 'ServiceAccount', name: 'rpa-browser-manager', namespace: orchestratorNs() }]);
+        }
+        expect(kind('RoleBinding')).to.have.length(2);
+        const workerSa = named('ServiceAccount', 'rpa-browser-manager')!;
+        expect(workerSa.metadata.namespace).to.equal(orchestratorNs());
         for (const t of templates) {
           const usesApi = t.spec.automountServiceAccountToken !== false;
           const component = t.labels['app.kubernetes.io/component'];
@@ -153,42 +229,79 @@ describe('k8s manifests', function () {
         for (const sa of kind('ServiceAccount')) expect(sa.automountServiceAccountToken, sa.metadata.name).to.equal(false);
       });
 
-      it('lets only workers reach browser pods, and only the orchestrator reach Valkey and Postgres', () => {
-        const policies = kind('NetworkPolicy');
+      it('runs the browser pods in their own namespace, where the pool token Secret is, and nothing else of ours', () => {
+        const config = named('ConfigMap', 'rpa-system-config')!;
+        expect(config.metadata.namespace).to.equal(orchestratorNs());
+        expect(config.data['browser-k8s-namespace']).to.equal(browserNs());
+        const worker = byComponent(templates, 'worker')!.spec.containers[0];
+        const env = Object.fromEntries(worker.env.map((e: any) => [e.name, e]));
+        // From the ConfigMap, not the worker's own namespace.
+        expect(env).not.to.have.property('BROWSER_K8S_NAMESPACE');
+        expect(env.BROWSER_K8S_OWNER_POD_NAMESPACE.valueFrom.fieldRef.fieldPath).to.equal('metadata.namespace');
+        expect(named('Deployment', 'rpa-browser-pool')!.metadata.namespace).to.equal(browserNs());
+        // The token Secret the pods name: in the browser namespace, with the key they read.
+        const tokenSecret = config.data['browser-k8s-token-secret'];
+        expect(tokenSecret).to.equal('rpa-browser-pool-token');
+        const secrets = secretsOf(objects, overlay);
+        const token = secrets.find((x) => x.metadata.name === tokenSecret)!;
+        expect(token, `Secret ${tokenSecret}`).to.exist;
+        expect(token.metadata.namespace).to.equal(browserNs());
+        expect(secretKeys(token)).to.deep.equal([TOKEN_SECRET_KEY]);
+        const pool = named('Deployment', 'rpa-browser-pool')!;
+        expect(secretsReadBy(podTemplates([pool])[0]!)).to.deep.equal([tokenSecret]);
+        if (overlay === 'dev') {
+          // Generated in both namespaces: the workers present the same token the pods check.
+          const fno = secrets.find((x) => x.metadata.name === 'fno-credentials')!;
+          expect(fno.data[TOKEN_SECRET_KEY]).to.equal(token.data[TOKEN_SECRET_KEY]);
+        }
+        // The only Secret there is that token: a pod the manager creates can mount nothing else.
+        expect(secrets.filter((x) => x.metadata.namespace === browserNs()).map((x) => x.metadata.name)).to.deep.equal([tokenSecret]);
+      });
+
+      /** Every pod of the overlay (the on-demand browser pod too) and a few places outside it. */
+      function endpoints(): Record<string, Endpoint & { ports: number[] }> {
         const config = named('ConfigMap', 'rpa-system-config')!;
         const backend = new KubernetesBrowserBackend({
           core: {} as CoreV1Api,
-          namespace: 'x',
+          namespace: config.data['browser-k8s-namespace'],
           image: 'x',
           poolPort: Number(config.data['browser-k8s-pool-port']),
           token: 'x'.repeat(16),
-          tokenSecret: 'fno-credentials',
+          tokenSecret: config.data['browser-k8s-token-secret'],
           resources: { cpuRequest: '1', cpuLimit: '1', memory: '1Gi' },
           instance: config.data['browser-k8s-instance'],
-          owner: { name: 'rpa-worker-abc', uid: 'u' },
+          owner: { name: 'rpa-worker-abc', uid: 'u', namespace: orchestratorNs() },
           readyTimeoutMs: 1000,
           logger: testLogger,
         });
-        const pods: Record<string, { labels: Record<string, string>; ports: number[] }> = {};
-        for (const t of templates) pods[t.owner.metadata.name] = { labels: t.labels, ports: containerPorts(t) };
-        pods['on-demand browser pod'] = { labels: backend.labels(), ports: [Number(config.data['browser-k8s-pool-port'])] };
-        pods['some other pod in the namespace'] = { labels: { app: 'something-else' }, ports: [] };
+        const pods: Record<string, Endpoint & { ports: number[] }> = {};
+        for (const t of templates) pods[t.owner.metadata.name] = { namespace: t.owner.metadata.namespace, labels: t.labels, ports: containerPorts(t) };
+        pods['on-demand browser pod'] = { namespace: browserNs(), labels: backend.labels(), ports: [Number(config.data['browser-k8s-pool-port'])] };
+        pods['some other pod in the namespace'] = { namespace: orchestratorNs(), labels: { app: 'something-else' }, ports: [8080] };
+        pods['some other pod in the browser namespace'] = { namespace: browserNs(), labels: { app: 'something-else' }, ports: [8080] };
+        pods['a pod of another namespace'] = { namespace: 'elsewhere', labels: { 'app.kubernetes.io/name': 'rpa-orchestrator', 'app.kubernetes.io/component': 'worker' }, ports: [8080] };
+        pods['cluster DNS'] = { namespace: 'openshift-dns', labels: { 'dns.operator.openshift.io/daemonset-dns': 'default' }, ports: [5353] };
+        pods['kube-dns'] = { namespace: 'kube-system', labels: { 'k8s-app': 'kube-dns' }, ports: [53] };
+        return pods;
+      }
 
-        const may = (from: string, to: string) => pods[to]!.ports.some((port) => ingressAllowed(policies, pods[from]!.labels, pods[to]!.labels, port));
-        const sources = Object.keys(pods);
-        const browserTargets = ['rpa-browser-pool', 'on-demand browser pod'];
-        for (const target of browserTargets) {
+      it('lets only workers reach browser pods, and only the orchestrator reach Valkey and Postgres (ingress)', () => {
+        const policies = kind('NetworkPolicy');
+        const pods = endpoints();
+        const may = (from: string, to: string) => pods[to]!.ports.some((port) => connectionAllowed(policies, pods[from]!, pods[to]!, port));
+        const sources = Object.keys(pods).filter((p) => !['cluster DNS', 'kube-dns'].includes(p));
+        for (const target of ['rpa-browser-pool', 'on-demand browser pod']) {
           expect(sources.filter((s) => may(s, target)), target).to.deep.equal(['rpa-worker']);
         }
         for (const target of ['rpa-valkey', 'rpa-postgres'].filter((t) => pods[t])) {
           expect(sources.filter((s) => may(s, target)).sort(), target).to.deep.equal(['rpa-api', 'rpa-worker']);
         }
-        // The API is open on its port; nothing else of the API pod is.
-        expect(may('some other pod in the namespace', 'rpa-api')).to.equal(true);
-        expect(ingressAllowed(policies, {}, pods['rpa-api']!.labels, 9999)).to.equal(false);
-        // Every port a policy opens is a port the selected pods listen on.
+        // The API is open on its port (the router, ORDS, Prometheus); nothing else of it is.
+        expect(connectionAllowed(policies, { ip: '203.0.113.50' }, pods['rpa-api']!, 8620)).to.equal(true);
+        expect(connectionAllowed(policies, { ip: '203.0.113.50' }, pods['rpa-api']!, 9999)).to.equal(false);
+        // Every ingress port a policy opens is a port the selected pods listen on.
         for (const p of policies) {
-          const selected = Object.values(pods).filter((pod) => selectorMatches(p.spec.podSelector, pod.labels));
+          const selected = Object.values(pods).filter((pod) => pod.namespace === p.metadata.namespace && selectorMatches(p.spec.podSelector, pod.labels ?? {}));
           for (const rule of p.spec.ingress ?? []) {
             for (const rp of rule.ports ?? []) {
               expect(selected.some((pod) => pod.ports.includes(rp.port)), `${p.metadata.name} port ${rp.port}`).to.equal(true);
@@ -197,15 +310,110 @@ describe('k8s manifests', function () {
         }
       });
 
+      it('lets each pod out only where it must go (egress): API to Postgres/Valkey/DNS; workers also to browsers, the Kubernetes API and ORDS; browsers to DNS and the portals', () => {
+        const policies = kind('NetworkPolicy');
+        const pods = endpoints();
+        const ipsOf = (policy: string, rule: number) => named('NetworkPolicy', policy)!.spec.egress[rule].to.map((peer: any) => peer.ipBlock.cidr.split('/')[0]);
+        const portsOf = (policy: string, rule: number) => named('NetworkPolicy', policy)!.spec.egress[rule].ports.map((p: any) => p.port);
+        const external: Record<string, { ip: string; ports: number[] }> = {
+          portals: { ip: ipsOf('rpa-browser-pool-egress', 1)[0], ports: portsOf('rpa-browser-pool-egress', 1) },
+          'Kubernetes API': { ip: ipsOf('rpa-worker-egress', 4)[0], ports: portsOf('rpa-worker-egress', 4) },
+          ORDS: { ip: ipsOf('rpa-worker-egress', 5)[0], ports: portsOf('rpa-worker-egress', 5) },
+          'the internet': { ip: '203.0.113.99', ports: [443, 80] },
+          'a cluster-internal address': { ip: '10.128.0.10', ports: [443, 8080] },
+          'the cloud metadata service': { ip: '169.254.169.254', ports: [80] },
+        };
+        if (overlay.endsWith('external-db')) external['external Postgres'] = { ip: ipsOf('rpa-api-egress', 0)[0], ports: [5432] };
+        const targets = [...Object.keys(pods), ...Object.keys(external)];
+        const reach = (from: string) =>
+          targets
+            .filter((to) => to !== from)
+            .filter((to) => {
+              const target = pods[to] ?? { ip: external[to]!.ip, ports: external[to]!.ports };
+              return target.ports.some((port) => connectionAllowed(policies, pods[from]!, target, port));
+            })
+            .sort();
+        const db = overlay.endsWith('external-db') ? ['external Postgres'] : ['rpa-postgres'];
+        const dns = ['cluster DNS', 'kube-dns'];
+        expect(reach('rpa-api'), 'API').to.deep.equal([...db, 'rpa-valkey', ...dns].sort());
+        expect(reach('rpa-worker'), 'workers').to.deep.equal([...db, 'rpa-valkey', ...dns, 'rpa-browser-pool', 'on-demand browser pod', 'Kubernetes API', 'ORDS'].sort());
+        for (const browser of ['rpa-browser-pool', 'on-demand browser pod']) {
+          expect(reach(browser), browser).to.deep.equal([...dns, 'portals'].sort());
+        }
+        for (const quiet of ['rpa-valkey', 'rpa-postgres', 'some other pod in the namespace', 'some other pod in the browser namespace'].filter((p) => pods[p])) {
+          expect(reach(quiet), quiet).to.deep.equal([]);
+        }
+        // Browser pods go to the portals on HTTPS only, and every address outside the cluster
+        // is a single host or a documentation placeholder, never a cluster or private range.
+        expect(portsOf('rpa-browser-pool-egress', 1)).to.deep.equal([443]);
+        for (const p of policies) {
+          for (const rule of p.spec.egress ?? []) {
+            for (const peer of rule.to ?? []) {
+              if (!peer.ipBlock) continue;
+              const cidr: string = peer.ipBlock.cidr;
+              if (overlay === 'dev' && p.metadata.name === 'rpa-worker-egress' && cidr === '0.0.0.0/0') {
+                // dev only: the Kubernetes API of kind/minikube, on its ports alone.
+                expect(rule.ports.map((x: any) => x.port)).to.deep.equal([6443, 8443]);
+                continue;
+              }
+              expect(cidr, `${p.metadata.name}`).to.match(/\/(2[4-9]|3[0-2])$/);
+              for (const internal of ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '100.64.0.0/10', '169.254.0.0/16', '127.0.0.0/8']) {
+                const [a] = cidr.split('/');
+                const [base, bits] = internal.split('/');
+                const n = (x: string) => x.split('.').reduce((acc, o) => acc * 256 + Number(o), 0);
+                expect(Math.floor(n(a!) / 2 ** (32 - Number(bits))) === Math.floor(n(base!) / 2 ** (32 - Number(bits))), `${p.metadata.name} ${cidr} inside ${internal}`).to.equal(false);
+              }
+            }
+          }
+        }
+      });
+
+      it('bounds the browser namespace with a ResourceQuota and a LimitRange the browser pods fit', () => {
+        const quota = named('ResourceQuota', 'rpa-browsers')!;
+        const limits = named('LimitRange', 'rpa-browsers')!;
+        expect(quota.metadata.namespace).to.equal(browserNs());
+        expect(limits.metadata.namespace).to.equal(browserNs());
+        const config = named('ConfigMap', 'rpa-system-config')!;
+        const cpu = (q: string) => (q.endsWith('m') ? Number(q.slice(0, -1)) / 1000 : Number(q));
+        const mem = (q: string) => Number(q.replace(/Gi$/, '')) * 1024 ** 3 || Number(q.replace(/Mi$/, '')) * 1024 ** 2;
+        const pod = { cpuRequest: cpu(config.data['browser-k8s-cpu-request']), cpuLimit: cpu(config.data['browser-k8s-cpu-limit']), memory: mem(config.data['browser-k8s-memory']) };
+        const container = limits.spec.limits.find((l: any) => l.type === 'Container');
+        expect(pod.cpuLimit).to.be.at.most(cpu(container.max.cpu));
+        expect(pod.memory).to.be.at.most(mem(container.max.memory));
+        expect(pod.cpuRequest).to.be.at.least(cpu(container.min.cpu));
+        for (const key of ['default', 'defaultRequest']) expect(container[key], key).to.have.all.keys('cpu', 'memory');
+        // Room for every on-demand pod the workers may start at once.
+        const workers = named('Deployment', 'rpa-worker')!.spec.replicas;
+        const most = workers * Number(config.data['browser-max-pools']);
+        const hard = quota.spec.hard;
+        expect(Number(hard.pods)).to.be.at.least(most);
+        expect(cpu(hard['requests.cpu'])).to.be.at.least(most * pod.cpuRequest);
+        expect(cpu(hard['limits.cpu'])).to.be.at.least(most * pod.cpuLimit);
+        expect(mem(hard['requests.memory'])).to.be.at.least(most * pod.memory);
+        expect(mem(hard['limits.memory'])).to.be.at.least(most * pod.memory);
+        // The fixed pool's pods fit the LimitRange too.
+        const fixed = named('Deployment', 'rpa-browser-pool')!.spec.template.spec.containers[0].resources;
+        expect(cpu(fixed.limits.cpu)).to.be.at.most(cpu(container.max.cpu));
+        expect(mem(fixed.limits.memory)).to.be.at.most(mem(container.max.memory));
+      });
+
+      it('pins every image by digest, except the two built from this repository', () => {
+        const images = templates.flatMap((t) => [...(t.spec.initContainers ?? []), ...t.spec.containers].map((c: any) => ({ where: t.owner.metadata.name, image: c.image as string })));
+        images.push({ where: 'browser-k8s-image', image: named('ConfigMap', 'rpa-system-config')!.data['browser-k8s-image'] });
+        const unpinned = images.filter((i) => !/@sha256:[0-9a-f]{64}$/.test(i.image) && !OWN_IMAGES.test(i.image));
+        expect(unpinned).to.deep.equal([]);
+        expect(images.filter((i) => /@sha256:/.test(i.image)).map((i) => i.where).sort()).to.include.members(overlay.endsWith('external-db') ? ['rpa-valkey'] : ['rpa-postgres', 'rpa-valkey']);
+      });
+
       it('wires Services, PDBs and the on-demand pods to the right pods', () => {
         for (const svc of kind('Service')) {
-          const target = templates.find((t) => selectorMatches({ matchLabels: svc.spec.selector }, t.labels));
+          const target = templates.find((t) => t.owner.metadata.namespace === svc.metadata.namespace && selectorMatches({ matchLabels: svc.spec.selector }, t.labels));
           expect(target, `Service ${svc.metadata.name} selects a workload`).to.exist;
           const names = target!.spec.containers.flatMap((c: any) => (c.ports ?? []).map((p: any) => p.name));
           for (const port of svc.spec.ports) expect(names, `${svc.metadata.name} targetPort`).to.include(port.targetPort);
         }
         for (const pdb of kind('PodDisruptionBudget')) {
-          expect(templates.some((t) => selectorMatches(pdb.spec.selector, t.labels)), pdb.metadata.name).to.equal(true);
+          expect(templates.some((t) => t.owner.metadata.namespace === pdb.metadata.namespace && selectorMatches(pdb.spec.selector, t.labels)), pdb.metadata.name).to.equal(true);
         }
         // The fixed pool's ReplicaSet must not adopt the manager's pods (same component label).
         const staticPool = named('Deployment', 'rpa-browser-pool')!;
@@ -243,13 +451,15 @@ describe('k8s manifests', function () {
           const env: Record<string, string> = { SECRETS_DIR: dir };
           for (const e of worker.env) {
             if (e.value !== undefined) env[e.name] = e.value.replace(/\$\(([A-Z0-9_]+)\)/g, 'secretvalue');
-            else if (e.valueFrom?.fieldRef) env[e.name] = e.valueFrom.fieldRef.fieldPath === 'metadata.namespace' ? 'rpa' : 'rpa-worker-0';
+            else if (e.valueFrom?.fieldRef) env[e.name] = e.valueFrom.fieldRef.fieldPath === 'metadata.namespace' ? orchestratorNs() : 'rpa-worker-0';
           }
           delete env.SECRETS_DIR;
           const loaded = loadConfig({ env: { ...env, SECRETS_DIR: dir } });
           expect(loaded.browserManager.mode).to.equal('kubernetes');
           expect(loaded.browserManager.k8s.image).to.equal(config.data['browser-k8s-image']);
           expect(loaded.browserManager.k8s.ownerPodName).to.equal('rpa-worker-0');
+          expect(loaded.browserManager.k8s.namespace).to.equal(browserNs());
+          expect(loaded.browserManager.k8s.ownerPodNamespace).to.equal(orchestratorNs());
           expect(loaded.roles).to.include('worker');
         } finally {
           rmSync(dir, { recursive: true, force: true });
@@ -262,7 +472,7 @@ describe('k8s manifests', function () {
         expect(config.data).not.to.have.property('browser-pool-url');
         expect(config.data['browser-manager-mode']).to.equal('kubernetes');
         // The manager needs the token it hands to the pods it creates (and to the workers' leases).
-        const secret = named('Secret', 'fno-credentials') ?? readYamlFile(join(K8S_DIR, 'overlays', 'openshift', 'secrets.example.yaml'))[0]!;
+        const secret = secretsOf(objects, overlay).find((x) => x.metadata.name === 'fno-credentials')!;
         expect(Object.keys({ ...secret.data, ...secret.stringData })).to.include('browser-pool-token');
         const worker = byComponent(templates, 'worker')!.spec.containers[0];
         const env = Object.fromEntries(worker.env.filter((e: any) => e.value !== undefined).map((e: any) => [e.name, e.value]));
@@ -288,7 +498,7 @@ describe('k8s manifests', function () {
           expect(route.spec.to).to.deep.equal({ kind: 'Service', name: 'rpa-api', weight: 100 });
           expect(route.spec.port.targetPort).to.equal('http');
           expect(['edge', 'reencrypt', 'passthrough']).to.include(route.spec.tls.termination);
-          expect(named('Secret', 'fno-credentials'), 'production credentials are not in the manifests').to.equal(undefined);
+          expect(kind('Secret').map((x) => x.metadata.name), 'production credentials are not in the manifests').to.deep.equal([]);
         });
       }
     });
@@ -304,11 +514,65 @@ describe('k8s manifests', function () {
     }
   });
 
+  it('monitors the API: the ServiceMonitor selects its Service and port with a viewer key from a Secret; rules and dashboard read only series that exist', () => {
+    for (const overlay of ['openshift', 'openshift-external-db']) {
+      const objects = renderKustomization(join(K8S_DIR, 'overlays', overlay));
+      const find = (kind: string, name: string) => objects.find((o) => o.kind === kind && o.metadata.name === name)!;
+      const monitor = find('ServiceMonitor', 'rpa-api');
+      const service = find('Service', 'rpa-api');
+      expect(monitor.apiVersion).to.equal('monitoring.coreos.com/v1');
+      expect(monitor.metadata.namespace).to.equal(service.metadata.namespace);
+      expect(selectorMatches(monitor.spec.selector, service.metadata.labels ?? {}), 'selects the Service rpa-api').to.equal(true);
+      const others = objects.filter((o) => o.kind === 'Service' && o.metadata.name !== 'rpa-api' && o.metadata.namespace === monitor.metadata.namespace);
+      expect(others.filter((o) => selectorMatches(monitor.spec.selector, o.metadata.labels ?? {})).map((o) => o.metadata.name), 'selects no other Service').to.deep.equal([]);
+      expect(monitor.spec.endpoints).to.have.length(1);
+      const [endpoint] = monitor.spec.endpoints;
+      expect(service.spec.ports.map((p: any) => p.name)).to.include(endpoint.port);
+      expect(endpoint.path).to.equal('/metrics');
+      expect(endpoint.authorization).to.deep.equal({ type: 'Bearer', credentials: { name: 'rpa-metrics-scrape', key: 'token' } });
+      const template = readYamlFile(join(K8S_DIR, 'overlays', 'openshift', 'secrets.example.yaml')).find((s) => s.metadata.name === 'rpa-metrics-scrape')!;
+      expect(Object.keys(template.stringData)).to.deep.equal(['token']);
+
+      // The rules as rendered are the file's, which test/monitoring/alert-rules.test.ts gives promtool.
+      const rule = find('PrometheusRule', 'rpa-orchestrator');
+      expect(rule.metadata.namespace).to.equal(service.metadata.namespace);
+      expect(rule.spec).to.deep.equal(readYamlFile(join(K8S_DIR, 'components', 'monitoring', 'prometheus-rule.yaml'))[0]!.spec);
+
+      // The dashboard ConfigMap carries the dashboard file, whose queries read only series the
+      // orchestrator registers (a histogram's _bucket/_sum/_count), the rules record, Prometheus
+      // makes (up), or issue 12 adds (rpa_provider_paused).
+      const dashboard = find('ConfigMap', 'rpa-grafana-dashboard');
+      expect(dashboard.metadata.labels?.grafana_dashboard).to.equal('1');
+      expect(JSON.parse(dashboard.data['rpa-orchestrator.json'])).to.deep.equal(readDashboard());
+      const registry = createMetrics({ db: {} as Db, logger: testLogger }).registry;
+      const exported = registry.getMetricsAsArray().flatMap((m: any) => (m.type === 'histogram' ? [`${m.name}_bucket`, `${m.name}_sum`, `${m.name}_count`] : [m.name]));
+      const recorded = (rule.spec.groups as any[]).flatMap((g) => g.rules.filter((r: any) => r.record).map((r: any) => r.record));
+      const known = new Set([...exported, ...recorded, ...PROMETHEUS_SERIES, ...ADDED_LATER]);
+      const queries = dashboardQueries(readDashboard());
+      expect(queries.length).to.be.greaterThan(15);
+      for (const q of queries) {
+        const series = seriesOf(q.expr);
+        expect(series.length, q.panel).to.be.greaterThan(0);
+        expect(series.filter((x) => !known.has(x)), `panel "${q.panel}"`).to.deep.equal([]);
+      }
+      for (const r of (rule.spec.groups as any[]).flatMap((g) => g.rules)) {
+        expect(seriesOf(String(r.expr)).filter((x) => !known.has(x) && !x.startsWith('vector')), r.alert ?? r.record).to.deep.equal([]);
+      }
+    }
+  });
+
   it('has a Secret template for production whose keys are all settings the orchestrator knows', async () => {
     const secrets = readYamlFile(join(K8S_DIR, 'overlays', 'openshift', 'secrets.example.yaml'));
-    expect(secrets.map((s) => s.metadata.name)).to.deep.equal(['fno-credentials', 'rpa-valkey', 'rpa-postgres']);
+    expect(secrets.map((s) => s.metadata.name)).to.deep.equal(['rpa-api-credentials', 'fno-credentials', 'rpa-valkey', 'rpa-postgres', 'rpa-browser-pool-token', 'rpa-metrics-scrape']);
     for (const s of secrets) expect((await validateObject(s)).error, s.metadata.name).to.equal(undefined);
-    for (const key of Object.keys(secrets[0]!.stringData)) {
+    // The namespaces the openshift overlay renders: each Secret where the pods that read it run.
+    const rendered = renderKustomization(join(K8S_DIR, 'overlays', 'openshift'));
+    const nsOf = (kind: string, name: string) => rendered.find((o) => o.kind === kind && o.metadata.name === name)!.metadata.namespace;
+    for (const s of secrets) expect(s.metadata.namespace, s.metadata.name).to.equal(s.metadata.name === 'rpa-browser-pool-token' ? nsOf('Role', 'rpa-browser-manager') : nsOf('Deployment', 'rpa-api'));
+    // The API's and the workers' are mounted into SECRETS_DIR: every key must be a setting.
+    const settingKeys = secrets.filter((s) => ['rpa-api-credentials', 'fno-credentials'].includes(s.metadata.name)).flatMap((s) => Object.keys(s.stringData));
+    expect(settingKeys).to.include.members(['rpa-api-key', 'callback-secret', 'browser-pool-token', 'octotel-totp-secret']);
+    for (const key of settingKeys) {
       const dir = mkdtempSync(join(tmpdir(), 'rpa-k8s-key-'));
       try {
         writeFileSync(join(dir, key), 'x');

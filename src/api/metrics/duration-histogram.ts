@@ -42,6 +42,11 @@ export class DurationHistogram {
     }));
   }
 
+  /** Forgets the last result (its source did not answer). */
+  reset(): void {
+    this.series = [];
+  }
+
   /** prom-client's metric interface (what Registry#metrics() reads). */
   async get() {
     const values: Array<{ metricName: string; labels: Record<string, string | number>; value: number }> = [];

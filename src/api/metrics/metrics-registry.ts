@@ -1,8 +1,10 @@
 import type { Queue } from 'bullmq';
 import { sql } from 'kysely';
-import { Gauge, Registry, type Metric } from 'prom-client';
+import { Counter, Gauge, Registry, type Metric } from 'prom-client';
+import type { BreakerState } from '../../processors/login-circuit-breaker.js';
 import type { PoolStatus } from '../../browser/browser-pool-api.js';
 import type { Db } from '../../db/database.js';
+import { BATCH_STATUSES, JOB_ACTIONS, JOB_STATUSES } from '../../db/schema.js';
 import type { Logger } from '../../logger.js';
 import type { TotpStats } from '../../totp/totp-counters.js';
 import { DurationHistogram } from './duration-histogram.js';
@@ -14,7 +16,17 @@ export interface MetricsSources {
   queues?: () => Queue[];
   totp?: { stats(day?: string): Promise<TotpStats> };
   pool?: { status(): Promise<PoolStatus> };
+  /** Login circuit breakers (read from Valkey), reported per provider. */
+  breakers?: { state(provider: string): Promise<BreakerState> };
+  /**
+   * The configured providers. Their series are reported even at 0, so that a rule comparing a
+   * figure with its value some minutes ago sees the first failed job, refused code or failed
+   * callback (a series that appears with its first sample has no earlier value to compare with).
+   */
+  providers?: { name: string; needsTotp: boolean }[];
   logger: Logger;
+  /** How long one source may take before it counts as down for this scrape (default 5 s). */
+  sourceTimeoutMs?: number;
 }
 
 /** Job and batch durations (seconds): a browser job takes seconds, a batch minutes. */
@@ -22,6 +34,11 @@ export const JOB_DURATION_BUCKETS = [1, 2, 5, 10, 20, 30, 60, 120, 300, 600];
 export const BATCH_DURATION_BUCKETS = [5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600];
 
 const QUEUE_STATES = ['waiting', 'active', 'delayed', 'prioritized', 'waiting-children', 'failed', 'completed'] as const;
+const CALLBACK_STATES = ['pending', 'delivered', 'failed', 'refused'] as const;
+const TOTP_EVENTS = ['generated', 'consumed', 'accepted', 'refused'] as const;
+/** Batch error codes the alerting rules watch (k8s/components/monitoring): reported at 0 too. */
+export const WATCHED_BATCH_ERRORS = ['LOGIN_REFUSED', 'TOTP_REFUSED', 'TOO_MANY_SESSIONS', 'BROWSER_POOL_EXHAUSTED', 'BROWSER_GONE'] as const;
+const ACTIVE_BATCH_STATUSES = ['created', 'assigned', 'in_progress'] as const;
 
 /**
  * A Prometheus registry whose figures are read at scrape time from where the truth lives:
@@ -40,28 +57,53 @@ export function createMetrics(sources: MetricsSources): Metrics {
   const registry = new Registry();
   const { db } = sources;
   const up = new Gauge({ name: 'rpa_metrics_source_up', help: 'Whether a metrics source answered this scrape (postgres, valkey, totp, browser_pool)', labelNames: ['source'], registers: [registry] });
-  const guard = async (source: string, read: () => Promise<void>) => {
+  const timeoutMs = sources.sourceTimeoutMs ?? 5_000;
+  /** Reads one source; when it fails or is late its metrics are left out, not reported half-read. */
+  const guard = async (source: string, owned: Array<{ reset(): void }>, read: () => Promise<void>) => {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+      timer.unref();
+    });
     try {
-      await read();
+      await Promise.race([read(), late]);
       up.set({ source }, 1);
     } catch (err) {
       up.set({ source }, 0);
+      for (const metric of owned) metric.reset();
       sources.logger.warn({ err, source }, 'metrics source did not answer');
+    } finally {
+      clearTimeout(timer);
     }
   };
 
   const jobs = new Gauge({ name: 'rpa_jobs', help: 'Jobs in Postgres by provider, action and status', labelNames: ['provider', 'action', 'status'], registers: [registry] });
   const batches = new Gauge({ name: 'rpa_batches', help: 'Batches in Postgres by provider and status', labelNames: ['provider', 'status'], registers: [registry] });
-  const batchesCreated = new Gauge({ name: 'rpa_batches_created_total', help: 'Batches created (rows in Postgres, so retention purges lower it)', labelNames: ['provider'], registers: [registry] });
-  const batchesCompleted = new Gauge({ name: 'rpa_batches_completed_total', help: 'Batches that ran to their end (status completed)', labelNames: ['provider'], registers: [registry] });
+  // Counts of rows, not counters: retention purges old rows, so these go down too (gauges).
+  const batchesCreated = new Gauge({ name: 'rpa_batches_created', help: 'Batches created, as rows in Postgres (retention purges lower it)', labelNames: ['provider'], registers: [registry] });
+  const batchesCompleted = new Gauge({ name: 'rpa_batches_completed', help: 'Batches that ran to their end (status completed), as rows in Postgres', labelNames: ['provider'], registers: [registry] });
   const logins = new Gauge({
-    name: 'rpa_logins_total',
-    help: 'Portal logins by provider and outcome: succeeded = sum of batches.login_count, refused = batches that ended on a refused login or TOTP',
+    name: 'rpa_logins',
+    help: 'Portal logins by provider and outcome, from batches in Postgres: succeeded = sum of batches.login_count, refused = batches that ended on a refused login or TOTP',
     labelNames: ['provider', 'outcome'],
     registers: [registry],
   });
+  const batchErrors = new Gauge({ name: 'rpa_batch_errors', help: 'Batches in Postgres whose run recorded an error, by provider and error code', labelNames: ['provider', 'code'], registers: [registry] });
+  const activeBatchJobs = new Gauge({
+    name: 'rpa_active_batch_jobs',
+    help: 'Jobs of the batches not yet ended (created, assigned, in_progress) by provider: state size = members, completed, failed, returned (handed back)',
+    labelNames: ['provider', 'state'],
+    registers: [registry],
+  });
+  const oldestWaiting = new Gauge({
+    name: 'rpa_oldest_waiting_job_age_seconds',
+    help: 'Seconds the oldest pending job of a provider has been due (now - available_at); 0 when none waits',
+    labelNames: ['provider'],
+    registers: [registry],
+  });
+  const breakerOpen = new Gauge({ name: 'rpa_login_circuit_breaker_open', help: 'Whether the login circuit breaker of a provider is open (its batches paused), 0 or 1', labelNames: ['provider'], registers: [registry] });
   const callbacks = new Gauge({ name: 'rpa_callback_deliveries', help: 'Callback deliveries by state (pending, delivered, failed, refused)', labelNames: ['state'], registers: [registry] });
-  const callbackAttempts = new Gauge({ name: 'rpa_callback_delivery_attempts_total', help: 'HTTP attempts made for callback deliveries, by their current state', labelNames: ['state'], registers: [registry] });
+  const callbackAttempts = new Gauge({ name: 'rpa_callback_delivery_attempts', help: 'HTTP attempts made for the callback deliveries in Postgres, by their current state', labelNames: ['state'], registers: [registry] });
   const queueDepth = new Gauge({ name: 'rpa_queue_jobs', help: 'BullMQ jobs per queue and state', labelNames: ['queue', 'state'], registers: [registry] });
   const totpCodes = new Gauge({ name: 'rpa_totp_codes_today', help: 'TOTP codes today (UTC) by provider and event: generated, consumed, accepted, refused', labelNames: ['provider', 'event'], registers: [registry] });
   const totpSuccess = new Gauge({ name: 'rpa_totp_success_ratio_today', help: 'Accepted / (accepted + refused) TOTP codes today (UTC)', labelNames: ['provider'], registers: [registry] });
@@ -69,8 +111,10 @@ export function createMetrics(sources: MetricsSources): Metrics {
   const poolConfigured = new Gauge({ name: 'rpa_browser_pool_size', help: 'Configured number of browsers', registers: [registry] });
   const poolBusy = new Gauge({ name: 'rpa_browser_pool_busy_contexts', help: 'Browser contexts leased to workers', registers: [registry] });
   const poolOpen = new Gauge({ name: 'rpa_browser_pool_open_contexts', help: 'Browser contexts open in Chromium', registers: [registry] });
-  const poolRestarts = new Gauge({ name: 'rpa_browser_pool_restarts_total', help: 'Browsers relaunched after a crash or a hang (since the pool started)', registers: [registry] });
-  const poolRetired = new Gauge({ name: 'rpa_browser_pool_retired_total', help: 'Browsers retired (since the pool started)', registers: [registry] });
+  // The pool's own counts since it started: they only grow, and start again at 0 when the pool
+  // restarts, which is a counter reset as Prometheus understands it.
+  const poolRestarts = new Counter({ name: 'rpa_browser_pool_restarts_total', help: 'Browsers relaunched after a crash or a hang (since the pool started)', registers: [registry] });
+  const poolRetired = new Counter({ name: 'rpa_browser_pool_retired_total', help: 'Browsers retired (since the pool started)', registers: [registry] });
   const jobDuration = new DurationHistogram({
     name: 'rpa_job_duration_seconds',
     help: 'From start to end of finished jobs (last attempt), by provider, action and status',
@@ -88,9 +132,21 @@ export function createMetrics(sources: MetricsSources): Metrics {
 
   // Every scrape reads each source once; a source that is down leaves its metrics empty.
   const refresh = async () => {
-    for (const g of [jobs, batches, batchesCreated, batchesCompleted, logins, callbacks, callbackAttempts, queueDepth, totpCodes, totpSuccess, poolSize, poolConfigured, poolBusy, poolOpen, poolRestarts, poolRetired]) g.reset();
+    for (const g of [jobs, batches, batchesCreated, batchesCompleted, logins, batchErrors, activeBatchJobs, oldestWaiting, breakerOpen, callbacks, callbackAttempts, queueDepth, totpCodes, totpSuccess, poolSize, poolConfigured, poolBusy, poolOpen, poolRestarts, poolRetired]) g.reset();
+    const providers = sources.providers ?? [];
     await Promise.all([
-      guard('postgres', async () => {
+      guard('postgres', [jobs, batches, batchesCreated, batchesCompleted, logins, batchErrors, activeBatchJobs, oldestWaiting, callbacks, callbackAttempts, jobDuration, batchDuration], async () => {
+        for (const { name: provider } of providers) {
+          for (const action of JOB_ACTIONS) for (const status of JOB_STATUSES) jobs.set({ provider, action, status }, 0);
+          for (const status of BATCH_STATUSES) batches.set({ provider, status }, 0);
+          for (const code of WATCHED_BATCH_ERRORS) batchErrors.set({ provider, code }, 0);
+          for (const state of ['size', 'completed', 'failed', 'returned']) activeBatchJobs.set({ provider, state }, 0);
+          oldestWaiting.set({ provider }, 0);
+        }
+        for (const state of CALLBACK_STATES) {
+          callbacks.set({ state }, 0);
+          callbackAttempts.set({ state }, 0);
+        }
         const jobRows = await db.selectFrom('jobs').select(['provider', 'action', 'status', sql<number>`count(*)::int`.as('n')]).groupBy(['provider', 'action', 'status']).execute();
         for (const r of jobRows) jobs.set({ provider: r.provider, action: r.action, status: r.status }, r.n);
         const batchRows = await db
@@ -104,7 +160,7 @@ export function createMetrics(sources: MetricsSources): Metrics {
           ])
           .groupBy(['provider', 'status'])
           .execute();
-        const perProvider = new Map<string, { created: number; completed: number; logins: number; refused: number }>();
+        const perProvider = new Map<string, { created: number; completed: number; logins: number; refused: number }>(providers.map((p) => [p.name, { created: 0, completed: 0, logins: 0, refused: 0 }]));
         for (const r of batchRows) {
           batches.set({ provider: r.provider, status: r.status }, r.n);
           const p = perProvider.get(r.provider) ?? { created: 0, completed: 0, logins: 0, refused: 0 };
@@ -120,6 +176,35 @@ export function createMetrics(sources: MetricsSources): Metrics {
           logins.set({ provider, outcome: 'succeeded' }, p.logins);
           logins.set({ provider, outcome: 'refused' }, p.refused);
         }
+        const errorRows = await db
+          .selectFrom('batches')
+          .select(['provider', sql<string>`error->>'code'`.as('code'), sql<number>`count(*)::int`.as('n')])
+          .where(sql<boolean>`error->>'code' IS NOT NULL`)
+          .groupBy(['provider', sql`error->>'code'`])
+          .execute();
+        for (const r of errorRows) batchErrors.set({ provider: r.provider, code: r.code }, r.n);
+        const active = await db
+          .selectFrom('batches')
+          .select([
+            'provider',
+            sql<number>`coalesce(sum(size), 0)::int`.as('size'),
+            sql<number>`coalesce(sum(completed_count), 0)::int`.as('completed'),
+            sql<number>`coalesce(sum(failed_count), 0)::int`.as('failed'),
+            sql<number>`coalesce(sum(returned_count), 0)::int`.as('returned'),
+          ])
+          .where('status', 'in', [...ACTIVE_BATCH_STATUSES])
+          .groupBy('provider')
+          .execute();
+        for (const r of active) for (const state of ['size', 'completed', 'failed', 'returned'] as const) activeBatchJobs.set({ provider: r.provider, state }, r[state]);
+        // A job in retry backoff is not waiting yet: it is due from available_at.
+        const waiting = await db
+          .selectFrom('jobs')
+          .select(['provider', sql<number>`extract(epoch FROM now() - min(available_at))::float8`.as('age')])
+          .where('status', '=', 'pending')
+          .where('available_at', '<=', sql<Date>`now()`)
+          .groupBy('provider')
+          .execute();
+        for (const r of waiting) oldestWaiting.set({ provider: r.provider }, Math.max(0, r.age));
         const deliveries = await db.selectFrom('callback_deliveries').select(['state', sql<number>`count(*)::int`.as('n'), sql<number>`coalesce(sum(attempts), 0)::int`.as('attempts')]).groupBy('state').execute();
         for (const d of deliveries) {
           callbacks.set({ state: d.state }, d.n);
@@ -128,16 +213,21 @@ export function createMetrics(sources: MetricsSources): Metrics {
         await Promise.all([jobDuration.refresh(db), batchDuration.refresh(db)]);
       }),
       sources.queues &&
-        guard('valkey', async () => {
+        guard('valkey', [queueDepth, breakerOpen], async () => {
           const queues = sources.queues!();
           const counts = await Promise.all(queues.map((q) => q.getJobCounts(...QUEUE_STATES)));
           queues.forEach((q, i) => {
             for (const state of QUEUE_STATES) queueDepth.set({ queue: q.name, state }, counts[i]![state] ?? 0);
           });
+          if (sources.breakers) {
+            const states = await Promise.all(providers.map((p) => sources.breakers!.state(p.name)));
+            for (const b of states) breakerOpen.set({ provider: b.provider }, b.open ? 1 : 0);
+          }
         }),
       sources.totp &&
-        guard('totp', async () => {
+        guard('totp', [totpCodes, totpSuccess], async () => {
           const stats = await sources.totp!.stats();
+          for (const p of providers.filter((q) => q.needsTotp)) for (const event of TOTP_EVENTS) totpCodes.set({ provider: p.name, event }, 0);
           for (const [provider, c] of Object.entries(stats)) {
             for (const [event, n] of Object.entries(c)) totpCodes.set({ provider, event }, n);
             const decided = c.accepted + c.refused;
@@ -145,14 +235,14 @@ export function createMetrics(sources: MetricsSources): Metrics {
           }
         }),
       sources.pool &&
-        guard('browser_pool', async () => {
+        guard('browser_pool', [poolSize, poolConfigured, poolBusy, poolOpen, poolRestarts, poolRetired], async () => {
           const status = await sources.pool!.status();
           for (const [state, n] of Object.entries(status.browsers)) poolSize.set({ state }, n);
           poolConfigured.set(status.size);
           poolBusy.set(status.busyContexts);
           poolOpen.set(status.openContexts);
-          poolRestarts.set(status.restarts);
-          poolRetired.set(status.retired);
+          poolRestarts.inc(status.restarts);
+          poolRetired.inc(status.retired);
         }),
     ]);
   };

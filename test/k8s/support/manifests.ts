@@ -53,12 +53,15 @@ function modelPath(apiVersion: string, kind: string): string {
 /**
  * Validates an object against the Kubernetes OpenAPI schema of its kind (kubernetes-models: types,
  * required fields, enums, formats such as quantities). Returns the error text, or undefined.
- * Kinds outside the Kubernetes API (OpenShift's Route) are reported as unknown: the caller decides.
+ * The Prometheus Operator's kinds are checked against @kubernetes-models/prometheus-operator.
+ * Kinds outside both (OpenShift's Route) are reported as unknown: the caller decides.
  */
 export async function validateObject(obj: K8sObject): Promise<{ known: boolean; error?: string }> {
   let mod: Record<string, any>;
+  // The Prometheus Operator's kinds (ServiceMonitor, PrometheusRule) have models of their own.
+  const models = obj.apiVersion.startsWith('monitoring.coreos.com/') ? '@kubernetes-models/prometheus-operator' : 'kubernetes-models';
   try {
-    mod = await import(`kubernetes-models/${modelPath(obj.apiVersion, obj.kind)}`);
+    mod = await import(`${models}/${modelPath(obj.apiVersion, obj.kind)}`);
   } catch {
     return { known: false };
   }
@@ -100,20 +103,67 @@ export function selectorMatches(selector: any, labels: Record<string, string>): 
   return true;
 }
 
-/**
- * Whether a pod with `fromLabels` may open `port` on a pod with `toLabels` in the same namespace,
- * by the NetworkPolicies given (ingress only; no policy selecting the target = allowed).
- */
-export function ingressAllowed(policies: K8sObject[], fromLabels: Record<string, string>, toLabels: Record<string, string>, port: number): boolean {
-  const selecting = policies.filter((p) => (p.spec.policyTypes ?? ['Ingress']).includes('Ingress') && selectorMatches(p.spec.podSelector, toLabels));
-  if (selecting.length === 0) return true;
-  return selecting.some((p) =>
-    (p.spec.ingress ?? []).some((rule: any) => {
-      const portOk = !rule.ports || rule.ports.some((rp: any) => rp.port === port);
-      const fromOk =
-        !rule.from ||
-        rule.from.some((peer: any) => peer.podSelector !== undefined && peer.namespaceSelector === undefined && peer.ipBlock === undefined && selectorMatches(peer.podSelector, fromLabels));
-      return portOk && fromOk;
-    }),
+/** A pod, or a place outside the cluster (an IP address), as NetworkPolicies see it. */
+export interface Endpoint {
+  namespace?: string;
+  labels?: Record<string, string>;
+  /** Set for an address outside the cluster (then namespace and labels are unset). */
+  ip?: string;
+}
+
+/** The labels Kubernetes gives every namespace (what namespaceSelectors match). */
+export function namespaceLabels(namespace: string): Record<string, string> {
+  return { 'kubernetes.io/metadata.name': namespace };
+}
+
+function ipInCidr(ip: string, cidr: string): boolean {
+  const [base, bits = '32'] = cidr.split('/');
+  const toInt = (a: string) => a.split('.').reduce((n, octet) => n * 256 + Number(octet), 0);
+  const size = 2 ** (32 - Number(bits));
+  return Math.floor(toInt(ip) / size) === Math.floor(toInt(base!) / size);
+}
+
+/** Whether one `from`/`to` peer of a policy in `policyNamespace` matches `other`. */
+function peerMatches(peer: any, policyNamespace: string | undefined, other: Endpoint): boolean {
+  if (peer.ipBlock) {
+    if (!other.ip) return false;
+    return ipInCidr(other.ip, peer.ipBlock.cidr) && !(peer.ipBlock.except ?? []).some((c: string) => ipInCidr(other.ip!, c));
+  }
+  if (other.ip) return false;
+  const namespaceOk = peer.namespaceSelector ? selectorMatches(peer.namespaceSelector, namespaceLabels(other.namespace ?? '')) || (Object.keys(peer.namespaceSelector).length === 0) : other.namespace === policyNamespace;
+  const podOk = peer.podSelector ? selectorMatches(peer.podSelector, other.labels ?? {}) || Object.keys(peer.podSelector).length === 0 : true;
+  return namespaceOk && podOk;
+}
+
+function portMatches(rule: any, port: number): boolean {
+  return !rule.ports || rule.ports.some((rp: any) => rp.port === port && (rp.protocol ?? 'TCP') === 'TCP');
+}
+
+/** Policies of `endpoint`'s namespace that select it for `type` (Ingress or Egress). */
+function selecting(policies: K8sObject[], endpoint: Endpoint, type: 'Ingress' | 'Egress'): K8sObject[] {
+  return policies.filter(
+    (p) =>
+      p.metadata.namespace === endpoint.namespace &&
+      (p.spec.policyTypes ?? ['Ingress', ...(p.spec.egress ? ['Egress'] : [])]).includes(type) &&
+      (Object.keys(p.spec.podSelector ?? {}).length === 0 || selectorMatches(p.spec.podSelector, endpoint.labels ?? {})),
   );
+}
+
+/**
+ * Whether `from` may open TCP `port` on `to` under the NetworkPolicies given: the egress policies
+ * of `from`'s namespace must let it out (when it is a pod) and the ingress policies of `to`'s let
+ * it in (when it is a pod). No policy selecting a pod for a direction = allowed that way.
+ */
+export function connectionAllowed(policies: K8sObject[], from: Endpoint, to: Endpoint, port: number): boolean {
+  if (!from.ip) {
+    const egress = selecting(policies, from, 'Egress');
+    const out = egress.length === 0 || egress.some((p) => (p.spec.egress ?? []).some((rule: any) => portMatches(rule, port) && (!rule.to || rule.to.some((peer: any) => peerMatches(peer, p.metadata.namespace, to)))));
+    if (!out) return false;
+  }
+  if (!to.ip) {
+    const ingress = selecting(policies, to, 'Ingress');
+    const inOk = ingress.length === 0 || ingress.some((p) => (p.spec.ingress ?? []).some((rule: any) => portMatches(rule, port) && (!rule.from || rule.from.some((peer: any) => peerMatches(peer, p.metadata.namespace, from)))));
+    if (!inOk) return false;
+  }
+  return true;
 }
