@@ -238,7 +238,7 @@ export async function startSystem(config: Config, logger: Logger, options: Start
       const apiQueues = new QueueRegistry(producer, config.queuePrefix);
       closers.push(() => apiQueues.close());
       const apiEnqueuer = new JobEnqueuer(db, apiQueues, logger);
-      const operator = createOperatorRouters({ config, db, queues: apiQueues, valkey: producer, logger });
+      const operator = createOperatorRouters({ config, runtime, db, queues: apiQueues, valkey: producer, logger });
       const app = createApiApp({
         publicRouters: operator.publicRouters,
         routers: operator.routers,

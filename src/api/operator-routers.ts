@@ -3,6 +3,7 @@ import type { Redis } from 'iovalkey';
 import { LoginCircuitBreaker } from '../processors/login-circuit-breaker.js';
 import { BrowserPoolClient } from '../browser/browser-pool-client.js';
 import type { Config } from '../config/config.js';
+import type { Runtime } from '../config/runtime.js';
 import type { Db } from '../db/database.js';
 import type { Logger } from '../logger.js';
 import { createMetrics } from './metrics/metrics-registry.js';
@@ -24,11 +25,10 @@ export interface OperatorRouters {
 }
 
 /** What the operations team uses from the API process: Bull Board, /metrics, /events and /schedules. */
-export function createOperatorRouters(deps: { config: Config; db: Db; queues: QueueRegistry; valkey: Redis; logger: Logger }): OperatorRouters {
+export function createOperatorRouters(deps: { config: Config; runtime: Runtime; db: Db; queues: QueueRegistry; valkey: Redis; logger: Logger }): OperatorRouters {
   const { config, db, queues, logger } = deps;
   const totp = new TotpManager({ redis: deps.valkey, ...totpSettingsFromConfig(config), logger });
-  const { url, token } = config.browserPool;
-  const pool = url && token ? new BrowserPoolClient({ url, token, logger }) : undefined;
+  const pool = deps.runtime.browserPool ? new BrowserPoolClient({ ...deps.runtime.browserPool, logger }) : undefined;
   const feed = new StatusEventFeed(db, logger.child({ component: 'status-events' }));
   const events = eventsRoutes(feed);
   // Read-only here: the breaker's state() reads what the batch workers record in Valkey.

@@ -5,6 +5,7 @@ import type { Redis } from 'iovalkey';
 import { createApiApp } from '../../src/api/api-app.js';
 import { createOperatorRouters, type OperatorRouters } from '../../src/api/operator-routers.js';
 import { loadConfig, type Config } from '../../src/config/config.js';
+import { freezeRuntime } from '../../src/config/runtime.js';
 import { createApiKey } from '../../src/api/auth/api-key.js';
 import type { Role } from '../../src/db/schema.js';
 import { JobSubmission } from '../../src/jobs/job-submission.js';
@@ -36,7 +37,8 @@ export async function startOperatorHarness(env: Record<string, string> = {}): Pr
   });
   const valkey = createValkey(server.url, 'producer');
   const queues = new QueueRegistry(valkey, config.queuePrefix);
-  const operator = createOperatorRouters({ config, db: database.db, queues, valkey, logger: testLogger });
+  const runtime = freezeRuntime({ databaseUrl: database.url, valkeyUrl: server.url, portalUrls: {}, browserPool: config.browserPool.url && config.browserPool.token ? { url: config.browserPool.url, token: config.browserPool.token } : undefined });
+  const operator = createOperatorRouters({ config, runtime, db: database.db, queues, valkey, logger: testLogger });
   const app = createApiApp({
     db: database.db,
     bootstrapKey: config.apiKey,
