@@ -1,9 +1,9 @@
 import type { Queue } from 'bullmq';
-import { sql } from 'kysely';
 import { Counter, Gauge, Registry, type Metric } from 'prom-client';
 import type { BreakerState } from '../../processors/login-circuit-breaker.js';
 import type { PoolStatus } from '../../browser/browser-pool-api.js';
 import type { Db } from '../../db/database.js';
+import { activeBatchTotals, batchCounts, batchDurations, batchErrorCounts, deliveryCounts, jobCounts, jobDurations, oldestWaitingAges } from '../../db/metrics-store.js';
 import { BATCH_STATUSES, JOB_ACTIONS, JOB_STATUSES } from '../../db/schema.js';
 import type { Logger } from '../../logger.js';
 import type { TotpStats } from '../../totp/totp-counters.js';
@@ -39,6 +39,8 @@ const TOTP_EVENTS = ['generated', 'consumed', 'accepted', 'refused'] as const;
 /** Batch error codes the alerting rules watch (k8s/components/monitoring): reported at 0 too. */
 export const WATCHED_BATCH_ERRORS = ['LOGIN_REFUSED', 'TOTP_REFUSED', 'TOO_MANY_SESSIONS', 'BROWSER_POOL_EXHAUSTED', 'BROWSER_GONE'] as const;
 const ACTIVE_BATCH_STATUSES = ['created', 'assigned', 'in_progress'] as const;
+/** Batch errors that count as a refused login in rpa_logins{outcome="refused"}. */
+const REFUSED_LOGIN_CODES = ['LOGIN_REFUSED', 'TOTP_REFUSED', 'TOO_MANY_SESSIONS'] as const;
 
 /**
  * A Prometheus registry whose figures are read at scrape time from where the truth lives:
@@ -119,15 +121,13 @@ export function createMetrics(sources: MetricsSources): Metrics {
     name: 'rpa_job_duration_seconds',
     help: 'From start to end of finished jobs (last attempt), by provider, action and status',
     buckets: JOB_DURATION_BUCKETS,
-    labelNames: ['provider', 'action', 'status'],
-    query: sql`SELECT provider, action, status, extract(epoch FROM completed_at - started_at)::float8 AS seconds FROM jobs WHERE status IN ('completed', 'failed') AND started_at IS NOT NULL AND completed_at IS NOT NULL`,
+    load: (buckets) => jobDurations(db, buckets),
   });
   const batchDuration = new DurationHistogram({
     name: 'rpa_batch_duration_seconds',
     help: 'From start to end of finished batches, by provider and status',
     buckets: BATCH_DURATION_BUCKETS,
-    labelNames: ['provider', 'status'],
-    query: sql`SELECT provider, status, extract(epoch FROM finished_at - started_at)::float8 AS seconds FROM batches WHERE status IN ('completed', 'failed') AND started_at IS NOT NULL AND finished_at IS NOT NULL`,
+    load: (buckets) => batchDurations(db, buckets),
   });
 
   // Every scrape reads each source once; a source that is down leaves its metrics empty.
@@ -147,19 +147,9 @@ export function createMetrics(sources: MetricsSources): Metrics {
           callbacks.set({ state }, 0);
           callbackAttempts.set({ state }, 0);
         }
-        const jobRows = await db.selectFrom('jobs').select(['provider', 'action', 'status', sql<number>`count(*)::int`.as('n')]).groupBy(['provider', 'action', 'status']).execute();
+        const jobRows = await jobCounts(db);
         for (const r of jobRows) jobs.set({ provider: r.provider, action: r.action, status: r.status }, r.n);
-        const batchRows = await db
-          .selectFrom('batches')
-          .select([
-            'provider',
-            'status',
-            sql<number>`count(*)::int`.as('n'),
-            sql<number>`coalesce(sum(login_count), 0)::int`.as('logins'),
-            sql<number>`count(*) FILTER (WHERE error->>'code' IN ('LOGIN_REFUSED', 'TOTP_REFUSED', 'TOO_MANY_SESSIONS'))::int`.as('refused'),
-          ])
-          .groupBy(['provider', 'status'])
-          .execute();
+        const batchRows = await batchCounts(db, REFUSED_LOGIN_CODES);
         const perProvider = new Map<string, { created: number; completed: number; logins: number; refused: number }>(providers.map((p) => [p.name, { created: 0, completed: 0, logins: 0, refused: 0 }]));
         for (const r of batchRows) {
           batches.set({ provider: r.provider, status: r.status }, r.n);
@@ -176,41 +166,18 @@ export function createMetrics(sources: MetricsSources): Metrics {
           logins.set({ provider, outcome: 'succeeded' }, p.logins);
           logins.set({ provider, outcome: 'refused' }, p.refused);
         }
-        const errorRows = await db
-          .selectFrom('batches')
-          .select(['provider', sql<string>`error->>'code'`.as('code'), sql<number>`count(*)::int`.as('n')])
-          .where(sql<boolean>`error->>'code' IS NOT NULL`)
-          .groupBy(['provider', sql`error->>'code'`])
-          .execute();
+        const errorRows = await batchErrorCounts(db);
         for (const r of errorRows) batchErrors.set({ provider: r.provider, code: r.code }, r.n);
-        const active = await db
-          .selectFrom('batches')
-          .select([
-            'provider',
-            sql<number>`coalesce(sum(size), 0)::int`.as('size'),
-            sql<number>`coalesce(sum(completed_count), 0)::int`.as('completed'),
-            sql<number>`coalesce(sum(failed_count), 0)::int`.as('failed'),
-            sql<number>`coalesce(sum(returned_count), 0)::int`.as('returned'),
-          ])
-          .where('status', 'in', [...ACTIVE_BATCH_STATUSES])
-          .groupBy('provider')
-          .execute();
+        const active = await activeBatchTotals(db, ACTIVE_BATCH_STATUSES);
         for (const r of active) for (const state of ['size', 'completed', 'failed', 'returned'] as const) activeBatchJobs.set({ provider: r.provider, state }, r[state]);
-        // A job in retry backoff is not waiting yet: it is due from available_at.
-        const waiting = await db
-          .selectFrom('jobs')
-          .select(['provider', sql<number>`extract(epoch FROM now() - min(available_at))::float8`.as('age')])
-          .where('status', '=', 'pending')
-          .where('available_at', '<=', sql<Date>`now()`)
-          .groupBy('provider')
-          .execute();
+        const waiting = await oldestWaitingAges(db);
         for (const r of waiting) oldestWaiting.set({ provider: r.provider }, Math.max(0, r.age));
-        const deliveries = await db.selectFrom('callback_deliveries').select(['state', sql<number>`count(*)::int`.as('n'), sql<number>`coalesce(sum(attempts), 0)::int`.as('attempts')]).groupBy('state').execute();
+        const deliveries = await deliveryCounts(db);
         for (const d of deliveries) {
           callbacks.set({ state: d.state }, d.n);
           callbackAttempts.set({ state: d.state }, d.attempts);
         }
-        await Promise.all([jobDuration.refresh(db), batchDuration.refresh(db)]);
+        await Promise.all([jobDuration.refresh(), batchDuration.refresh()]);
       }),
       sources.queues &&
         guard('valkey', [queueDepth, breakerOpen], async () => {
