@@ -4,7 +4,11 @@ import type { Redis } from 'iovalkey';
 import { createApiApp } from './api/api-app.js';
 import { startHealthServer } from './api/health-server.js';
 import { createOperatorRouters } from './api/operator-routers.js';
+import { BatchReaper } from './processors/batch-reaper.js';
+import { watchDatabase } from './processors/database-watch.js';
 import { LoginCircuitBreaker } from './processors/login-circuit-breaker.js';
+import { ProviderPauses } from './processors/provider-pauses.js';
+import { providerHealth } from './processors/provider-health.js';
 import { startBrowserRole, type BrowserRole } from './browser/browser-pool-main.js';
 import { CallbackEnqueuer } from './callbacks/callback-enqueuer.js';
 import { startCallbackWorker, type CallbackWorkerHandle } from './callbacks/callback-worker.js';
@@ -21,6 +25,7 @@ import { startMaintenanceWorker } from './processors/maintenance-worker.js';
 import { JobEnqueuer } from './queues/job-enqueuer.js';
 import { QueueRegistry } from './queues/queue-registry.js';
 import { Sweeper } from './queues/sweeper.js';
+import { watchValkeyResets } from './queues/valkey-resets.js';
 import { createValkey } from './queues/valkey.js';
 import { lockDataDir } from './infra/data-dir-lock.js';
 import { startInfrastructure, type Infrastructure } from './infra/infrastructure.js';
@@ -95,7 +100,8 @@ export async function startSystem(config: Config, logger: Logger, options: Start
       closers.push(() => infra.close());
       found.databaseUrl = infra.databaseUrl;
       found.valkeyUrl = infra.valkeyUrl;
-      const db = createDb(infra.databaseUrl);
+      // A request must not hang while Postgres is out: it answers 503 within ~2 s.
+      const db = createDb(infra.databaseUrl, { connectTimeoutMs: 2_000 });
       closers.push(() => db.destroy());
       const applied = await migrateToLatest(db);
       if (applied.length > 0) logger.info({ migrations: applied }, 'database migrated');
@@ -144,10 +150,19 @@ export async function startSystem(config: Config, logger: Logger, options: Start
     const enqueuer = new JobEnqueuer(db, queues, logger);
     const callbacks = new CallbackEnqueuer(db, queues, logger);
     const breaker = new LoginCircuitBreaker(workerConnection, config.queuePrefix, config.loginFailureThreshold, config.loginCooldownMs, logger);
+    const pauses = new ProviderPauses(db, config.loginFailureThreshold, logger);
+    // Until when a provider's batches are held back: paused (until resumed) or cooling down after a failed login.
+    const heldUntil = async (provider: string) => {
+      if (await pauses.pausedFor(config.providers[provider]!)) return Number.MAX_SAFE_INTEGER;
+      return (await breaker.state(provider)).openUntil;
+    };
     let batchWorkers: BatchWorkers | undefined;
+    /** What to put back in Valkey when it comes back empty. */
+    const restorers: Array<() => Promise<void>> = [];
     const healthDetails = async () => {
       const breakers = await Promise.all(Object.keys(config.providers).map((p) => breaker.state(p)));
       return {
+        providers: await providerHealth(db, breakers),
         circuit_breakers: Object.fromEntries(breakers.map((b) => [b.provider, b])),
         batch_processors: batchWorkers?.health() ?? null,
         ...(system.browsers ? { browser_services: system.browsers.health() } : {}),
@@ -191,6 +206,9 @@ export async function startSystem(config: Config, logger: Logger, options: Start
         lockDurationMs: config.batchLockDurationMs,
       });
       closers.push(() => batchWorkers!.close());
+      restorers.push(() => batchWorkers!.restoreSessionCaps());
+      const dbWatch = watchDatabase({ db, hold: () => batchWorkers!.hold(), resume: () => batchWorkers!.resume(), logger: logger.child({ component: 'database-watch' }) });
+      closers.push(() => dbWatch.close());
     }
 
     if (has(config, 'batcher')) {
@@ -205,7 +223,7 @@ export async function startSystem(config: Config, logger: Logger, options: Start
           batchSize: config.batchSize,
           maxWaitMs: config.batchMaxWaitMs,
           flows,
-          breaker,
+          heldUntil,
           logger,
         });
         await batcher.start();
@@ -214,6 +232,17 @@ export async function startSystem(config: Config, logger: Logger, options: Start
       const sweeper = new Sweeper(db, queues, enqueuer, logger);
       sweeper.start();
       closers.push(() => sweeper.close());
+      // Batches no live run holds (a worker died or froze, Valkey lost their run): settled once.
+      const reaper = new BatchReaper({
+        db,
+        queues,
+        enqueue: (items) => enqueuer.enqueue(items),
+        jobsEnded: (ids) => callbacks.enqueueForJobs(ids),
+        logger: logger.child({ component: 'batch-reaper' }),
+        quietAfterMs: Math.max(30_000, 3 * config.batchLockDurationMs),
+      });
+      reaper.start();
+      closers.push(() => reaper.close());
       // Callbacks of jobs that ended while Valkey was unreachable, or whose queue entry was lost.
       const callbackSweep = repeatEvery(options.callbackSweepMs ?? 60_000, () => callbacks.enqueuePending(), { logger, what: 'callback sweep' });
       closers.push(() => callbackSweep.close());
@@ -231,6 +260,19 @@ export async function startSystem(config: Config, logger: Logger, options: Start
         logger,
       });
       closers.push(() => maintenance.close());
+      restorers.push(() => maintenance.restoreSchedulers());
+    }
+    if (restorers.length > 0) {
+      // Valkey is not the truth: what it lost (a restart without data, FLUSHALL) is put back.
+      const resets = watchValkeyResets({
+        redis: workerConnection,
+        key: `{${config.queuePrefix}-meta}:marker`,
+        restore: async () => {
+          for (const restore of restorers) await restore();
+        },
+        logger,
+      });
+      closers.push(() => resets.close());
     }
 
     if (has(config, 'api')) {
@@ -252,6 +294,7 @@ export async function startSystem(config: Config, logger: Logger, options: Start
           valkey: producer,
           queues: apiQueues,
           details: healthDetails,
+          readyNeeds: ['postgres'],
         },
         logger,
       });

@@ -9,6 +9,7 @@ import { registerSchedulesCommands } from './schedules-commands.js';
 import { registerSettingsCommand } from './settings-command.js';
 import { registerSubmitCommand } from './submit-command.js';
 import { registerPortalsCommand } from './portals-command.js';
+import { registerProvidersCommands } from './providers-commands.js';
 import { registerTotpCommands } from './totp-commands.js';
 
 /** One function per command group (a file in src/cli/ each); add a line to register a new group. */
@@ -17,6 +18,7 @@ export const commandRegistrations: Array<(program: Command) => void> = [
   registerPortalsCommand,
   registerPoolCommands,
   registerBatchesCommands,
+  registerProvidersCommands,
   registerJobsCommands,
   registerSubmitCommand,
   registerSchedulesCommands,

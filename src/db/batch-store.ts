@@ -91,3 +91,28 @@ export async function batchesChangedSince(db: Db, since: Date): Promise<{ rows: 
   const rows = await db.selectFrom('batches').selectAll().where('updated_at', '>=', since).orderBy('id').execute();
   return { rows, now: clock[0]!.now };
 }
+
+/** Unfinished batches whose run has not said it is alive since `before` (or was never claimed since). */
+export async function quietBatches(db: Db, before: Date, limit = 100): Promise<BatchRow[]> {
+  return db
+    .selectFrom('batches')
+    .selectAll()
+    .where('status', 'in', ['assigned', 'in_progress'])
+    .where(sql<boolean>`coalesce(heartbeat_at, updated_at) < ${before}`)
+    .orderBy('id')
+    .limit(limit)
+    .execute();
+}
+
+/** Jobs still attached to a batch that has ended (a run that died between its last step and the end). */
+export async function strandedJobs(db: Db, limit = 500): Promise<{ id: string; batch_id: string; provider: string }[]> {
+  const rows = await db
+    .selectFrom('jobs')
+    .innerJoin('batches', 'batches.id', 'jobs.batch_id')
+    .select(['jobs.id', 'jobs.batch_id', 'jobs.provider'])
+    .where('jobs.status', 'in', ['pending', 'running'])
+    .where('batches.status', 'in', ['completed', 'failed'])
+    .limit(limit)
+    .execute();
+  return rows.map((r) => ({ id: r.id, batch_id: r.batch_id!, provider: r.provider }));
+}

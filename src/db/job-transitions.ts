@@ -2,6 +2,7 @@ import { sql } from 'kysely';
 import type { Db } from './database.js';
 import { appendJobEvents } from './event-store.js';
 import type { JobRow } from './job-store.js';
+import { RpaError } from '../errors/failures.js';
 import type { JobError } from './schema.js';
 
 /**
@@ -59,13 +60,62 @@ export async function unfinishedMembers(db: Db, batchId: string): Promise<JobRow
     .execute();
 }
 
-export async function markBatchInProgress(db: Db, batchId: string, worker: string): Promise<void> {
-  await db
+/** A run's hold on its batch: the fencing token every transition of the run is checked against. */
+export interface RunHold {
+  batchId: string;
+  token: number;
+}
+
+const superseded = (hold: RunHold) =>
+  new RpaError('RUN_SUPERSEDED', `batch ${hold.batchId}: another run holds it now (this run had token ${hold.token}); this run stops`);
+
+/** True when `hold` is still the batch's current run. */
+const holds = (hold: RunHold) => sql<boolean>`EXISTS (SELECT 1 FROM batches b WHERE b.id = ${hold.batchId} AND b.run_token = ${hold.token})`;
+
+/**
+ * A runner takes the batch: its run token goes up by one, so whatever an earlier runner (dead,
+ * frozen, cut off from Valkey) still tries is refused from here on. Undefined when the batch
+ * has ended.
+ */
+export async function claimBatchRun(db: Db, batchId: string, worker: string): Promise<RunHold | undefined> {
+  const row = await db
     .updateTable('batches')
-    .set({ status: 'in_progress', worker, started_at: sql`coalesce(started_at, now())`, updated_at: new Date() })
+    .set({ status: 'in_progress', worker, run_token: sql`run_token + 1`, heartbeat_at: new Date(), started_at: sql`coalesce(started_at, now())`, updated_at: new Date() })
     .where('id', '=', batchId)
     .where('status', 'in', ['created', 'assigned', 'in_progress'])
-    .execute();
+    .returning('run_token')
+    .executeTakeFirst();
+  return row ? { batchId, token: row.run_token } : undefined;
+}
+
+/** The run says it is alive; false when another run holds the batch (or it has ended). */
+export async function heartbeatRun(db: Db, hold: RunHold): Promise<boolean> {
+  const result = await db
+    .updateTable('batches')
+    .set({ heartbeat_at: new Date() })
+    .where('id', '=', hold.batchId)
+    .where('run_token', '=', hold.token)
+    .where('status', '=', 'in_progress')
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) > 0;
+}
+
+/** Takes the batch from whichever run holds it (finaliser, reaper): that run touches nothing more. */
+export async function fenceBatch(db: Db, batchId: string): Promise<RunHold | undefined> {
+  const row = await db.updateTable('batches').set({ run_token: sql`run_token + 1`, updated_at: new Date() }).where('id', '=', batchId).returning('run_token').executeTakeFirst();
+  return row ? { batchId, token: row.run_token } : undefined;
+}
+
+/** The batch's current run (whoever holds it, if anyone). */
+export async function currentRun(db: Db, batchId: string): Promise<RunHold> {
+  const row = await db.selectFrom('batches').select('run_token').where('id', '=', batchId).executeTakeFirstOrThrow();
+  return { batchId, token: row.run_token };
+}
+
+/** Throws RUN_SUPERSEDED unless `hold` is the batch's current run. */
+export async function assertHolds(db: Db, hold: RunHold): Promise<void> {
+  const row = await db.selectFrom('batches').select('run_token').where('id', '=', hold.batchId).executeTakeFirst();
+  if (row?.run_token !== hold.token) throw superseded(hold);
 }
 
 export async function addBatchLogins(db: Db, batchId: string, logins: number): Promise<void> {
@@ -73,27 +123,55 @@ export async function addBatchLogins(db: Db, batchId: string, logins: number): P
   await db.updateTable('batches').set({ login_count: sql`login_count + ${logins}`, updated_at: new Date() }).where('id', '=', batchId).execute();
 }
 
+export type JobStart =
+  | { kind: 'started'; job: JobRow; resumed: boolean }
+  /** Withdrawn, ended or moved on: nothing to do. */
+  | { kind: 'gone' }
+  /** Another job for the same provider and circuit is running: this one waits for it. */
+  | { kind: 'circuit-busy' }
+  /** In hand each time its processor died, JOB_MAX_ATTEMPTS times: failed now (PROCESSOR_CRASHED). */
+  | { kind: 'exhausted'; job: JobRow };
+
 /**
- * pending → running, counting an attempt. A job found already running in this batch was
- * started by an earlier run that died: it carries on without a second count (`resumed`).
+ * pending → running, counting an attempt, under the run's hold. A job found running in this
+ * batch was in hand when an earlier run died: that counts as an attempt too, and a job whose
+ * attempts are spent fails with PROCESSOR_CRASHED instead of running again (a job that crashes
+ * its processor must not loop for ever). Only one job per provider and circuit runs at a time.
  */
-export async function startJob(db: Db, jobId: string, batchId: string, actor: string): Promise<{ job: JobRow; resumed: boolean } | undefined> {
-  return db.transaction().execute(async (trx) => {
-    const started = await trx
-      .updateTable('jobs')
-      .set({ status: 'running', attempts: sql`attempts + 1`, started_at: new Date(), updated_at: new Date() })
-      .where('id', '=', jobId)
-      .where('batch_id', '=', batchId)
-      .where('status', '=', 'pending')
-      .returningAll()
-      .executeTakeFirst();
-    if (started) {
-      await appendJobEvents(trx, { jobIds: [jobId], from: 'pending', to: 'running', cause: `attempt ${started.attempts} of ${started.max_attempts}`, actor, batchId });
-      return { job: started, resumed: false };
-    }
-    const running = await trx.selectFrom('jobs').selectAll().where('id', '=', jobId).where('batch_id', '=', batchId).where('status', '=', 'running').executeTakeFirst();
-    return running ? { job: running, resumed: true } : undefined;
-  });
+export async function startJob(db: Db, jobId: string, hold: RunHold, actor: string): Promise<JobStart> {
+  try {
+    return await db.transaction().execute(async (trx): Promise<JobStart> => {
+      const job = await trx.selectFrom('jobs').selectAll().where('id', '=', jobId).forUpdate().executeTakeFirst();
+      const batch = await trx.selectFrom('batches').select('run_token').where('id', '=', hold.batchId).forShare().executeTakeFirst();
+      if (batch?.run_token !== hold.token) throw superseded(hold);
+      if (!job || job.batch_id !== hold.batchId || (job.status !== 'pending' && job.status !== 'running')) return { kind: 'gone' };
+      const resumed = job.status === 'running';
+      if (job.attempts >= job.max_attempts) {
+        const error = { code: 'PROCESSOR_CRASHED', message: `the job was in hand when its batch processor died ${job.attempts} time(s); attempts are spent (${job.max_attempts})` };
+        const failed = await trx
+          .updateTable('jobs')
+          .set({ status: 'failed', error: JSON.stringify(error), completed_at: new Date(), updated_at: new Date() })
+          .where('id', '=', jobId)
+          .returningAll()
+          .executeTakeFirstOrThrow();
+        await trx.updateTable('batches').set({ failed_count: sql`failed_count + 1`, updated_at: new Date() }).where('id', '=', hold.batchId).execute();
+        await appendJobEvents(trx, { jobIds: [jobId], from: job.status, to: 'failed', cause: 'PROCESSOR_CRASHED', actor, batchId: hold.batchId, details: error });
+        return { kind: 'exhausted', job: failed };
+      }
+      const started = await trx
+        .updateTable('jobs')
+        .set({ status: 'running', attempts: sql`attempts + 1`, started_at: new Date(), updated_at: new Date() })
+        .where('id', '=', jobId)
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      const cause = resumed ? `attempt ${started.attempts} of ${started.max_attempts} (the run before died with it in hand)` : `attempt ${started.attempts} of ${started.max_attempts}`;
+      await appendJobEvents(trx, { jobIds: [jobId], from: job.status, to: 'running', cause, actor, batchId: hold.batchId });
+      return { kind: 'started', job: started, resumed };
+    });
+  } catch (error) {
+    if ((error as { code?: string; constraint?: string }).constraint === 'jobs_one_running_per_circuit') return { kind: 'circuit-busy' };
+    throw error;
+  }
 }
 
 export interface JobEnd {
@@ -104,8 +182,12 @@ export interface JobEnd {
   cause: string;
 }
 
-/** running → completed | failed, once. Returns false when another run already ended it. */
-export async function finishJob(db: Db, jobId: string, batchId: string, end: JobEnd, actor: string): Promise<boolean> {
+/**
+ * running → completed | failed, once, under the run's hold. Returns false when the job had
+ * already ended; throws RUN_SUPERSEDED when another run holds the batch (its result is not ours to write).
+ */
+export async function finishJob(db: Db, jobId: string, hold: RunHold, end: JobEnd, actor: string): Promise<boolean> {
+  const batchId = hold.batchId;
   return db.transaction().execute(async (trx) => {
     const row = await trx
       .updateTable('jobs')
@@ -120,9 +202,13 @@ export async function finishJob(db: Db, jobId: string, batchId: string, end: Job
       .where('id', '=', jobId)
       .where('batch_id', '=', batchId)
       .where('status', '=', 'running')
+      .where(holds(hold))
       .returning('id')
       .executeTakeFirst();
-    if (!row) return false;
+    if (!row) {
+      await assertHolds(trx, hold);
+      return false;
+    }
     const counter = end.status === 'completed' ? 'completed_count' : 'failed_count';
     await trx.updateTable('batches').set({ [counter]: sql`${sql.ref(counter)} + 1`, updated_at: new Date() }).where('id', '=', batchId).execute();
     await appendJobEvents(trx, { jobIds: [jobId], from: 'running', to: end.status, cause: end.cause, actor, batchId, details: end.error ? { ...end.error } : undefined });
@@ -140,10 +226,15 @@ export async function returnJobs(
   db: Db,
   batchId: string,
   jobIds: string[],
-  options: { availableAt: Date; cause: string; actor: string; error?: JobError; evidence?: string[] },
+  options: { availableAt: Date; cause: string; actor: string; error?: JobError; evidence?: string[]; hold?: RunHold },
 ): Promise<{ id: string; trip: number }[]> {
   if (jobIds.length === 0) return [];
   return db.transaction().execute(async (trx) => {
+    // A run hands back only while it holds the batch; the finaliser and the reaper fence first.
+    if (options.hold) {
+      const batch = await trx.selectFrom('batches').select('run_token').where('id', '=', batchId).forShare().executeTakeFirst();
+      if (batch?.run_token !== options.hold.token) throw superseded(options.hold);
+    }
     const before = await trx.selectFrom('jobs').select(['id', 'status']).where('id', 'in', jobIds).where('batch_id', '=', batchId).where('status', 'in', ['pending', 'running']).execute();
     if (before.length === 0) return [];
     const rows = await trx
@@ -198,19 +289,4 @@ export async function closeBatch(db: Db, batchId: string, status: 'completed' | 
     .where('id', '=', batchId)
     .where('status', 'not in', ['completed', 'failed'])
     .execute();
-}
-
-/** Records that a cancellation is about to be submitted; on a re-run it says "read first". */
-export async function recordCancellationIntent(db: Db, job: JobRow, batchId: string): Promise<{ earlier: boolean }> {
-  const inserted = await db
-    .insertInto('cancellation_intents')
-    .values({ job_id: job.id, provider: job.provider, circuit_number: job.circuit_number, batch_id: batchId, attempt: job.attempts, state: 'intended' })
-    .onConflict((oc) => oc.column('job_id').doUpdateSet({ batch_id: batchId, attempt: job.attempts, updated_at: new Date() }))
-    .returning(sql<boolean>`(xmax = 0)`.as('fresh'))
-    .executeTakeFirstOrThrow();
-  return { earlier: !inserted.fresh };
-}
-
-export async function completeCancellationIntent(db: Db, jobId: string, reference: string | null): Promise<void> {
-  await db.updateTable('cancellation_intents').set({ state: 'done', reference, updated_at: new Date() }).where('job_id', '=', jobId).execute();
 }

@@ -14,6 +14,8 @@ export interface JobParameters {
   circuit_number: string;
   reason?: string;
   effective_date?: string;
+  /** A cancellation rehearsed up to its final submit, which is not made. */
+  dry_run?: boolean;
 }
 
 export interface JobError {
@@ -65,6 +67,9 @@ export interface BatchesTable {
   started_at: NullableTimestamp;
   finished_at: NullableTimestamp;
   updated_at: Timestamp;
+  /** Migration 000004: the fencing token of the run that holds the batch (see job-transitions.ts). */
+  run_token: ColumnType<number, number | undefined, number>;
+  heartbeat_at: NullableTimestamp;
 }
 
 export interface BatchJobsTable {
@@ -104,16 +109,53 @@ export interface ApiKeysTable {
   revoked_at: NullableTimestamp;
 }
 
+/** How a cancellation submit went: recorded before the submit, settled after it. */
+export type IntentState = 'submitting' | 'confirmed' | 'unclear' | 'resolved' | 'dry_run' | 'intended' | 'done';
+
+/** Migration 000004: one row per submit attempt of a cancellation. */
 export interface CancellationIntentsTable {
+  id: Generated<string>;
   job_id: string;
   provider: string;
   circuit_number: string;
   batch_id: string | null;
+  run_token: number | null;
+  /** The job's attempt the submit belongs to. */
   attempt: number;
-  state: 'intended' | 'done';
+  state: IntentState;
+  outcome: string | null;
   reference: string | null;
-  created_at: Timestamp;
-  updated_at: Timestamp;
+  created_at: ColumnType<Date, Date | string | undefined, Date | string>;
+  updated_at: ColumnType<Date, Date | string | undefined, Date | string>;
+}
+
+/** Migration 000004: a provider's operational state (paused and why; refused logins counted). */
+export interface ProviderStatesTable {
+  provider: string;
+  paused_reason: string | null;
+  paused_message: string | null;
+  paused_since: NullableTimestamp;
+  login_refusals: ColumnType<number, number | undefined, number>;
+  /** A fingerprint of the credentials the refusals were counted against (not the credentials). */
+  credentials_mark: string | null;
+  updated_at: ColumnType<Date, Date | string | undefined, Date | string>;
+}
+
+export interface ProviderEventsTable {
+  id: Generated<string>;
+  provider: string;
+  at: ColumnType<Date, Date | string | undefined, Date | string>;
+  kind: string;
+  actor: string;
+  details: JSONColumnType<Record<string, unknown> | null, string | null | undefined, string | null>;
+}
+
+/** Migration 000004: the last TOTP step handed out per provider account. */
+export interface TotpStepsTable {
+  provider: string;
+  account_hash: string;
+  last_step: string;
+  updated_at: ColumnType<Date, Date | string | undefined, Date | string>;
 }
 
 export interface CallbackDeliveriesTable {
@@ -157,4 +199,7 @@ export interface Database {
   cancellation_intents: CancellationIntentsTable;
   callback_deliveries: CallbackDeliveriesTable;
   schedules: SchedulesTable;
+  provider_states: ProviderStatesTable;
+  provider_events: ProviderEventsTable;
+  totp_steps: TotpStepsTable;
 }

@@ -64,6 +64,8 @@ export const FAILURES = Object.freeze({
   TOTP_REUSED: policy(true, 'login', 502, 'the portal refused a code as already used (another login took the step)'),
   TOTP_STEP_TAKEN: policy(true, 'login', 503, 'no free TOTP step within the queue limit'),
   PAGE_CONTRACT_MISMATCH: policy(false, 'none', 502, 'a portal page does not look as SPEC.md says'),
+  PROCESSOR_CRASHED: policy(false, 'none', 500, 'the job was in hand each time its batch processor died, JOB_MAX_ATTEMPTS times'),
+  RUN_SUPERSEDED: policy(false, 'none', 409, 'another run took the batch (this one was frozen or cut off): it stops and touches nothing'),
   INVALID_CIRCUIT: policy(false, 'none', 400, 'the circuit number does not match the provider\'s format'),
   CANCELLATION_REFUSED: policy(false, 'none', 502, 'the portal refused the cancellation form'),
   // Callbacks

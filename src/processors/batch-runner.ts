@@ -1,27 +1,20 @@
 import type { BrowserSource } from '../browser/browser-source.js';
 import type { ProviderConfig } from '../config/config.js';
-import type { Db } from '../db/database.js';
 import { findBatch, recordBatchError } from '../db/batch-store.js';
+import type { Db } from '../db/database.js';
+import { recordSubmit, settleSubmit, submitsOf } from '../db/intent-store.js';
 import type { JobRow } from '../db/job-store.js';
-import {
-  addBatchLogins,
-  completeCancellationIntent,
-  finishJob,
-  markBatchInProgress,
-  recordCancellationIntent,
-  returnJobs,
-  startJob,
-  unfinishedMembers,
-} from '../db/job-transitions.js';
+import { addBatchLogins, claimBatchRun, finishJob, heartbeatRun, returnJobs, startJob, unfinishedMembers, type RunHold } from '../db/job-transitions.js';
 import { backoffMs } from '../errors/backoff.js';
 import { coerceError } from '../errors/coerce-error.js';
-import { RpaError } from '../errors/failures.js';
+import { RpaError, isRpaError } from '../errors/failures.js';
 import type { Logger } from '../logger.js';
-import type { ProviderAutomation } from '../providers/provider.js';
+import type { CancellationResult, ProviderAutomation, SubmitHooks } from '../providers/provider.js';
 import type { EnqueueItem } from '../queues/job-enqueuer.js';
 import type { TotpManager } from '../totp/totp-manager.js';
-import type { LoginCircuitBreaker } from './login-circuit-breaker.js';
 import { BatchSession } from './batch-session.js';
+import type { LoginCircuitBreaker } from './login-circuit-breaker.js';
+import type { ProviderPauses } from './provider-pauses.js';
 
 export interface BatchRunnerDeps {
   db: Db;
@@ -29,10 +22,13 @@ export interface BatchRunnerDeps {
   /** Base URL of each provider's portal (Runtime.portalUrls). */
   portalUrls: Readonly<Record<string, string>>;
   automationFor: (provider: string) => ProviderAutomation;
-  /** A pool client (BROWSER_POOL_URL) or the worker's brokered pools. */
+  /** Where browser contexts are leased. */
   pool: BrowserSource;
   totp: TotpManager;
+  /** The cool-down after a login failed for a passing reason (portal down, too many sessions). */
   breaker: LoginCircuitBreaker;
+  /** Providers paused until an operator (or new credentials) resumes them. */
+  pauses: ProviderPauses;
   evidenceDir: string;
   /** Puts jobs handed back on their provider queue. */
   enqueue: (items: EnqueueItem[]) => Promise<void>;
@@ -43,6 +39,8 @@ export interface BatchRunnerDeps {
   workerName: string;
   /** Backoff base before a job that failed for a passing reason is tried again (JOB_RETRY_BASE_MS). */
   retryBaseMs: number;
+  /** How often the run tells Postgres it is alive, and learns whether it still holds its batch. */
+  heartbeatMs?: number;
 }
 
 export interface BatchRunSummary {
@@ -51,7 +49,7 @@ export interface BatchRunSummary {
   failed: number;
   returned: number;
   logins: number;
-  skipped?: 'finished' | 'empty' | 'paused';
+  skipped?: 'finished' | 'empty' | 'paused' | 'superseded';
   loginError?: { code: string; message: string };
 }
 
@@ -60,17 +58,22 @@ export interface BatchProgress {
   total: number;
 }
 
+/** How long a job whose circuit another job is working on waits before it is tried again. */
+const CIRCUIT_BUSY_WAIT_MS = 3_000;
+
 /**
  * Runs one batch: one leased browser context, one login, then each unfinished job in turn.
- * Each job's end is written the moment it ends. Safe to run again after a crash: finished
- * jobs are skipped, a job found running carries on without a second attempt count, and a
+ * Each job's end is written the moment it ends, under the run's hold on the batch (its fencing
+ * token): a run that lost its batch (its worker was frozen, or cut off from Valkey, and the
+ * batch went to another) stops at its next step and touches nothing. Safe to run again after a
+ * crash: finished jobs are skipped, a job found running counts an attempt and starts over, and a
  * cancellation reads the circuit's state before it submits anything.
  */
 export class BatchRunner {
   constructor(private readonly deps: BatchRunnerDeps) {}
 
   async run(batchId: string, onProgress?: (progress: BatchProgress) => Promise<void>): Promise<BatchRunSummary> {
-    const { db, breaker } = this.deps;
+    const { db, breaker, pauses } = this.deps;
     const summary: BatchRunSummary = { batchId, completed: 0, failed: 0, returned: 0, logins: 0 };
     const batch = await findBatch(db, batchId);
     if (!batch || batch.status === 'completed' || batch.status === 'failed') return { ...summary, skipped: 'finished' };
@@ -78,19 +81,23 @@ export class BatchRunner {
     const log = this.deps.logger.child({ batch_id: batchId, provider });
     const members = await unfinishedMembers(db, batchId);
     if (members.length === 0) return { ...summary, skipped: 'empty' };
+    const config = this.deps.providers[provider];
+    if (!config) throw new RpaError('CONFIG_INVALID', `batch ${batchId}: unknown provider ${provider}`);
 
+    const hold = await claimBatchRun(db, batchId, this.deps.workerName);
+    if (!hold) return { ...summary, skipped: 'finished' };
+    const pause = await pauses.pausedFor(config);
     const breakerState = await breaker.state(provider);
-    if (breakerState.open) {
-      summary.returned += await this.handBack(batchId, members, new Date(breakerState.openUntil), 'provider paused by its login circuit breaker');
+    if (pause || breakerState.open) {
+      const until = pause ? new Date(Date.now() + 60_000) : new Date(breakerState.openUntil);
+      summary.returned += await this.handBack(hold, members, until, pause ? `provider paused (${pause.reason})` : 'provider paused by its login circuit breaker');
       return { ...summary, skipped: 'paused' };
     }
 
-    await markBatchInProgress(db, batchId, this.deps.workerName);
+    const heartbeat = this.keepAlive(hold, log);
     const total = batch.size;
     let done = total - members.length;
     const started = Date.now();
-    const config = this.deps.providers[provider];
-    if (!config) throw new RpaError('CONFIG_INVALID', `batch ${batchId}: unknown provider ${provider}`);
     const session = new BatchSession({
       provider: config,
       portalUrl: this.deps.portalUrls[provider],
@@ -105,85 +112,169 @@ export class BatchRunner {
       try {
         await session.open();
         await breaker.recordSuccess(provider);
+        await pauses.loginSucceeded(config);
       } catch (thrown) {
         const error = coerceError(thrown);
-        await breaker.recordFailure(provider, error.code);
         summary.loginError = { code: error.code, message: error.message };
-        await recordBatchError(this.deps.db, batchId, summary.loginError);
-        summary.returned += await this.handBack(batchId, members, this.retryAt(1), `login failed: ${error.code}`, error);
-        log.warn({ err: error.toJSON() }, 'login failed; the batch\'s jobs wait for a later batch');
+        await recordBatchError(db, batchId, summary.loginError);
+        await this.loginFailed(config, error);
+        summary.returned += await this.handBack(hold, members, this.retryAt(1), `login failed: ${error.code}`, error);
+        log.warn({ err: error.toJSON() }, "login failed; the batch's jobs wait for a later batch");
         return summary;
       }
 
       for (let index = 0; index < members.length; index++) {
-        const member = members[index]!;
-        const outcome = await this.runJob(session, member, batchId, log);
+        heartbeat.check();
+        const outcome = await this.runJob(session, members[index]!, hold, log);
         if (outcome === 'login-lost') {
-          summary.returned += await this.handBack(batchId, members.slice(index), this.retryAt(1), 'login lost mid-batch');
+          summary.returned += await this.handBack(hold, members.slice(index), this.retryAt(1), 'login lost mid-batch');
           break;
         }
         if (outcome !== 'skipped') summary[outcome] += 1;
         done += 1;
         await onProgress?.({ done, total }).catch(() => undefined);
       }
+    } catch (thrown) {
+      if (!isRpaError(thrown, 'RUN_SUPERSEDED')) throw thrown;
+      log.warn({ err: thrown.message }, 'another run holds this batch now; this run stops without touching anything more');
+      return { ...summary, skipped: 'superseded' };
     } finally {
+      heartbeat.stop();
       summary.logins = session.logins;
       await session.close();
-      await addBatchLogins(db, batchId, summary.logins);
+      await addBatchLogins(db, batchId, summary.logins).catch((err: unknown) => log.warn({ err: coerceError(err).toJSON() }, 'could not record the batch\'s logins'));
     }
     log.info({ ...summary, duration_ms: Date.now() - started }, 'batch run finished');
     return summary;
   }
 
-  private async runJob(session: BatchSession, member: JobRow, batchId: string, batchLog: Logger): Promise<'completed' | 'failed' | 'returned' | 'skipped' | 'login-lost'> {
+  private async runJob(session: BatchSession, member: JobRow, hold: RunHold, batchLog: Logger): Promise<'completed' | 'failed' | 'returned' | 'skipped' | 'login-lost'> {
     const { db } = this.deps;
-    const started = await startJob(db, member.id, batchId, this.deps.workerName);
-    // Withdrawn by an operator, or ended by another run: nothing to do.
-    if (!started) return 'skipped';
-    const job = started.job;
+    const start = await startJob(db, member.id, hold, this.deps.workerName);
+    if (start.kind === 'gone') return 'skipped';
+    if (start.kind === 'circuit-busy') {
+      const returned = await returnJobs(db, hold.batchId, [member.id], {
+        availableAt: new Date(Date.now() + CIRCUIT_BUSY_WAIT_MS),
+        cause: 'another job is working on this circuit; this one waits for it',
+        actor: this.deps.workerName,
+        hold,
+      });
+      await this.deps.enqueue(returned.map((r) => ({ id: r.id, provider: member.provider, trip: r.trip, availableAt: new Date(Date.now() + CIRCUIT_BUSY_WAIT_MS) })));
+      return 'returned';
+    }
+    if (start.kind === 'exhausted') {
+      await this.deps.jobsEnded([member.id]);
+      batchLog.warn({ job_id: member.id, attempts: start.job.attempts }, 'job failed: its processor died with it in hand every time (PROCESSOR_CRASHED)');
+      return 'failed';
+    }
+    const job = start.job;
     const log = batchLog.child({ job_id: job.id, attempt: job.attempts });
     const startedAt = Date.now();
     try {
-      if (job.action === 'cancellation') {
-        const intent = await recordCancellationIntent(db, job, batchId);
-        if (intent.earlier || started.resumed) log.warn('an earlier run may have submitted this cancellation; the portal is read before anything is submitted');
-      }
-      const outcome = await session.perform(job);
-      const ended = await finishJob(db, job.id, batchId, { status: 'completed', result: outcome.result as unknown as Record<string, unknown>, evidence: outcome.evidence, cause: 'completed' }, this.deps.workerName);
-      if (job.action === 'cancellation') {
-        const reference = (outcome.result as { reference?: string | null }).reference ?? null;
-        await completeCancellationIntent(db, job.id, reference);
-      }
+      const plan = job.action === 'cancellation' ? await this.cancellationPlan(job, hold, start.resumed, log) : undefined;
+      const outcome = await session.perform(job, plan?.hooks);
+      const result = plan ? plan.reconcile(outcome.result as CancellationResult) : outcome.result;
+      const ended = await finishJob(db, job.id, hold, { status: 'completed', result: result as unknown as Record<string, unknown>, evidence: outcome.evidence, cause: 'completed' }, this.deps.workerName);
       if (ended) await this.deps.jobsEnded([job.id]);
       log.info({ duration_ms: Date.now() - startedAt, attempt_of: `${job.attempts} of ${job.max_attempts}` }, 'job completed');
       return 'completed';
     } catch (thrown) {
       const error = coerceError(thrown);
+      // Another run holds the batch, or our own infrastructure is out (Postgres, Valkey, the
+      // pool): the job is not at fault and stays as it is; the run stops (and is put off).
+      if (error.code === 'RUN_SUPERSEDED' || error.scope === 'batch') throw error;
       const evidence = Array.isArray(error.details?.evidence) ? (error.details.evidence as string[]) : [];
       const jobError = { code: error.code, message: error.message };
       if (error.scope === 'login') {
-        await this.deps.breaker.recordFailure(job.provider, error.code);
+        await this.loginFailed(this.deps.providers[job.provider]!, error);
         log.warn({ err: error.toJSON() }, 're-login failed mid-batch');
         return 'login-lost';
       }
       if (error.retryable && job.attempts < job.max_attempts) {
         const availableAt = this.retryAt(job.attempts);
-        const returned = await returnJobs(db, batchId, [job.id], {
+        const returned = await returnJobs(db, hold.batchId, [job.id], {
           availableAt,
           cause: `${error.code}: retry ${job.attempts + 1} of ${job.max_attempts} later`,
           actor: this.deps.workerName,
           error: jobError,
           evidence,
+          hold,
         });
         await this.deps.enqueue(returned.map((r) => ({ id: r.id, provider: job.provider, trip: r.trip, availableAt })));
         log.warn({ err: error.toJSON(), attempt_of: `${job.attempts} of ${job.max_attempts}` }, 'job failed for a passing reason; it returns to a later batch');
         return 'returned';
       }
-      const ended = await finishJob(db, job.id, batchId, { status: 'failed', error: jobError, evidence, cause: error.code }, this.deps.workerName);
+      const ended = await finishJob(db, job.id, hold, { status: 'failed', error: jobError, evidence, cause: error.code }, this.deps.workerName);
       if (ended) await this.deps.jobsEnded([job.id]);
       log.warn({ err: error.toJSON(), attempt_of: `${job.attempts} of ${job.max_attempts}`, duration_ms: Date.now() - startedAt }, 'job failed');
       return 'failed';
     }
+  }
+
+  /**
+   * The intent log of a cancellation: each submit is recorded, under the run's hold, the moment
+   * before the form is sent, and settled when its outcome is known. A run that lost its batch
+   * fails the record and sends nothing. An earlier run's submit of this very job means a circuit
+   * found cancelled was cancelled by this job, not before it.
+   */
+  private async cancellationPlan(job: JobRow, hold: RunHold, resumed: boolean, log: Logger): Promise<{ hooks: SubmitHooks; reconcile(result: CancellationResult): CancellationResult }> {
+    const earlier = (await submitsOf(this.deps.db, job.id)).filter((i) => i.state !== 'dry_run');
+    if (earlier.length > 0 || resumed) {
+      log.warn({ earlier_submits: earlier.map((i) => i.state) }, 'an earlier run may have submitted this cancellation; the portal is read before anything is submitted');
+    }
+    const reconcile = (result: CancellationResult): CancellationResult =>
+      result.already_cancelled && earlier.length > 0 ? { ...result, already_cancelled: false, reference: result.reference ?? earlier.findLast((i) => i.reference)?.reference ?? null } : result;
+    let intent: string | undefined;
+    const hooks: SubmitHooks = {
+      beforeSubmit: async () => {
+        if (job.parameters.dry_run) {
+          await recordSubmit(this.deps.db, job, hold, 'dry_run');
+          return 'dry-run';
+        }
+        intent = await recordSubmit(this.deps.db, job, hold);
+        return 'submit';
+      },
+      afterSubmit: async (outcome, reference) => {
+        if (!intent) return;
+        const state = outcome === 'confirmed' ? 'confirmed' : outcome === 'unclear' ? 'unclear' : 'resolved';
+        await settleSubmit(this.deps.db, intent, state, outcome, reference);
+      },
+    };
+    return { hooks, reconcile };
+  }
+
+  /** A refused login counts towards pausing the provider; a passing failure opens the cool-down. */
+  private async loginFailed(config: ProviderConfig, error: RpaError): Promise<void> {
+    const provider = config.descriptor.name;
+    if (error.code === 'LOGIN_REFUSED' || error.code === 'TOTP_REFUSED') await this.deps.pauses.loginRefused(config, error);
+    else if (error.code === 'CONFIG_INVALID') await this.deps.pauses.pause(provider, 'config_invalid', error.message);
+    else await this.deps.breaker.recordFailure(provider, error.code);
+  }
+
+  /**
+   * Tells Postgres every `heartbeatMs` that this run is alive; the reaper recovers batches whose
+   * run went quiet. A beat that finds another run holding the batch makes check() throw.
+   */
+  private keepAlive(hold: RunHold, log: Logger): { check(): void; stop(): void } {
+    let lost = false;
+    const timer = setInterval(() => {
+      heartbeatRun(this.deps.db, hold).then(
+        (held) => {
+          if (!held && !lost) {
+            lost = true;
+            log.warn({ token: hold.token }, 'this run no longer holds its batch');
+          }
+        },
+        (err: unknown) => log.warn({ err: coerceError(err).toJSON() }, 'batch heartbeat failed'),
+      );
+    }, this.deps.heartbeatMs ?? 5_000);
+    timer.unref();
+    return {
+      check: () => {
+        if (lost) throw new RpaError('RUN_SUPERSEDED', `batch ${hold.batchId}: another run holds it now; this run stops`);
+      },
+      stop: () => clearInterval(timer),
+    };
   }
 
   /** When a job handed back after its `attempt`-th try may run again (JOB_RETRY_BASE_MS · 2^(n−1), at most 10 min). */
@@ -191,12 +282,13 @@ export class BatchRunner {
     return new Date(Date.now() + backoffMs(attempt, { baseMs: this.deps.retryBaseMs, maxMs: 600_000 }));
   }
 
-  private async handBack(batchId: string, members: JobRow[], availableAt: Date, cause: string, error?: RpaError): Promise<number> {
-    const returned = await returnJobs(this.deps.db, batchId, members.map((m) => m.id), {
+  private async handBack(hold: RunHold, members: JobRow[], availableAt: Date, cause: string, error?: RpaError): Promise<number> {
+    const returned = await returnJobs(this.deps.db, hold.batchId, members.map((m) => m.id), {
       availableAt,
       cause,
       actor: this.deps.workerName,
       error: error ? { code: error.code, message: error.message } : undefined,
+      hold,
     });
     const provider = members[0]?.provider ?? '';
     await this.deps.enqueue(returned.map((r) => ({ id: r.id, provider, trip: r.trip, availableAt })));

@@ -6,6 +6,7 @@ import type { BrowserSource } from '../browser/browser-source.js';
 import type { Config } from '../config/config.js';
 import type { Runtime } from '../config/runtime.js';
 import { createDb, type Db } from '../db/database.js';
+import { totpStepLedger } from '../db/totp-step-store.js';
 import { RpaError } from '../errors/failures.js';
 import type { Logger } from '../logger.js';
 import { automationFor } from '../providers/registry.js';
@@ -17,6 +18,7 @@ import { TotpManager } from '../totp/totp-manager.js';
 import { totpSettingsFromConfig } from '../totp/totp-settings.js';
 import { BatchRunner } from './batch-runner.js';
 import { LoginCircuitBreaker } from './login-circuit-breaker.js';
+import { ProviderPauses } from './provider-pauses.js';
 
 export interface BatchRuntime {
   runner: BatchRunner;
@@ -41,7 +43,7 @@ export function createBatchRuntime(config: Config, runtime: Runtime, logger: Log
   const enqueuer = new JobEnqueuer(db, queues, logger);
   const callbacks = new CallbackEnqueuer(db, queues, logger);
   const pool = browserSource(config, runtime, logger, need);
-  const totp = new TotpManager({ redis: valkey, logger, ...totpSettingsFromConfig(config) });
+  const totp = new TotpManager({ redis: valkey, logger, ledger: totpStepLedger(db), ...totpSettingsFromConfig(config) });
   const breaker = new LoginCircuitBreaker(valkey, config.queuePrefix, config.loginFailureThreshold, config.loginCooldownMs, logger);
   const runner = new BatchRunner({
     db,
@@ -51,6 +53,7 @@ export function createBatchRuntime(config: Config, runtime: Runtime, logger: Log
     pool,
     totp,
     breaker,
+    pauses: new ProviderPauses(db, config.loginFailureThreshold, logger),
     evidenceDir: config.evidenceDir,
     enqueue: (items) => enqueuer.enqueue(items),
     jobsEnded: (ids) => callbacks.enqueueForJobs(ids),

@@ -5,7 +5,7 @@ import type { JobRow } from '../db/job-store.js';
 import { RpaError, hasScope } from '../errors/failures.js';
 import type { Logger } from '../logger.js';
 import { ProviderSession } from '../providers/provider-session.js';
-import type { ProviderAutomation } from '../providers/provider.js';
+import type { ProviderAutomation, SubmitHooks } from '../providers/provider.js';
 import { createTotpHooks } from '../totp/totp-hooks.js';
 import type { TotpManager } from '../totp/totp-manager.js';
 
@@ -90,25 +90,25 @@ export class BatchSession {
   }
 
   /** Runs the job's action; a dead browser → new context elsewhere, new login, one more try. */
-  async perform(job: JobRow) {
+  async perform(job: JobRow, hooks: SubmitHooks = {}) {
     try {
-      return await this.performOnce(job);
+      return await this.performOnce(job, hooks);
     } catch (thrown) {
       const classified = this.lease ? this.lease.classify(thrown) : thrown;
       if (!hasScope(classified, 'browser')) throw classified;
       this.log.warn({ job_id: job.id }, 'browser died mid-job; logging in again on another browser');
       if (this.lease) this.avoid.push(this.lease.browserId);
       await this.open();
-      return this.performOnce(job);
+      return this.performOnce(job, hooks);
     }
   }
 
-  private async performOnce(job: JobRow) {
+  private async performOnce(job: JobRow, hooks: SubmitHooks) {
     const session = this.session!;
     const params = job.parameters;
     return job.action === 'validation'
       ? session.validate(job.id, params.circuit_number)
-      : session.cancel(job.id, { circuit_number: params.circuit_number, reason: params.reason, effective_date: params.effective_date });
+      : session.cancel(job.id, { circuit_number: params.circuit_number, reason: params.reason, effective_date: params.effective_date }, hooks);
   }
 
   async close(): Promise<void> {

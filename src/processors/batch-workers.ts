@@ -28,6 +28,11 @@ export interface BatchWorkersOptions {
 
 export interface BatchWorkers {
   health(): Record<string, ChildHealth>;
+  /** Sets each provider's session cap (BullMQ global concurrency) again, after Valkey lost it. */
+  restoreSessionCaps(): Promise<void>;
+  /** Stops taking batches (the ones in hand go on) until resume(): while Postgres is out. */
+  hold(): Promise<void>;
+  resume(): void;
   close(): Promise<void>;
 }
 
@@ -68,6 +73,15 @@ export async function startBatchWorkers(options: BatchWorkersOptions): Promise<B
     finalizers.push(finalizer);
   }
   return {
+    hold: async () => {
+      await Promise.allSettled([...runners, ...finalizers].map((w) => w.pause(true)));
+    },
+    resume: () => {
+      for (const w of [...runners, ...finalizers]) if (w.isPaused()) w.resume();
+    },
+    restoreSessionCaps: async () => {
+      for (const provider of options.providers) await options.queues.batchRuns(provider.name).setGlobalConcurrency(provider.maxSessions);
+    },
     health: () => Object.fromEntries([...monitors].map(([name, m]) => [name, m.health()])),
     close: async () => {
       for (const monitor of monitors.values()) monitor.close();

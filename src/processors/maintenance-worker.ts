@@ -28,6 +28,8 @@ export interface MaintenanceWorkerOptions {
 export interface MaintenanceWorker {
   /** Runs the retention purge now (what the scheduled job does). */
   retention(): Promise<RetentionResult>;
+  /** Puts the job schedulers back from Postgres (after Valkey lost them); idempotent. */
+  restoreSchedulers(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -49,8 +51,11 @@ export async function startMaintenanceWorker(options: MaintenanceWorkerOptions):
     log.info(result, 'retention purge done');
     return result;
   };
-  await queue.upsertJobScheduler('retention', { pattern: options.retentionCron ?? DEFAULT_RETENTION_CRON, tz: 'UTC' }, { name: RETENTION_JOB, opts: { removeOnComplete: { count: 30 }, removeOnFail: { count: 30 } } });
-  await reconcileSchedulers(db, queue);
+  const restoreSchedulers = async () => {
+    await queue.upsertJobScheduler('retention', { pattern: options.retentionCron ?? DEFAULT_RETENTION_CRON, tz: 'UTC' }, { name: RETENTION_JOB, opts: { removeOnComplete: { count: 30 }, removeOnFail: { count: 30 } } });
+    await reconcileSchedulers(db, queue);
+  };
+  await restoreSchedulers();
   const ref = maintenanceQueue(queues.basePrefix);
   const worker = new Worker(
     ref.name,
@@ -68,5 +73,5 @@ export async function startMaintenanceWorker(options: MaintenanceWorkerOptions):
   );
   worker.on('error', (err) => log.warn({ err }, 'maintenance worker error'));
   worker.on('failed', (job, err) => log.error({ err, name: job?.name }, 'maintenance job failed'));
-  return { retention, close: () => worker.close() };
+  return { retention, restoreSchedulers, close: () => worker.close() };
 }

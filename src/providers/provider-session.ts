@@ -11,6 +11,7 @@ import type {
   ProviderAutomation,
   ProviderCredentials,
   ProviderSessionContext,
+  SubmitHooks,
   ValidationResult,
 } from './provider.js';
 import { resolveTimeouts, type ProviderTimeouts } from './provider-timeouts.js';
@@ -75,8 +76,8 @@ export class ProviderSession {
     return this.run(jobId, 'validate', (ctx) => this.options.automation.validate(ctx, circuitNumber));
   }
 
-  async cancel(jobId: string, params: CancellationParams): Promise<JobOutcome<CancellationResult>> {
-    return this.run(jobId, 'cancel', (ctx) => this.options.automation.cancel(ctx, params));
+  async cancel(jobId: string, params: CancellationParams, hooks: SubmitHooks = {}): Promise<JobOutcome<CancellationResult>> {
+    return this.run(jobId, 'cancel', (ctx) => this.options.automation.cancel({ ...ctx, ...hooks }, params));
   }
 
   /** Logs out when logged in; the portal slot is freed. */

@@ -52,6 +52,26 @@ export interface CancellationResult {
   cancelled: boolean;
   already_cancelled: boolean;
   reference: string | null;
+  /** A rehearsal: the form was filled, nothing was submitted. */
+  dry_run?: true;
+}
+
+/**
+ * What the caller of a cancellation is told around its submit (the batch runner's fencing and
+ * intent log, docs/guarantees.md). Both are optional for an automation's callers.
+ */
+export interface SubmitHooks {
+  /**
+   * Called right before the final submit, once the circuit was read and found cancellable and
+   * the form is filled. `'dry-run'`: stop here, submit nothing. It may throw (the run lost its
+   * batch): then nothing is submitted.
+   */
+  beforeSubmit?: (circuit: string) => Promise<'submit' | 'dry-run'>;
+  /**
+   * How the submit ended: the portal's answer confirmed it, the answer was lost (`unclear`:
+   * the circuit is then read until certain), or a read after an unclear answer settled it.
+   */
+  afterSubmit?: (outcome: 'confirmed' | 'unclear' | 'resolved-by-read', reference: string | null) => Promise<void>;
 }
 
 /**
@@ -81,6 +101,9 @@ export interface ProviderSessionContext {
   timeouts?: Partial<ProviderTimeouts>;
   /** How often a portal answering 503 is retried; defaults in portal-retry.ts. */
   retry?: Partial<RetryPolicy>;
+  /** A cancellation's submit hooks (see SubmitHooks). */
+  beforeSubmit?: SubmitHooks['beforeSubmit'];
+  afterSubmit?: SubmitHooks['afterSubmit'];
 }
 
 /**

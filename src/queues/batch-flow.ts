@@ -6,6 +6,8 @@ import { batchFlowJobIds, batchQueue, batchRunQueue } from './queue-names.js';
 export interface BatchFlowData {
   batchId: string;
   provider: string;
+  /** How often the run was put off for an outage (Postgres or Valkey down); not an attempt. */
+  postponed?: number;
 }
 
 /** How often the batch run may be tried (crashed children, lost browsers); jobs themselves are protected by Postgres. */

@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Worker, type ConnectionOptions, type Job } from 'bullmq';
 import type { Redis } from 'iovalkey';
-import type { LoginCircuitBreaker } from '../processors/login-circuit-breaker.js';
 import type { Db } from '../db/database.js';
 import { staleCreatedBatches } from '../db/batch-store.js';
 import { createBatchWithJobs } from '../db/job-transitions.js';
@@ -20,7 +19,8 @@ export interface BatcherOptions {
   batchSize: number;
   maxWaitMs: number;
   flows: BatchFlowProducer;
-  breaker: LoginCircuitBreaker;
+  /** Until when this provider's logins are held back (a paused provider, an open breaker); 0 when they are not. */
+  heldUntil: (provider: string) => Promise<number>;
   logger: Logger;
   /** How long to block waiting for a first job before looking around again (seconds). */
   drainDelaySeconds?: number;
@@ -66,9 +66,10 @@ export class Batcher {
     while (this.running) {
       try {
         await this.sweepCreatedBatches();
-        const breaker = await this.options.breaker.state(this.options.provider);
-        if (breaker.open) {
-          await sleep(Math.min(breaker.openUntil - Date.now(), 1_000));
+        const heldUntil = await this.options.heldUntil(this.options.provider);
+        if (heldUntil > Date.now()) {
+          // Its jobs wait on the queue, not in batches that could only be handed back.
+          await sleep(Math.min(heldUntil - Date.now(), 1_000));
           continue;
         }
         const collected = await this.collect();

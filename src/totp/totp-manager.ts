@@ -6,6 +6,7 @@ import { silentLogger, type Logger } from '../logger.js';
 import { TOTP_PERIOD_MS, stepAt, stepStartMs, totpCodeForStep } from './totp-code.js';
 import { TotpCounters, type TotpEvent, type TotpStats } from './totp-counters.js';
 import { TotpKeys, accountHash } from './totp-keys.js';
+import type { TotpLedger } from './totp-ledger.js';
 
 /** The portal's answer to a code, as the login saw it. */
 export type TotpOutcome = 'accepted' | 'refused';
@@ -35,6 +36,12 @@ export interface TotpManagerOptions {
   maxQueueSteps?: number;
   /** How many steps a reservation outlives its usable time (covers clock skew). Default 1. */
   holdSteps?: number;
+  /**
+   * The steps handed out, kept where a Valkey wipe cannot lose them (Postgres). Every process
+   * that hands out codes for logins has one; without it (stats only) nothing is handed out twice
+   * only as long as Valkey keeps its keys.
+   */
+  ledger?: TotpLedger;
 }
 
 export interface TotpAcquireRequest {
@@ -119,6 +126,7 @@ export class TotpManager {
   private readonly minRemainingMs: number;
   private readonly maxQueueSteps: number;
   private readonly holdSteps: number;
+  private readonly ledger?: TotpLedger;
   private readonly closing = new AbortController();
   private readonly pending = new Set<Promise<unknown>>();
   private readonly open = new Set<TotpReservation>();
@@ -138,6 +146,7 @@ export class TotpManager {
     this.minRemainingMs = options.minRemainingMs ?? 5_000;
     this.maxQueueSteps = options.maxQueueSteps ?? 20;
     this.holdSteps = options.holdSteps ?? 1;
+    this.ledger = options.ledger;
     if (!(this.minRemainingMs >= 0 && this.minRemainingMs < TOTP_PERIOD_MS)) {
       throw new RpaError('CONFIG_INVALID', 'minRemainingMs must be from 0 to below one step (30000)', { field: 'minRemainingMs' });
     }
@@ -256,7 +265,11 @@ export class TotpManager {
         // The event loop may have been blocked (or the caller slow to take the step) until
         // too little of the step is left: its code could expire while it is typed, so a
         // fresh step is reserved instead.
-        if (this.now() < stepStartMs(step + 1 + lookahead) - this.minRemainingMs) {
+        const fresh = this.now() < stepStartMs(step + 1 + lookahead) - this.minRemainingMs;
+        // The ledger has the last word: a step Valkey forgot it handed out (wiped, restarted) is not handed out again.
+        const unused = fresh && (!this.ledger || (await this.ledger.claim(provider, accountHash(provider, account), step)));
+        if (fresh && !unused) log.warn({ step }, 'TOTP step was already handed out (the ledger says so; Valkey lost its reservation); reserving another');
+        if (unused) {
           const code = totpCodeForStep(secret, step);
           await this.count(provider, 'generated', log);
           if (signal.aborted) throw signal.reason;
@@ -268,7 +281,7 @@ export class TotpManager {
         if (attempt >= MAX_STALE_RETRIES) {
           throw new RpaError('TOTP_STEP_TAKEN', `TOTP step expired before its code could be handed out (${attempt} times)`);
         }
-        log.warn({ step }, 'TOTP step expired before its code was handed out; reserving another');
+        if (!fresh) log.warn({ step }, 'TOTP step expired before its code was handed out; reserving another');
         current = await this.reserveStep(provider, account, log);
         state = 'taking';
         this.open.add(reservation);
@@ -302,10 +315,13 @@ export class TotpManager {
   /** Atomically takes the earliest free step from the first usable one on. */
   private async reserveStep(provider: string, accountName: string, log: Logger): Promise<ReservedStep> {
     const lookahead = this.lookaheadSteps[provider] ?? 0;
+    const last = this.ledger ? await this.ledger.lastStep(provider, accountHash(provider, accountName)) : undefined;
     const now = this.now();
     const current = stepAt(now);
-    // A step stays usable until the end of step + lookahead (the portal's window).
-    const first = stepStartMs(current + 1 + lookahead) - now >= this.minRemainingMs ? current : current + 1;
+    // A step stays usable until the end of step + lookahead (the portal's window); one the
+    // ledger says was handed out is never offered again.
+    const usable = stepStartMs(current + 1 + lookahead) - now >= this.minRemainingMs ? current : current + 1;
+    const first = last === undefined ? usable : Math.max(usable, last + 1);
     const keys: string[] = [];
     for (let i = 0; i < this.maxQueueSteps; i++) keys.push(this.keys.step(provider, accountName, first + i));
     const ttlMs = stepStartMs(first + 1 + lookahead + this.holdSteps) - now;

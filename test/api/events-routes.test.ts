@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { insertJobs } from '../../src/db/job-store.js';
-import { closeBatch, createBatchWithJobs, finishJob, markBatchInProgress, startJob } from '../../src/db/job-transitions.js';
+import { closeBatch, createBatchWithJobs, finishJob, claimBatchRun, startJob, currentRun } from '../../src/db/job-transitions.js';
 import { appendJobEvents } from '../../src/db/event-store.js';
 import { startOperatorHarness, type OperatorHarness } from '../support/operator-harness.js';
 
@@ -60,9 +60,9 @@ describe('GET /events', () => {
     const reading = readEvents(res, (events) => events.some((e) => e.type === 'batch.status' && e.data.to === 'completed'));
     await appendJobEvents(db, { jobIds: [id!], from: null, to: 'pending', cause: 'submitted', actor: 't' });
     const batch = (await createBatchWithJobs(db, 'evotel', [{ jobId: id!, trip: 0 }], 'batcher'))!;
-    await markBatchInProgress(db, batch.batchId, 'w1');
-    await startJob(db, id!, batch.batchId, 'w1');
-    await finishJob(db, id!, batch.batchId, { status: 'completed', result: { found: true }, evidence: [], cause: 'done' }, 'w1');
+    await claimBatchRun(db, batch.batchId, 'w1');
+    await startJob(db, id!, await currentRun(db, batch.batchId), 'w1');
+    await finishJob(db, id!, await currentRun(db, batch.batchId), { status: 'completed', result: { found: true }, evidence: [], cause: 'done' }, 'w1');
     await closeBatch(db, batch.batchId, 'completed');
     const events = await reading;
 

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { sql } from 'kysely';
-import { closeBatch, createBatchWithJobs, finishJob, markBatchInProgress, startJob, addBatchLogins } from '../../src/db/job-transitions.js';
+import { closeBatch, createBatchWithJobs, finishJob, claimBatchRun, startJob, addBatchLogins, currentRun } from '../../src/db/job-transitions.js';
 import { LoginCircuitBreaker } from '../../src/processors/login-circuit-breaker.js';
 import { JOB_DURATION_BUCKETS, createMetrics } from '../../src/api/metrics/metrics-registry.js';
 import { QueueRegistry } from '../../src/queues/queue-registry.js';
@@ -57,12 +57,12 @@ describe('GET /metrics', () => {
     // Three complete, one fails, one is handed back; the batch ends, with two logins.
     const { db } = h.database;
     const batch = (await createBatchWithJobs(db, 'openserve', ids.map((jobId) => ({ jobId, trip: 0 })), 'batcher'))!;
-    await markBatchInProgress(db, batch.batchId, 'w1');
+    await claimBatchRun(db, batch.batchId, 'w1');
     await addBatchLogins(db, batch.batchId, 2);
     for (const [i, id] of ids.slice(0, 4).entries()) {
-      await startJob(db, id, batch.batchId, 'w1');
+      await startJob(db, id, await currentRun(db, batch.batchId), 'w1');
       const failed = i === 3;
-      await finishJob(db, id, batch.batchId, failed ? { status: 'failed', error: { code: 'INVALID_CIRCUIT', message: 'no' }, evidence: [], cause: 'invalid' } : { status: 'completed', result: { found: true }, evidence: [], cause: 'done' }, 'w1');
+      await finishJob(db, id, await currentRun(db, batch.batchId), failed ? { status: 'failed', error: { code: 'INVALID_CIRCUIT', message: 'no' }, evidence: [], cause: 'invalid' } : { status: 'completed', result: { found: true }, evidence: [], cause: 'done' }, 'w1');
     }
     // Durations the histogram must place: 3 s, 45 s, 200 s for the completed, 0.5 s for the failed one.
     for (const [id, seconds] of [[ids[0], 3], [ids[1], 45], [ids[2], 200], [ids[3], 0.5]] as const) {
@@ -131,9 +131,9 @@ describe('GET /metrics', () => {
 
     // An evotel batch in progress: 1 of 3 completed.
     const running = (await createBatchWithJobs(db, 'evotel', evotel.map((jobId) => ({ jobId, trip: 0 })), 'batcher'))!;
-    await markBatchInProgress(db, running.batchId, 'w1');
-    await startJob(db, evotel[0]!, running.batchId, 'w1');
-    await finishJob(db, evotel[0]!, running.batchId, { status: 'completed', result: { found: true }, evidence: [], cause: 'done' }, 'w1');
+    await claimBatchRun(db, running.batchId, 'w1');
+    await startJob(db, evotel[0]!, await currentRun(db, running.batchId), 'w1');
+    await finishJob(db, evotel[0]!, await currentRun(db, running.batchId), { status: 'completed', result: { found: true }, evidence: [], cause: 'done' }, 'w1');
     // An octotel batch that ended because no browser became ready.
     const [oct] = await submit('octotel', ['OCT000021']);
     const failed = (await createBatchWithJobs(db, 'octotel', [{ jobId: oct!, trip: 0 }], 'batcher'))!;

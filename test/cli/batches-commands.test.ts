@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Redis } from 'iovalkey';
 import { insertJobs } from '../../src/db/job-store.js';
-import { closeBatch, createBatchWithJobs, finishJob, markBatchInProgress, startJob } from '../../src/db/job-transitions.js';
+import { closeBatch, createBatchWithJobs, finishJob, claimBatchRun, startJob, currentRun } from '../../src/db/job-transitions.js';
 import { providerQueueJobId } from '../../src/queues/queue-names.js';
 import { QueueRegistry } from '../../src/queues/queue-registry.js';
 import { createValkey } from '../../src/queues/valkey.js';
@@ -64,12 +64,12 @@ describe('rpa batches and rpa jobs (real Postgres and Valkey)', () => {
       })),
     );
     const batch = (await createBatchWithJobs(database.db, 'openserve', ids.map((jobId) => ({ jobId, trip: 0 })), 'test'))!;
-    await markBatchInProgress(database.db, batch.batchId, 'worker-1');
-    await startJob(database.db, ids[0]!, batch.batchId, 'test');
-    await finishJob(database.db, ids[0]!, batch.batchId, { status: 'completed', result: { found: true }, evidence: [], cause: 'done' }, 'test');
-    await startJob(database.db, ids[1]!, batch.batchId, 'test');
-    await finishJob(database.db, ids[1]!, batch.batchId, { status: 'failed', error: { code: 'PORTAL_UNAVAILABLE', message: 'down' }, evidence: [], cause: 'portal down' }, 'test');
-    await startJob(database.db, ids[2]!, batch.batchId, 'test');
+    await claimBatchRun(database.db, batch.batchId, 'worker-1');
+    await startJob(database.db, ids[0]!, await currentRun(database.db, batch.batchId), 'test');
+    await finishJob(database.db, ids[0]!, await currentRun(database.db, batch.batchId), { status: 'completed', result: { found: true }, evidence: [], cause: 'done' }, 'test');
+    await startJob(database.db, ids[1]!, await currentRun(database.db, batch.batchId), 'test');
+    await finishJob(database.db, ids[1]!, await currentRun(database.db, batch.batchId), { status: 'failed', error: { code: 'PORTAL_UNAVAILABLE', message: 'down' }, evidence: [], cause: 'portal down' }, 'test');
+    await startJob(database.db, ids[2]!, await currentRun(database.db, batch.batchId), 'test');
     await closeBatch(database.db, batch.batchId, 'failed', { code: 'BROWSER_GONE', message: 'the browser died' });
     return { batchId: batch.batchId, ids };
   }
@@ -159,9 +159,9 @@ describe('rpa batches and rpa jobs (real Postgres and Valkey)', () => {
     const next = (await createBatchWithJobs(database.db, 'openserve', jobs.slice(1).map((j) => ({ jobId: j.id, trip: 1 })), 'batcher'))!;
     expect(next.jobIds).to.deep.equal(ids.slice(1));
     for (const id of next.jobIds) {
-      const started = await startJob(database.db, id, next.batchId, 'worker');
-      expect(started?.job.attempts).to.equal(1);
-      expect(await finishJob(database.db, id, next.batchId, { status: 'completed', result: { found: true }, evidence: [], cause: 'done' }, 'worker')).to.equal(true);
+      const started = await startJob(database.db, id, await currentRun(database.db, next.batchId), 'worker');
+      expect(started.kind === 'started' ? started.job.attempts : undefined).to.equal(1);
+      expect(await finishJob(database.db, id, await currentRun(database.db, next.batchId), { status: 'completed', result: { found: true }, evidence: [], cause: 'done' }, 'worker')).to.equal(true);
     }
     const finished = await rpaJson('jobs', 'list', '--status', 'completed');
     expect(finished.jobs.map((j: { id: string }) => j.id).sort()).to.deep.equal([...ids].sort());

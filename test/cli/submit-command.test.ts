@@ -3,7 +3,7 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { createBatchWithJobs, finishJob, startJob } from '../../src/db/job-transitions.js';
+import { createBatchWithJobs, finishJob, startJob, currentRun } from '../../src/db/job-transitions.js';
 import { parseCsv } from '../../src/cli/csv-file.js';
 import { testRoot } from '../support/shared-services.js';
 import { startOperatorHarness, type OperatorHarness } from '../support/operator-harness.js';
@@ -62,11 +62,11 @@ describe('rpa submit', () => {
     const ids = rows.map((r) => r.id);
     const batch = (await createBatchWithJobs(h.database.db, 'openserve', ids.map((jobId) => ({ jobId, trip: 0 })), 'test'))!;
     for (const [i, id] of ids.entries()) {
-      await startJob(h.database.db, id, batch.batchId, 'test');
+      await startJob(h.database.db, id, await currentRun(h.database.db, batch.batchId), 'test');
       await finishJob(
         h.database.db,
         id,
-        batch.batchId,
+        await currentRun(h.database.db, batch.batchId),
         i === 2 ? { status: 'failed', error: { code: 'PORTAL_UNAVAILABLE', message: 'down' }, evidence: [], cause: 'x' } : { status: 'completed', result: { found: i === 0 }, evidence: [], cause: 'x' },
         'test',
       );

@@ -540,7 +540,7 @@ describe('k8s manifests', function () {
 
       // The dashboard ConfigMap carries the dashboard file, whose queries read only series the
       // orchestrator registers (a histogram's _bucket/_sum/_count), the rules record, Prometheus
-      // makes (up), or issue 12 adds (rpa_provider_paused).
+      // makes (up).
       const dashboard = find('ConfigMap', 'rpa-grafana-dashboard');
       expect(dashboard.metadata.labels?.grafana_dashboard).to.equal('1');
       expect(JSON.parse(dashboard.data['rpa-orchestrator.json'])).to.deep.equal(readDashboard());

@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import { sql } from 'kysely';
 import type { Redis } from 'iovalkey';
 import { insertJobs } from '../../src/db/job-store.js';
-import { closeBatch, createBatchWithJobs, finishJob, startJob } from '../../src/db/job-transitions.js';
+import { closeBatch, createBatchWithJobs, finishJob, startJob, currentRun } from '../../src/db/job-transitions.js';
 import { JobEnqueuer } from '../../src/queues/job-enqueuer.js';
 import { JobSubmission } from '../../src/jobs/job-submission.js';
 import { startMaintenanceWorker, type MaintenanceWorker } from '../../src/processors/maintenance-worker.js';
@@ -138,9 +138,9 @@ describe('maintenance role: schedules and retention', () => {
     const outside = join(testRoot(), `outside-${batch.batchId}.png`);
     writeFileSync(outside, 'keep me');
     for (const [i, id] of ids.slice(0, 3).entries()) {
-      await startJob(db, id, batch.batchId, 't');
+      await startJob(db, id, await currentRun(db, batch.batchId), 't');
       const evidence = i === 0 ? [oldShot, outside] : i === 1 ? [newShot] : [];
-      await finishJob(db, id, batch.batchId, { status: i === 2 ? 'failed' : 'completed', result: {}, error: i === 2 ? { code: 'X', message: 'x' } : null, evidence, cause: 'done' }, 't');
+      await finishJob(db, id, await currentRun(db, batch.batchId), { status: i === 2 ? 'failed' : 'completed', result: {}, error: i === 2 ? { code: 'X', message: 'x' } : null, evidence, cause: 'done' }, 't');
     }
     await closeBatch(db, batch.batchId, 'completed');
     // Job 0 and job 2 ended 40 days ago, job 1 yesterday; job 3 is still pending (and old).

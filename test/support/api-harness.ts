@@ -39,7 +39,7 @@ export async function startApiHarness(options: { valkeyUrl?: string; callbackAll
     bootstrapKey: BOOTSTRAP_KEY,
     submission,
     callbackPolicy: { allowHosts: options.callbackAllowHosts ?? [] },
-    health: { db: database.db, valkey, queues },
+    health: { db: database.db, valkey, queues, readyNeeds: ['postgres'] },
     logger: testLogger,
   });
   const server: Server = await new Promise((resolve) => {

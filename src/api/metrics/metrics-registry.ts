@@ -3,6 +3,7 @@ import { Counter, Gauge, Registry, type Metric } from 'prom-client';
 import type { BreakerState } from '../../processors/login-circuit-breaker.js';
 import type { PoolStatus } from '../../browser/browser-pool-api.js';
 import type { Db } from '../../db/database.js';
+import { providerStates } from '../../db/provider-store.js';
 import { activeBatchTotals, batchCounts, batchDurations, batchErrorCounts, deliveryCounts, jobCounts, jobDurations, oldestWaitingAges } from '../../db/metrics-store.js';
 import { BATCH_STATUSES, JOB_ACTIONS, JOB_STATUSES } from '../../db/schema.js';
 import type { Logger } from '../../logger.js';
@@ -103,6 +104,12 @@ export function createMetrics(sources: MetricsSources): Metrics {
     labelNames: ['provider'],
     registers: [registry],
   });
+  const providerPaused = new Gauge({
+    name: 'rpa_provider_paused',
+    help: 'Whether a provider is paused until an operator resumes it (1), by reason: login_refused, config_invalid, contract_drift, operator; 0 with reason "none" when it runs',
+    labelNames: ['provider', 'reason'],
+    registers: [registry],
+  });
   const breakerOpen = new Gauge({ name: 'rpa_login_circuit_breaker_open', help: 'Whether the login circuit breaker of a provider is open (its batches paused), 0 or 1', labelNames: ['provider'], registers: [registry] });
   const callbacks = new Gauge({ name: 'rpa_callback_deliveries', help: 'Callback deliveries by state (pending, delivered, failed, refused)', labelNames: ['state'], registers: [registry] });
   const callbackAttempts = new Gauge({ name: 'rpa_callback_delivery_attempts', help: 'HTTP attempts made for the callback deliveries in Postgres, by their current state', labelNames: ['state'], registers: [registry] });
@@ -132,10 +139,10 @@ export function createMetrics(sources: MetricsSources): Metrics {
 
   // Every scrape reads each source once; a source that is down leaves its metrics empty.
   const refresh = async () => {
-    for (const g of [jobs, batches, batchesCreated, batchesCompleted, logins, batchErrors, activeBatchJobs, oldestWaiting, breakerOpen, callbacks, callbackAttempts, queueDepth, totpCodes, totpSuccess, poolSize, poolConfigured, poolBusy, poolOpen, poolRestarts, poolRetired]) g.reset();
+    for (const g of [jobs, batches, batchesCreated, batchesCompleted, logins, batchErrors, activeBatchJobs, oldestWaiting, providerPaused, breakerOpen, callbacks, callbackAttempts, queueDepth, totpCodes, totpSuccess, poolSize, poolConfigured, poolBusy, poolOpen, poolRestarts, poolRetired]) g.reset();
     const providers = sources.providers ?? [];
     await Promise.all([
-      guard('postgres', [jobs, batches, batchesCreated, batchesCompleted, logins, batchErrors, activeBatchJobs, oldestWaiting, callbacks, callbackAttempts, jobDuration, batchDuration], async () => {
+      guard('postgres', [jobs, batches, batchesCreated, batchesCompleted, logins, batchErrors, activeBatchJobs, oldestWaiting, providerPaused, callbacks, callbackAttempts, jobDuration, batchDuration], async () => {
         for (const { name: provider } of providers) {
           for (const action of JOB_ACTIONS) for (const status of JOB_STATUSES) jobs.set({ provider, action, status }, 0);
           for (const status of BATCH_STATUSES) batches.set({ provider, status }, 0);
@@ -147,6 +154,8 @@ export function createMetrics(sources: MetricsSources): Metrics {
           callbacks.set({ state }, 0);
           callbackAttempts.set({ state }, 0);
         }
+        const paused = new Map((await providerStates(db)).filter((r) => r.paused_reason).map((r) => [r.provider, r.paused_reason!]));
+        for (const { name: provider } of providers) providerPaused.set({ provider, reason: paused.get(provider) ?? 'none' }, paused.has(provider) ? 1 : 0);
         const jobRows = await jobCounts(db);
         for (const r of jobRows) jobs.set({ provider: r.provider, action: r.action, status: r.status }, r.n);
         const batchRows = await batchCounts(db, REFUSED_LOGIN_CODES);

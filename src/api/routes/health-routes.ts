@@ -11,6 +11,11 @@ export interface HealthDeps {
   queues: QueueRegistry;
   /** More sections for GET /health (circuit breakers, browser pool …). */
   details?: () => Promise<Record<string, unknown>>;
+  /**
+   * What readiness needs (default both). The API needs Postgres only: a job accepted while
+   * Valkey is down is in Postgres, and the sweeper queues it later.
+   */
+  readyNeeds?: ReadonlyArray<'postgres' | 'valkey'>;
 }
 
 async function probe(check: () => Promise<unknown>): Promise<{ ok: boolean; latency_ms: number; error?: string }> {
@@ -37,7 +42,7 @@ export function healthRoutes(deps: HealthDeps): Router {
 
   router.get('/health/ready', async (_req, res) => {
     const checks = await dependencies();
-    const ready = checks.postgres.ok && checks.valkey.ok;
+    const ready = (deps.readyNeeds ?? ['postgres', 'valkey']).every((need) => checks[need].ok);
     res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'unavailable', ...checks });
   });
 

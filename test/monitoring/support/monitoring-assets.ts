@@ -10,11 +10,8 @@ export const MONITORING_OVERLAY = 'openshift';
 export const DASHBOARD_FILE = join(K8S_DIR, 'components', 'monitoring', 'dashboards', 'rpa-orchestrator.json');
 export const PROMTOOL_TESTS = join(ROOT, 'test', 'monitoring', 'alert-rules.promtool.yaml');
 
-/**
- * Series the rules and the dashboard may use before this branch's code exports them: issue 12
- * adds `rpa_provider_paused{provider,reason}`. Nothing else may be missing from a live scrape.
- */
-export const ADDED_LATER = ['rpa_provider_paused'];
+/** Series the rules and the dashboard may use before the code exports them: none now; nothing may be missing from a live scrape. */
+export const ADDED_LATER: string[] = [];
 
 /** Series Prometheus makes itself for every target. */
 export const PROMETHEUS_SERIES = ['up'];
