@@ -13,6 +13,7 @@ import { startBrowserRole, type BrowserRole } from './browser/browser-pool-main.
 import { CallbackEnqueuer } from './callbacks/callback-enqueuer.js';
 import { startCallbackWorker, type CallbackWorkerHandle } from './callbacks/callback-worker.js';
 import type { Config, ProcessRole } from './config/config.js';
+import { LiveSettings } from './config/live-settings.js';
 import { childEnvironment, freezeRuntime, type Runtime } from './config/runtime.js';
 import { createDb, type Db } from './db/database.js';
 import { migrateToLatest } from './db/migrate.js';
@@ -150,7 +151,10 @@ export async function startSystem(config: Config, logger: Logger, options: Start
     const enqueuer = new JobEnqueuer(db, queues, logger);
     const callbacks = new CallbackEnqueuer(db, queues, logger);
     const breaker = new LoginCircuitBreaker(workerConnection, config.queuePrefix, config.loginFailureThreshold, config.loginCooldownMs, logger);
-    const pauses = new ProviderPauses(db, config.loginFailureThreshold, logger);
+    const live = new LiveSettings(config, logger).watch();
+    closers.push(async () => live.close());
+    if (live.liveNames().length > 0) logger.info({ live: live.liveNames() }, 'these settings follow their SECRETS_DIR files while the system runs; every other setting needs a restart to change');
+    const pauses = new ProviderPauses(db, config.loginFailureThreshold, (p) => live.credentials(p), logger);
     // Until when a provider's batches are held back: paused (until resumed) or cooling down after a failed login.
     const heldUntil = async (provider: string) => {
       if (await pauses.pausedFor(config.providers[provider]!)) return Number.MAX_SAFE_INTEGER;
@@ -187,7 +191,7 @@ export async function startSystem(config: Config, logger: Logger, options: Start
         db,
         connection: workerConnection,
         basePrefix: config.queuePrefix,
-        secret: config.callbackSecret,
+        secret: () => live.callbackSecret(),
         allowHosts: config.callbackAllowHosts,
         logger,
         backoffBaseMs: options.callbackBackoffBaseMs,

@@ -18,7 +18,8 @@ export interface CallbackWorkerOptions {
   connection: Redis;
   basePrefix: string;
   /** CALLBACK_SECRET: signs every body. */
-  secret: string;
+  /** The HMAC key, or how to read it now (a rotated CALLBACK_SECRET is used from the next callback on). */
+  secret: string | (() => string);
   /** CALLBACK_ALLOW_HOSTS: hosts the SSRF rule does not apply to. */
   allowHosts: string[];
   logger: Logger;
@@ -96,7 +97,7 @@ export function startCallbackWorker(options: CallbackWorkerOptions): CallbackWor
     const headers = {
       'Content-Type': 'application/json',
       'User-Agent': 'rpa-orchestrator-callbacks',
-      [CALLBACK_SIGNATURE_HEADER]: signCallback(body, secret),
+      [CALLBACK_SIGNATURE_HEADER]: signCallback(body, typeof secret === 'function' ? secret() : secret),
     };
     const started = Date.now();
     let outcome: AttemptOutcome;

@@ -47,10 +47,14 @@ export interface LoadConfigOptions {
    * sandboxed child starts from its parent's values, not from its own environment.
    */
   values?: Readonly<Record<string, string>>;
+  /** With `values`: which of them came from SECRETS_DIR files (the live ones follow their file). */
+  fromFiles?: readonly string[];
 }
 
 /** The texts each config was loaded from, for handing the same configuration to child processes. */
 const sources = new WeakMap<Config, Readonly<Record<string, string>>>();
+/** Live settings whose value came from a SECRETS_DIR file (they follow the file; see live-settings.ts). */
+const liveFromFiles = new WeakMap<Config, Array<{ env: string; parse: (text: string) => string }>>();
 
 /**
  * Reads and validates every setting once. An environment variable wins over a file in
@@ -64,7 +68,8 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   const known = new Map<string, Setting<unknown>>();
   for (const s of [...collect(SETTINGS), ...Object.values(providerTrees).flatMap((t) => collect(t as SettingsTree))]) known.set(s.env, s);
 
-  const raw = options.values ? new Map(Object.entries(options.values)) : readSources(options.env ?? process.env, known);
+  const fromFiles = new Set<string>();
+  const raw = options.values ? new Map(Object.entries(options.values)) : readSources(options.env ?? process.env, known, fromFiles);
   const parsed = new Map<string, unknown>();
   for (const [env, value] of raw) {
     const s = known.get(env);
@@ -117,6 +122,12 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   };
   deepFreeze(config);
   sources.set(config, Object.freeze(Object.fromEntries(raw)));
+  // A child loads from its parent's values: it follows the same files as the parent did.
+  const fileBacked = options.values ? new Set(options.fromFiles ?? []) : fromFiles;
+  liveFromFiles.set(
+    config,
+    [...known.values()].filter((s) => s.live && fileBacked.has(s.env)).map((s) => ({ env: s.env, parse: (text: string) => String(s.parser.parse(text)) })),
+  );
   return config;
 }
 
@@ -127,7 +138,12 @@ export function configSources(config: Config): Readonly<Record<string, string>> 
   return values;
 }
 
-function readSources(env: NodeJS.ProcessEnv, known: Map<string, Setting<unknown>>): Map<string, string> {
+/** The live settings of `config` that follow a SECRETS_DIR file, with their parsers. */
+export function liveSettingSources(config: Config): Array<{ env: string; parse: (text: string) => string }> {
+  return liveFromFiles.get(config) ?? [];
+}
+
+function readSources(env: NodeJS.ProcessEnv, known: Map<string, Setting<unknown>>, fromFiles: Set<string>): Map<string, string> {
   const raw = new Map<string, string>();
   const dir = env.SECRETS_DIR;
   if (dir) {
@@ -136,6 +152,7 @@ function readSources(env: NodeJS.ProcessEnv, known: Map<string, Setting<unknown>
       const key = byFile.get(file);
       if (!key) throw new RpaError('CONFIG_INVALID', `SECRETS_DIR: unknown setting file "${file}"`, { field: file });
       raw.set(key, value);
+      fromFiles.add(key);
     }
   }
   for (const [key, value] of Object.entries(env)) {
@@ -144,6 +161,7 @@ function readSources(env: NodeJS.ProcessEnv, known: Map<string, Setting<unknown>
       // An empty variable is "not set", except a list that may be set to nothing.
       if (value === '' && key !== 'CALLBACK_ALLOW_HOSTS') continue;
       raw.set(key, value);
+      fromFiles.delete(key);
     } else if (ownedPrefixes().some((p) => key.startsWith(p))) {
       throw new RpaError('CONFIG_INVALID', `${key}: unknown setting`, { field: key });
     }

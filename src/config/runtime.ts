@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { RpaError } from '../errors/failures.js';
-import { configSources, loadConfig, type Config } from './config.js';
+import { configSources, liveSettingSources, loadConfig, type Config } from './config.js';
 
 /**
  * What a process learns while it starts, apart from its settings: where the (embedded)
@@ -30,7 +30,7 @@ const runtimeSchema = z
   })
   .strict();
 
-const contextSchema = z.object({ settings: z.record(z.string()), runtime: runtimeSchema }).strict();
+const contextSchema = z.object({ settings: z.record(z.string()), fromFiles: z.array(z.string()), runtime: runtimeSchema }).strict();
 
 /** The environment variable that carries a child's configuration and runtime. */
 export const PROCESS_CONTEXT_VAR = 'RPA_PROCESS_CONTEXT';
@@ -48,7 +48,7 @@ export function freezeRuntime(runtime: Runtime): Runtime {
 export function childEnvironment(config: Config, runtime: Runtime): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const key of PASSED_THROUGH) if (process.env[key] !== undefined) env[key] = process.env[key];
-  env[PROCESS_CONTEXT_VAR] = JSON.stringify({ settings: configSources(config), runtime });
+  env[PROCESS_CONTEXT_VAR] = JSON.stringify({ settings: configSources(config), fromFiles: liveSettingSources(config).map((s) => s.env), runtime });
   return env;
 }
 
@@ -64,5 +64,5 @@ export function inheritedContext(env: NodeJS.ProcessEnv = process.env): { config
   }
   const parsed = contextSchema.safeParse(json);
   if (!parsed.success) throw new RpaError('CONFIG_INVALID', `${PROCESS_CONTEXT_VAR}: ${parsed.error.issues[0]?.path.join('.')} is invalid`, { field: PROCESS_CONTEXT_VAR });
-  return { config: loadConfig({ values: parsed.data.settings }), runtime: freezeRuntime(parsed.data.runtime) };
+  return { config: loadConfig({ values: parsed.data.settings, fromFiles: parsed.data.fromFiles }), runtime: freezeRuntime(parsed.data.runtime) };
 }

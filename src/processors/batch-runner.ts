@@ -1,5 +1,6 @@
 import type { BrowserSource } from '../browser/browser-source.js';
 import type { ProviderConfig } from '../config/config.js';
+import type { Credentials } from '../config/live-settings.js';
 import { findBatch, recordBatchError } from '../db/batch-store.js';
 import type { Db } from '../db/database.js';
 import { recordSubmit, settleSubmit, submitsOf } from '../db/intent-store.js';
@@ -29,6 +30,8 @@ export interface BatchRunnerDeps {
   breaker: LoginCircuitBreaker;
   /** Providers paused until an operator (or new credentials) resumes them. */
   pauses: ProviderPauses;
+  /** A provider's account as it is now. */
+  credentials: (config: ProviderConfig) => Credentials;
   evidenceDir: string;
   /** Puts jobs handed back on their provider queue. */
   enqueue: (items: EnqueueItem[]) => Promise<void>;
@@ -101,6 +104,7 @@ export class BatchRunner {
     const session = new BatchSession({
       provider: config,
       portalUrl: this.deps.portalUrls[provider],
+      credentials: () => this.deps.credentials(config),
       automation: this.deps.automationFor(provider),
       browsers: this.deps.pool,
       totp: this.deps.totp,

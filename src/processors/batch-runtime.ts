@@ -5,6 +5,7 @@ import { BrowserPoolClient } from '../browser/browser-pool-client.js';
 import type { BrowserSource } from '../browser/browser-source.js';
 import type { Config } from '../config/config.js';
 import type { Runtime } from '../config/runtime.js';
+import { LiveSettings } from '../config/live-settings.js';
 import { createDb, type Db } from '../db/database.js';
 import { totpStepLedger } from '../db/totp-step-store.js';
 import { RpaError } from '../errors/failures.js';
@@ -38,6 +39,7 @@ export function createBatchRuntime(config: Config, runtime: Runtime, logger: Log
     return value;
   };
   const db = createDb(need(runtime.databaseUrl, 'DATABASE_URL'), { max: 4 });
+  const live = new LiveSettings(config, logger).watch();
   const valkey: Redis = createValkey(need(runtime.valkeyUrl, 'VALKEY_URL'), 'worker');
   const queues = new QueueRegistry(valkey, config.queuePrefix);
   const enqueuer = new JobEnqueuer(db, queues, logger);
@@ -53,7 +55,8 @@ export function createBatchRuntime(config: Config, runtime: Runtime, logger: Log
     pool,
     totp,
     breaker,
-    pauses: new ProviderPauses(db, config.loginFailureThreshold, logger),
+    pauses: new ProviderPauses(db, config.loginFailureThreshold, (p) => live.credentials(p), logger),
+    credentials: (p) => live.credentials(p),
     evidenceDir: config.evidenceDir,
     enqueue: (items) => enqueuer.enqueue(items),
     jobsEnded: (ids) => callbacks.enqueueForJobs(ids),
@@ -65,6 +68,7 @@ export function createBatchRuntime(config: Config, runtime: Runtime, logger: Log
     runner,
     db,
     close: async () => {
+      live.close();
       await Promise.allSettled([pool.close(), totp.close(), queues.close()]);
       valkey.disconnect();
       await db.destroy();

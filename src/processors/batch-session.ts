@@ -1,6 +1,7 @@
 import type { BrowserLease } from '../browser/browser-lease.js';
 import type { BrowserSource } from '../browser/browser-source.js';
 import type { ProviderConfig } from '../config/config.js';
+import type { Credentials } from '../config/live-settings.js';
 import type { JobRow } from '../db/job-store.js';
 import { RpaError, hasScope } from '../errors/failures.js';
 import type { Logger } from '../logger.js';
@@ -13,6 +14,8 @@ export interface BatchSessionOptions {
   provider: ProviderConfig;
   /** The portal's base URL; undefined when none is configured and no practice portal runs. */
   portalUrl: string | undefined;
+  /** The account as it is at each login (a rotated password is used at the next one). */
+  credentials: () => Credentials;
   automation: ProviderAutomation;
   /** Where contexts are leased. */
   browsers: BrowserSource;
@@ -58,7 +61,8 @@ export class BatchSession {
     const provider = config.descriptor.name;
     const baseUrl = this.options.portalUrl;
     if (!baseUrl) throw new RpaError('CONFIG_INVALID', `${provider.toUpperCase()}_URL: no portal URL configured for ${config.descriptor.label}`, { field: `${provider.toUpperCase()}_URL` });
-    const hooks = config.totpSecret ? createTotpHooks(totp, { provider, account: config.login, secret: config.totpSecret }) : undefined;
+    const account = this.options.credentials();
+    const hooks = account.totpSecret ? createTotpHooks(totp, { provider, account: account.login, secret: account.totpSecret }) : undefined;
     // Book the one-time code's step before the lease and the password step, so a login that
     // waits for a free step holds no browser and the portal's pre-auth cannot age out.
     await hooks?.prepare();
@@ -69,7 +73,7 @@ export class BatchSession {
         automation: this.options.automation,
         context: lease.context,
         baseUrl,
-        credentials: { login: config.login, password: config.password },
+        credentials: { login: account.login, password: account.password },
         getTotp: hooks?.getTotp,
         reportTotp: hooks?.reportTotp,
         evidenceDir: this.options.evidenceDir,

@@ -1,5 +1,6 @@
 import { createHmac } from 'node:crypto';
 import type { ProviderConfig } from '../config/config.js';
+import type { Credentials } from '../config/live-settings.js';
 import type { Db } from '../db/database.js';
 import { clearLoginRefusals, findPause, pauseProvider, recordLoginRefusal, resumeIfCredentialsChanged, type PauseReason, type ProviderPause } from '../db/provider-store.js';
 import type { RpaError } from '../errors/failures.js';
@@ -9,9 +10,9 @@ import type { Logger } from '../logger.js';
  * A fingerprint of a provider's credentials: tells "the same password again" from "a new one"
  * without storing anything that helps guess them (an HMAC keyed by the provider, cut to 64 bits).
  */
-export function credentialsMark(config: Pick<ProviderConfig, 'descriptor' | 'login' | 'password' | 'totpSecret'>): string {
-  return createHmac('sha256', `rpa-credentials:${config.descriptor.name}`)
-    .update(`${config.login}\0${config.password}\0${config.totpSecret ?? ''}`)
+export function credentialsMark(provider: string, credentials: Credentials): string {
+  return createHmac('sha256', `rpa-credentials:${provider}`)
+    .update(`${credentials.login}\0${credentials.password}\0${credentials.totpSecret ?? ''}`)
     .digest('hex')
     .slice(0, 16);
 }
@@ -26,8 +27,14 @@ export class ProviderPauses {
   constructor(
     private readonly db: Db,
     private readonly refusalThreshold: number,
+    /** The credentials a provider logs in with now (they may be rotated). */
+    private readonly credentials: (config: ProviderConfig) => Credentials,
     private readonly logger: Logger,
   ) {}
+
+  private mark(config: ProviderConfig): string {
+    return credentialsMark(config.descriptor.name, this.credentials(config));
+  }
 
   /**
    * The pause of this provider, if any. A pause for refused logins whose credentials have since
@@ -36,7 +43,7 @@ export class ProviderPauses {
   async pausedFor(config: ProviderConfig): Promise<ProviderPause | undefined> {
     const provider = config.descriptor.name;
     const pause = await findPause(this.db, provider);
-    if (pause?.reason === 'login_refused' && (await resumeIfCredentialsChanged(this.db, provider, credentialsMark(config)))) {
+    if (pause?.reason === 'login_refused' && (await resumeIfCredentialsChanged(this.db, provider, this.mark(config)))) {
       this.logger.warn({ provider }, `${provider}: resumed, its credentials changed since its logins were refused`);
       return undefined;
     }
@@ -45,7 +52,7 @@ export class ProviderPauses {
 
   async loginRefused(config: ProviderConfig, error: RpaError): Promise<void> {
     const provider = config.descriptor.name;
-    const { refusals, paused } = await recordLoginRefusal(this.db, provider, credentialsMark(config), this.refusalThreshold, error.message);
+    const { refusals, paused } = await recordLoginRefusal(this.db, provider, this.mark(config), this.refusalThreshold, error.message);
     if (paused) {
       this.logger.error(
         { provider, refusals, code: error.code },

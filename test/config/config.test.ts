@@ -89,7 +89,7 @@ describe('configuration', () => {
     expect(child.config.providers.openserve!.password).to.equal('not-for-chromium');
     expect(child.runtime).to.deep.equal(runtime);
     expect(configSources(child.config)).to.deep.equal(configSources(config));
-    expect(() => inheritedContext({ [PROCESS_CONTEXT_VAR]: '{"settings":{},"runtime":{"portalUrls":{},"valkeyUrl":"http://x"}}' })).to.throw(/RPA_PROCESS_CONTEXT/);
+    expect(() => inheritedContext({ [PROCESS_CONTEXT_VAR]: '{"settings":{},"fromFiles":[],"runtime":{"portalUrls":{},"valkeyUrl":"http://x"}}' })).to.throw(/RPA_PROCESS_CONTEXT/);
   });
 
   it('is documented: the README settings table is the one the schema generates', () => {

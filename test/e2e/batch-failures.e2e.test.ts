@@ -1,9 +1,11 @@
-import { writeFile } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { startPracticePortals, type PracticePortals } from '../../src/portals/practice-portals.js';
 import { findDescriptor } from '../../src/providers/descriptors.js';
-import { startSystemHarness, waitForJobs, type SystemHarness } from '../support/system-harness.js';
+import { SYSTEM_API_KEY, startSystemHarness, waitForJobs, type SystemHarness } from '../support/system-harness.js';
 import { testLogger, testRoot, uniquePrefix } from '../support/shared-services.js';
 import { until } from '../support/worker-process.js';
 
@@ -12,6 +14,12 @@ import { until } from '../support/worker-process.js';
  * Chromium → practice portal): a refused login, a portal that goes down mid-batch, and a
  * processor file that cannot start.
  */
+/** `rpa <args>` against the given services, as an operator runs it; its JSON answer. */
+async function runRpa(args: string[], env: Record<string, string>): Promise<any> {
+  const { stdout } = await promisify(execFile)(process.execPath, [join(process.cwd(), 'bin', 'rpa.mjs'), ...args], { env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env } });
+  return JSON.parse(stdout);
+}
+
 describe('batch failures end to end', function () {
   this.timeout(300_000);
 
@@ -21,22 +29,27 @@ describe('batch failures end to end', function () {
     return res.body.job_ids;
   };
 
-  describe('a refused login', () => {
+  describe('a refused login (a wrong password)', () => {
     const WRONG_PASSWORD = 'Wrong-Password-That-Must-Not-Leak-1';
     let portals: PracticePortals;
     let harness: SystemHarness;
+    let secrets: string;
     let stats: () => Promise<{ logins_failed: number; logins_ok: number }>;
 
     before(async () => {
       const evotel = findDescriptor('evotel')!;
-      // A real portal whose account does not have the password the system is given.
+      // A real portal whose account does not have the password the system is given, in a
+      // SECRETS_DIR file as Kubernetes mounts it (so it can be fixed while the system runs).
       portals = await startPracticePortals({ portals: { evotel: { account: evotel.practiceAccount } }, host: '127.0.0.1', logger: testLogger });
+      secrets = join(testRoot(), uniquePrefix('secrets'));
+      await mkdir(secrets);
+      await writeFile(join(secrets, 'evotel-password'), `${WRONG_PASSWORD}\n`);
       harness = await startSystemHarness({
+        SECRETS_DIR: secrets,
         EVOTEL_URL: portals.urls.evotel!,
         EVOTEL_USERNAME: evotel.practiceAccount.login,
-        EVOTEL_PASSWORD: WRONG_PASSWORD,
         LOGIN_FAILURE_THRESHOLD: '2',
-        LOGIN_COOLDOWN_MS: '6000',
+        LOGIN_COOLDOWN_MS: '500',
       });
       stats = async () => (await fetch(`${portals.urls.evotel}/__sandbox/stats`)).json() as Promise<{ logins_failed: number; logins_ok: number }>;
     });
@@ -45,28 +58,36 @@ describe('batch failures end to end', function () {
       await portals?.close();
     });
 
-    it('fails no job: the job waits, the breaker opens after 2 failures in a row, pauses logins, then tries again', async () => {
+    it('fails no job, pauses the provider after LOGIN_FAILURE_THRESHOLD refusals in all (never a retry on a timer), and resumes once the secret is fixed', async () => {
       const [id] = await submit(harness, 'evotel', ['EVO300011']);
-      const breaker = async () => (await harness.api('GET', '/health')).body.circuit_breakers.evotel;
+      const provider = async () => (await harness.api('GET', '/health')).body.providers.evotel;
 
-      await until(async () => (await breaker()).open === true, 120_000, 'the evotel breaker to open');
-      expect((await stats()).logins_failed).to.equal(2);
-
-      // While open: no login is tried, the job is still waiting and keeps its attempts.
-      await new Promise((r) => setTimeout(r, 2_500));
-      expect((await stats()).logins_failed, 'logins tried while the breaker is open').to.equal(2);
+      await until(async () => (await provider()).state === 'paused', 120_000, 'evotel to be paused');
+      expect(await provider()).to.include({ reason: 'login_refused' });
+      // Many cool-downs later, still no third try: a known-bad password is not retried.
+      await new Promise((r) => setTimeout(r, 15_000));
+      expect((await stats()).logins_failed, 'refused logins on the portal in all').to.equal(2);
       const waiting = (await harness.api('GET', `/jobs/${id}`)).body;
       expect(waiting.status).to.equal('pending');
       expect(waiting.attempts).to.equal(0);
       expect(waiting.error.code).to.equal('LOGIN_REFUSED');
       expect(JSON.stringify(waiting)).not.to.include(WRONG_PASSWORD);
+      expect(JSON.stringify((await harness.api('GET', '/health')).body)).not.to.include(WRONG_PASSWORD);
       const events = (await harness.api('GET', `/jobs/${id}/events`)).body.events as { cause: string }[];
       expect(events.some((e) => e.cause.includes('login failed: LOGIN_REFUSED'))).to.equal(true);
+      const metrics = await (await fetch(`${harness.system.apiUrl}/metrics`, { headers: { authorization: `Bearer ${SYSTEM_API_KEY}` } })).text();
+      expect(metrics).to.match(/rpa_provider_paused\{provider="evotel",reason="login_refused"\} 1/);
 
-      // After the cool-down one batch tries again.
-      await until(async () => (await stats()).logins_failed >= 3, 60_000, 'a login after the cool-down');
-      expect((await stats()).logins_ok).to.equal(0);
-      expect((await harness.api('GET', `/jobs/${id}`)).body.status).to.equal('pending');
+      // The operator fixes the secret (a rotated Kubernetes Secret) and resumes the provider.
+      await writeFile(join(secrets, 'evotel-password'), `${findDescriptor('evotel')!.practiceAccount.password}\n`);
+      await new Promise((r) => setTimeout(r, 2_500));
+      const resumed = await runRpa(['providers', 'resume', 'evotel', '--json'], { DATABASE_URL: harness.database.url, RPA_DATA_DIR: harness.system.config.dataDir });
+      expect(resumed.provider).to.equal('evotel');
+      const [job] = (await waitForJobs(harness, [id!], 120_000)).values();
+      expect(job.status, JSON.stringify(job.error)).to.equal('completed');
+      expect((await provider()).state).to.equal('running');
+      expect((await stats()).logins_failed, 'no refused login after the fix').to.equal(2);
+      expect((await stats()).logins_ok).to.be.at.least(1);
     });
   });
 

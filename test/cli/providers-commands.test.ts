@@ -1,0 +1,55 @@
+import { expect } from 'chai';
+import { execFile } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { pauseProvider, providerEvents, recordLoginRefusal } from '../../src/db/provider-store.js';
+import { createTestDatabase, type TestDatabase } from '../support/test-database.js';
+import { testRoot } from '../support/shared-services.js';
+
+const exec = promisify(execFile);
+
+describe('rpa providers status|resume', () => {
+  let database: TestDatabase;
+  let env: NodeJS.ProcessEnv;
+  before(async () => {
+    database = await createTestDatabase();
+    env = { PATH: process.env.PATH, HOME: process.env.HOME, DATABASE_URL: database.url, RPA_DATA_DIR: mkdtempSync(join(testRoot(), 'providers-')) };
+  });
+  after(async () => database.drop());
+  const rpa = async (...args: string[]) => {
+    try {
+      const { stdout } = await exec(process.execPath, [join(process.cwd(), 'bin', 'rpa.mjs'), ...args], { env });
+      return { code: 0, stdout };
+    } catch (error) {
+      const e = error as { code: number; stdout: string; stderr: string };
+      return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+    }
+  };
+
+  it('lists every provider, says which is paused, why and since when, and resumes it once', async () => {
+    expect(await recordLoginRefusal(database.db, 'evotel', 'mark-a', 2, 'Evotel refused the sign-in')).to.deep.equal({ refusals: 1, paused: false });
+    // Refusals of other credentials do not add up: a new password starts the count again.
+    expect(await recordLoginRefusal(database.db, 'evotel', 'mark-b', 2, 'Evotel refused the sign-in')).to.deep.equal({ refusals: 1, paused: false });
+    expect(await recordLoginRefusal(database.db, 'evotel', 'mark-b', 2, 'Evotel refused the sign-in')).to.deep.equal({ refusals: 2, paused: true });
+    await pauseProvider(database.db, 'openserve', { reason: 'config_invalid', message: 'OPENSERVE_URL: no portal URL configured', actor: 'test' });
+
+    const status = JSON.parse((await rpa('providers', 'status', '--json')).stdout).providers as Array<Record<string, unknown>>;
+    expect(status.map((p) => p.provider)).to.have.members(['octotel', 'openserve', 'metrofiber', 'evotel']);
+    expect(status.find((p) => p.provider === 'evotel')).to.include({ state: 'paused', reason: 'login_refused', refused_logins: 2 });
+    expect(status.find((p) => p.provider === 'openserve')).to.include({ state: 'paused', reason: 'config_invalid' });
+    expect(status.find((p) => p.provider === 'octotel')).to.include({ state: 'running', reason: null });
+    expect((await rpa('providers', 'status')).stdout).to.match(/evotel\s+paused\s+login_refused/);
+
+    expect(JSON.parse((await rpa('providers', 'resume', 'evotel', '--actor', 'on-call', '--json')).stdout)).to.deep.equal({ provider: 'evotel', resumed: true });
+    expect(JSON.parse((await rpa('providers', 'resume', 'evotel', '--json')).stdout)).to.deep.equal({ provider: 'evotel', resumed: false });
+    const after = JSON.parse((await rpa('providers', 'status', '--json')).stdout).providers as Array<Record<string, unknown>>;
+    expect(after.find((p) => p.provider === 'evotel')).to.include({ state: 'running', refused_logins: 0 });
+    const events = await providerEvents(database.db, 'evotel');
+    expect(events.map((e) => e.kind)).to.deep.equal(['resumed', 'paused', 'login_refused', 'login_refused', 'login_refused']);
+    expect(events[0]!.actor).to.equal('on-call');
+
+    const bad = await rpa('providers', 'resume', 'nosuch');
+    expect(bad.code).to.not.equal(0);
+  });
+});
