@@ -1,13 +1,15 @@
-import { loadConfig } from './config/config.js';
+import { loadConfig, providerModulePaths } from './config/config.js';
 import { coerceError } from './errors/coerce-error.js';
 import { createLogger } from './logger.js';
 import { ensureLocalAdminKey } from './infra/admin-key-file.js';
+import { loadProviderModules } from './providers/provider-plugins.js';
 import { startSystem } from './system.js';
 
 /** `npm start`: every role of RPA_ROLES in this process, until SIGTERM/SIGINT. */
 async function main(): Promise<void> {
   let config;
   try {
+    await loadProviderModules(providerModulePaths());
     config = loadConfig();
   } catch (thrown) {
     process.stderr.write(`rpa: configuration error: ${coerceError(thrown).message}\n`);

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { RpaError } from '../errors/failures.js';
-import { providerDescriptors } from '../providers/descriptors.js';
+import { hasPracticePortal, providerDescriptors } from '../providers/descriptors.js';
 import type { ProviderDescriptor } from '../providers/provider.js';
 import { readSecretsDir, settingFileName } from './secrets-dir.js';
 
@@ -111,6 +111,8 @@ export interface Config {
    * built from an explicit env behaves the same in them as in this process.
    */
   environment: Record<string, string>;
+  /** RPA_PROVIDER_MODULES: provider plugins, loaded (providerModulePaths) before this config was built. */
+  providerModules: string[];
 }
 
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
@@ -169,6 +171,7 @@ const GLOBAL_SETTINGS = {
   BROWSER_K8S_OWNER_POD_UID: nonEmpty,
   BROWSER_K8S_INSTANCE: z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be a DNS label'),
   SECRETS_DIR: nonEmpty,
+  RPA_PROVIDER_MODULES: z.string(),
   NODE_ENV: z.string(),
 } as const;
 
@@ -190,7 +193,7 @@ function providerSettings(d: ProviderDescriptor): Record<string, z.ZodTypeAny> {
 
 /** Prefixes that mark a variable as ours: an unknown one with such a prefix is a typo, and stops start-up. */
 function ownedPrefixes(): string[] {
-  return ['RPA_', 'BATCH_', 'CALLBACK_', 'BROWSER_', 'VALKEY_', 'JOB_', 'LOGIN_', ...providerDescriptors.map((d) => `${d.name.toUpperCase()}_`)];
+  return ['RPA_', 'BATCH_', 'CALLBACK_', 'BROWSER_', 'VALKEY_', 'JOB_', 'LOGIN_', ...providerDescriptors().map((d) => `${d.name.toUpperCase()}_`)];
 }
 
 export interface LoadConfigOptions {
@@ -207,7 +210,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   const env = options.env ?? process.env;
   const cwd = options.cwd ?? process.cwd();
   const schema: Record<string, z.ZodTypeAny> = { ...GLOBAL_SETTINGS };
-  for (const d of providerDescriptors) Object.assign(schema, providerSettings(d));
+  for (const d of providerDescriptors()) Object.assign(schema, providerSettings(d));
 
   const raw = new Map<string, string>();
   const environment: Record<string, string> = {};
@@ -247,10 +250,11 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   const roles = parseRoles(get<string>('RPA_ROLES', ROLES.join(',')));
 
   const providers: Record<string, ProviderConfig> = {};
-  for (const d of providerDescriptors) {
+  for (const d of providerDescriptors()) {
     const p = d.name.toUpperCase();
     const providerUrl = opt<string>(`${p}_URL`);
     const practice = providerUrl === undefined;
+    if (practice && !hasPracticePortal(d.name)) throw new RpaError('CONFIG_INVALID', `${p}_URL: required (${d.label} has no practice portal)`, { field: `${p}_URL` });
     const loginKey = `${p}_${d.loginField.toUpperCase()}`;
     const need = (key: string, fallback: string | undefined): string => {
       const value = opt<string>(key) ?? (practice ? fallback : undefined);
@@ -329,7 +333,16 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     browserBroker: { url: opt('BROWSER_BROKER_URL'), token: opt('BROWSER_BROKER_TOKEN') },
     providers,
     environment,
+    providerModules: providerModulePaths(env),
   };
+}
+
+/**
+ * RPA_PROVIDER_MODULES (comma-separated absolute paths of provider plugin modules) from the
+ * environment: what `loadProviderModules` loads before `loadConfig` builds the configuration.
+ */
+export function providerModulePaths(env: NodeJS.ProcessEnv = process.env): string[] {
+  return (env.RPA_PROVIDER_MODULES ?? '').split(',').map((path) => path.trim()).filter(Boolean);
 }
 
 function parseRoles(value: string): Role[] {

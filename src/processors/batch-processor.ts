@@ -1,8 +1,9 @@
 import type { SandboxedJob } from 'bullmq';
 import { createBatchRuntime, type BatchRuntime } from './batch-runtime.js';
 import type { BatchRunSummary } from './batch-runner.js';
-import { loadConfig } from '../config/config.js';
+import { loadConfig, providerModulePaths } from '../config/config.js';
 import { createLogger } from '../logger.js';
+import { loadProviderModules } from '../providers/provider-plugins.js';
 import type { BatchFlowData } from '../queues/batch-flow.js';
 
 /**
@@ -18,6 +19,8 @@ process.on('disconnect', () => process.exit(70));
 
 export default async function batchProcessor(job: SandboxedJob<BatchFlowData, BatchRunSummary>): Promise<BatchRunSummary> {
   if (!runtime) {
+    // The worker hands its environment down, RPA_PROVIDER_MODULES included: plugins first.
+    await loadProviderModules(providerModulePaths());
     const config = loadConfig();
     runtime = createBatchRuntime(config, createLogger({ level: config.logLevel, name: 'batch-processor' }).child({ provider: job.data.provider }));
   }

@@ -5,8 +5,8 @@ import { automationFor, automations } from '../../src/providers/registry.js';
 
 describe('provider registry', () => {
   it('has exactly one automation per descriptor, sharing its descriptor', () => {
-    expect(automations.map((a) => a.descriptor.name)).to.deep.equal(providerDescriptors.map((d) => d.name));
-    for (const descriptor of providerDescriptors) {
+    expect(automations().map((a) => a.descriptor.name)).to.deep.equal(providerDescriptors().map((d) => d.name));
+    for (const descriptor of providerDescriptors()) {
       expect(automationFor(descriptor.name).descriptor).to.equal(descriptor);
     }
   });
