@@ -102,6 +102,11 @@ export async function submitForm(ctx: ProviderSessionContext, submit: Locator, w
     if (load.status === 503) throw portalHiccup(what);
     return load;
   } catch (thrown) {
+    if (thrown instanceof RpaError && thrown.details?.status === 0) {
+      // The submission's connection was cut: let the browser's error page commit before the
+      // caller loads anything, or that load would be interrupted by it.
+      await page.waitForURL(/^chrome-error:/, { waitUntil: 'commit', timeout: 2_000 }).catch(() => undefined);
+    }
     if (thrown instanceof RpaError) throw thrown;
     throw navigationFailure(thrown, what);
   }
@@ -114,6 +119,8 @@ function navigationFailure(thrown: unknown, what: string): RpaError {
   }
   // Connection refused/reset: the portal is down; transient from the robot's point of view.
   if (/net::ERR_/.test(message)) return portalHiccup(what, 0);
+  // Another navigation took over the frame (the error page of a request that just failed).
+  if (/is interrupted by another navigation/.test(message)) return portalHiccup(what, 0);
   return new RpaError('PAGE_CONTRACT_MISMATCH', `browser failed while ${what}: ${message}`, { cause: thrown });
 }
 

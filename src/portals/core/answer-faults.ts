@@ -60,6 +60,9 @@ export function loseCancelAnswer(faults: AnswerFaults, req: Request, res: Respon
   const kind = faults.take();
   if (kind === undefined) return false;
   if (kind === 'reset') {
+    // A few bytes that are no HTTP answer first: a browser sends a request again by itself
+    // when a reused connection closes before any byte came back, and the loss would go unseen.
+    res.socket?.end('connection lost\r\n');
     res.socket?.destroy();
     return true;
   }
