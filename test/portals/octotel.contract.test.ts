@@ -560,6 +560,7 @@ describe('Octotel practice portal (SPEC.md contract)', function () {
         session_idle_s: 600,
         max_sessions: 5,
         totp_window: 1,
+        drift: false,
       });
       expect((await c.get('/dashboard')).location).to.equal('/login?expired=1');
       // The step used before the reset is accepted again.
@@ -574,7 +575,7 @@ describe('Octotel practice portal (SPEC.md contract)', function () {
     it('returns the whole config on POST and refuses unknown or out-of-range keys with 400', async function () {
       const ok = await client.control('config', { latency_ms: 5, error_rate: 0.5 });
       expect(ok.status).to.equal(200);
-      expect(ok.json).to.deep.equal({ latency_ms: 5, login_delay_ms: 0, error_rate: 0.5, session_idle_s: 600, max_sessions: 5, totp_window: 1 });
+      expect(ok.json).to.deep.equal({ latency_ms: 5, login_delay_ms: 0, error_rate: 0.5, session_idle_s: 600, max_sessions: 5, totp_window: 1, drift: false });
       const bad = [{ nope: 1 }, { error_rate: 1.5 }, { error_rate: -0.1 }, { latency_ms: -1 }, { max_sessions: 0 }, { session_idle_s: 0 }, { totp_window: -1 }, { latency_ms: 'x' }, [1]];
       for (const body of bad) {
         const res = await client.control('config', body);
