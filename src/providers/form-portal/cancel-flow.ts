@@ -120,12 +120,14 @@ export class CancelFlow {
     const t = resolveTimeouts(ctx);
     const c = this.map;
     const date = c.effectiveDate.format === 'DD/MM/YYYY' ? toDayMonthYear(request.effectiveDate) : request.effectiveDate;
-    const fields: Array<[string, (field: Locator) => Promise<unknown>]> = [
+    type Setter = [selector: string, set: (field: Locator) => Promise<unknown>];
+    const typed = (value: string) => (field: Locator) => field.fill(value, { timeout: t.actionMs });
+    const fields: Setter[] = [
       [c.reason, (field) => field.selectOption(request.reason, { timeout: t.actionMs })],
-      [c.effectiveDate.selector, (field) => field.fill(date, { timeout: t.actionMs })],
-      ...(c.tick ?? []).map((selector): [string, (field: Locator) => Promise<unknown>] => [selector, (field) => field.check({ timeout: t.actionMs })]),
-      ...(c.repeatCircuit ?? []).map((selector): [string, (field: Locator) => Promise<unknown>] => [selector, (field) => field.fill(request.circuitNumber, { timeout: t.actionMs })]),
-      ...Object.entries(c.text ?? {}).map(([selector, text]): [string, (field: Locator) => Promise<unknown>] => [selector, (field) => field.fill(text, { timeout: t.actionMs })]),
+      [c.effectiveDate.selector, typed(date)],
+      ...(c.tick ?? []).map((selector): Setter => [selector, (field) => field.check({ timeout: t.actionMs })]),
+      ...(c.repeatCircuit ?? []).map((selector): Setter => [selector, typed(request.circuitNumber)]),
+      ...Object.entries(c.text ?? {}).map(([selector, text]): Setter => [selector, typed(text)]),
     ];
     for (const [selector, set] of fields) {
       await set(form.locator(selector)).catch(async () => {
