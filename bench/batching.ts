@@ -43,8 +43,8 @@ function option(name: string): string | undefined {
 }
 const PER_PROVIDER = Number(option('--jobs') ?? 50);
 if (!Number.isInteger(PER_PROVIDER) || PER_PROVIDER < 1 || PER_PROVIDER > 9_999) throw new Error('--jobs needs a whole number from 1 to 9999 (jobs per provider)');
-const PROVIDERS = (option('--providers') ?? providerNames.join(',')).split(',').map((p) => p.trim()).filter(Boolean);
-for (const p of PROVIDERS) if (!providerNames.includes(p)) throw new Error(`unknown provider "${p}" (one of ${providerNames.join(', ')})`);
+const PROVIDERS = (option('--providers') ?? providerNames().join(',')).split(',').map((p) => p.trim()).filter(Boolean);
+for (const p of PROVIDERS) if (!providerNames().includes(p)) throw new Error(`unknown provider "${p}" (one of ${providerNames().join(', ')})`);
 const asJson = argv.includes('--json');
 const save = !argv.includes('--no-save');
 

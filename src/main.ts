@@ -1,7 +1,8 @@
-import { loadConfig, type Config } from './config/config.js';
+import { loadConfig, providerModulePaths, type Config } from './config/config.js';
 import { coerceError } from './errors/coerce-error.js';
 import { ensureLocalAdminKey } from './api/auth/local-admin-key.js';
 import { createLogger, type Logger } from './logger.js';
+import { loadProviderModules } from './providers/provider-plugins.js';
 import { startSystem, type System } from './system.js';
 
 /** Exit codes: 78 a configuration error (EX_CONFIG), 1 anything else that stopped the start or the run. */
@@ -17,6 +18,7 @@ function fail(message: string, code = 1): never {
 async function main(): Promise<void> {
   let config: Config;
   try {
+    await loadProviderModules(providerModulePaths());
     config = loadConfig();
   } catch (thrown) {
     fail(`configuration error: ${coerceError(thrown).message}`, EXIT_CONFIG);

@@ -9,7 +9,7 @@ import type { BrowserServiceManager } from './browser-service-manager.js';
  * provider queues, plus `batchSize` for each batch run waiting or running. A batch run's real
  * size is at most `batchSize`, so this errs on the side of one browser too many.
  */
-export async function queuedBrowserDemand(queues: QueueRegistry, batchSize: number, providers: readonly string[] = providerNames): Promise<number> {
+export async function queuedBrowserDemand(queues: QueueRegistry, batchSize: number, providers: readonly string[] = providerNames()): Promise<number> {
   const counts = await Promise.all(
     providers.map(async (provider) => {
       const jobs = await queues.providerJobs(provider).getJobCounts('waiting', 'prioritized', 'delayed');

@@ -28,7 +28,7 @@ export function parseSince(value: string, now = Date.now()): Date {
 }
 
 export function parseProvider(value: string): string {
-  if (!providerNames.includes(value)) throw new InvalidArgumentError(`unknown provider (one of ${providerNames.join(', ')})`);
+  if (!providerNames().includes(value)) throw new InvalidArgumentError(`unknown provider (one of ${providerNames().join(', ')})`);
   return value;
 }
 

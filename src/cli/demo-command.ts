@@ -105,7 +105,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
 
   // One bulk request per provider and action; job ids come back in request order.
   const byJobId = new Map<number, DemoJob>();
-  for (const provider of providerNames) {
+  for (const provider of providerNames()) {
     for (const action of ['validation', 'cancellation'] as JobAction[]) {
       const group = sample.filter((j) => j.provider === provider && j.action === action);
       if (group.length === 0) continue;
@@ -119,7 +119,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
   const firstCreated = Math.min(...[...final.values()].map((j) => Date.parse(j.created_at)));
   const batches = await batchesOf(client, new Set(final.keys()), new Date(firstCreated - 1_000));
 
-  const rows = providerNames.map((provider): DemoProviderRow => {
+  const rows = providerNames().map((provider): DemoProviderRow => {
     const jobs = [...final.values()].filter((j) => j.provider === provider);
     const count = (f: (j: JobView) => boolean) => jobs.filter(f).length;
     const completed = jobs.filter((j) => j.status === 'completed');
@@ -172,7 +172,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
       .filter((j) => j.status === 'failed')
       .slice(0, 20)
       .map((j) => ({ job_id: j.job_id, provider: j.provider, circuit_number: j.parameters.circuit_number, error: j.error })),
-    no_portal_stats: providerNames.filter((p) => !before[p] || !after[p]),
+    no_portal_stats: providerNames().filter((p) => !before[p] || !after[p]),
   };
 }
 

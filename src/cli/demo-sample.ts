@@ -66,7 +66,7 @@ function indexWidth(perProvider: number): number {
 
 /** How many different run seeds fit in the numbers of a sample of `jobs` jobs. */
 export function seedSpace(jobs: number): number {
-  const width = indexWidth(Math.ceil(jobs / providerNames.length));
+  const width = indexWidth(Math.ceil(jobs / providerNames().length));
   return 10 ** (Math.min(...Object.values(DIGITS)) - width - 1);
 }
 
@@ -77,13 +77,14 @@ export function seedSpace(jobs: number): number {
  */
 export function demoSample(jobs: number, seed: number): DemoJob[] {
   if (!Number.isInteger(jobs) || jobs < 1 || jobs > MAX_DEMO_JOBS) throw new Error(`jobs must be 1 to ${MAX_DEMO_JOBS}`);
-  const perProvider = Math.ceil(jobs / providerNames.length);
+  const names = providerNames();
+  const perProvider = Math.ceil(jobs / names.length);
   const width = indexWidth(perProvider);
   if (!Number.isInteger(seed) || seed < 0 || seed >= seedSpace(jobs)) throw new Error(`seed must be 0 to ${seedSpace(jobs) - 1}`);
   const sample: DemoJob[] = [];
   for (let i = 0; i < jobs; i++) {
-    const provider = providerNames[i % providerNames.length]!;
-    const index = Math.floor(i / providerNames.length);
+    const provider = names[i % names.length]!;
+    const index = Math.floor(i / names.length);
     const [action, digit] = CYCLE[index % CYCLE.length]!;
     const n = Number(`${seed}${String(index).padStart(width, '0')}${digit}`);
     sample.push({ provider, action, circuit_number: practiceCircuitNumber(provider, n), expect: expectation(action, digit) });

@@ -1,5 +1,7 @@
 import { Command, CommanderError } from 'commander';
+import { providerModulePaths } from '../config/config.js';
 import { coerceError } from '../errors/coerce-error.js';
+import { loadProviderModules } from '../providers/provider-plugins.js';
 import { commandRegistrations } from './commands.js';
 
 /** Entry point of `rpa`: every command group registers itself in commands.ts. */
@@ -10,6 +12,8 @@ export async function main(argv: string[]): Promise<void> {
     .exitOverride();
   for (const register of commandRegistrations) register(program);
   try {
+    // Before the arguments are parsed: `--provider` knows the plugins' providers too.
+    await loadProviderModules(providerModulePaths());
     await program.parseAsync(argv);
   } catch (thrown) {
     if (thrown instanceof CommanderError) {

@@ -17,7 +17,7 @@ export function registerProvidersCommands(program: Command): void {
       await withCliContext({}, async ({ db }) => {
         const states = new Map((await providerStates(db)).map((s) => [s.provider, s]));
         const waiting = await waitingJobCounts(db);
-        const rows = providerNames.map((name) => {
+        const rows = providerNames().map((name) => {
           const s = states.get(name);
           return {
             provider: name,
@@ -45,7 +45,7 @@ export function registerProvidersCommands(program: Command): void {
     .option('--actor <name>', 'who resumes it (default: the OS user)')
     .option('--json', 'print JSON')
     .action(async (provider: string, options: { actor?: string; json?: boolean }) => {
-      if (!providerNames.includes(provider)) throw new RpaError('VALIDATION_FAILED', `unknown provider "${provider}" (known: ${providerNames.join(', ')})`, { field: 'provider' });
+      if (!providerNames().includes(provider)) throw new RpaError('VALIDATION_FAILED', `unknown provider "${provider}" (known: ${providerNames().join(', ')})`, { field: 'provider' });
       await withCliContext({}, async ({ db }) => {
         const resumed = await resumeProvider(db, provider, cliActor(options.actor), 'resumed from the CLI');
         process.stdout.write(options.json ? `${JSON.stringify({ provider, resumed })}\n` : resumed ? `${provider}: resumed\n` : `${provider}: was not paused\n`);

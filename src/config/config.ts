@@ -1,6 +1,6 @@
 import { join, resolve } from 'node:path';
 import { RpaError } from '../errors/failures.js';
-import { providerDescriptors } from '../providers/descriptors.js';
+import { hasPracticePortal, providerDescriptors } from '../providers/descriptors.js';
 import type { ProviderDescriptor } from '../providers/provider.js';
 import { readSecretsDir, settingFileName } from './secrets-dir.js';
 import { isSetting, type Setting, type SettingsTree, type ValuesOf } from './setting.js';
@@ -63,7 +63,7 @@ const liveFromFiles = new WeakMap<Config, Array<{ env: string; parse: (text: str
  */
 export function loadConfig(options: LoadConfigOptions = {}): Config {
   const cwd = options.cwd ?? process.cwd();
-  const descriptors = providerDescriptors;
+  const descriptors = providerDescriptors();
   const providerTrees = Object.fromEntries(descriptors.map((d) => [d.name, providerSettings(d)]));
   const known = new Map<string, Setting<unknown>>();
   for (const s of [...collect(SETTINGS), ...Object.values(providerTrees).flatMap((t) => collect(t as SettingsTree))]) known.set(s.env, s);
@@ -86,6 +86,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     const tree = providerTrees[d.name]!;
     const url = valueOf(tree.url);
     const practice = url === undefined;
+    if (practice && !hasPracticePortal(d.name)) throw new RpaError('CONFIG_INVALID', `${tree.url.env}: required (${d.label} has no practice portal)`, { field: tree.url.env });
     const need = (s: Setting<string | undefined> | undefined, fallback: string | undefined): string => {
       const value = s ? valueOf(s) ?? (practice ? fallback : undefined) : undefined;
       if (value === undefined) throw new RpaError('CONFIG_INVALID', `${s?.env}: required when ${tree.url.env} is set`, { field: s?.env });
@@ -131,6 +132,14 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   return config;
 }
 
+/**
+ * RPA_PROVIDER_MODULES from the environment, read before the configuration: the plugins it
+ * names must be registered first, since they bring settings of their own.
+ */
+export function providerModulePaths(env: NodeJS.ProcessEnv = process.env): string[] {
+  return (env.RPA_PROVIDER_MODULES ?? '').split(',').map((path) => path.trim()).filter(Boolean);
+}
+
 /** The setting texts `config` was loaded from (secrets included: hand them only to our own children). */
 export function configSources(config: Config): Readonly<Record<string, string>> {
   const values = sources.get(config);
@@ -170,7 +179,7 @@ function readSources(env: NodeJS.ProcessEnv, known: Map<string, Setting<unknown>
 }
 
 function ownedPrefixes(): string[] {
-  return [...OWNED_PREFIXES, ...providerDescriptors.map((d) => `${d.name.toUpperCase()}_`)];
+  return [...OWNED_PREFIXES, ...providerDescriptors().map((d) => `${d.name.toUpperCase()}_`)];
 }
 
 function collect(tree: SettingsTree): Setting<unknown>[] {

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { RpaError } from '../errors/failures.js';
-import { configSources, liveSettingSources, loadConfig, type Config } from './config.js';
+import { loadProviderModules } from '../providers/provider-plugins.js';
+import { configSources, liveSettingSources, loadConfig, providerModulePaths, type Config } from './config.js';
 
 /**
  * What a process learns while it starts, apart from its settings: where the (embedded)
@@ -53,7 +54,7 @@ export function childEnvironment(config: Config, runtime: Runtime): NodeJS.Proce
 }
 
 /** In a child: the configuration and runtime its parent handed it (validated here, once). */
-export function inheritedContext(env: NodeJS.ProcessEnv = process.env): { config: Config; runtime: Runtime } {
+export async function inheritedContext(env: NodeJS.ProcessEnv = process.env): Promise<{ config: Config; runtime: Runtime }> {
   const text = env[PROCESS_CONTEXT_VAR];
   if (!text) throw new RpaError('CONFIG_INVALID', `${PROCESS_CONTEXT_VAR}: this process must be started by a worker`, { field: PROCESS_CONTEXT_VAR });
   let json: unknown;
@@ -64,5 +65,7 @@ export function inheritedContext(env: NodeJS.ProcessEnv = process.env): { config
   }
   const parsed = contextSchema.safeParse(json);
   if (!parsed.success) throw new RpaError('CONFIG_INVALID', `${PROCESS_CONTEXT_VAR}: ${parsed.error.issues[0]?.path.join('.')} is invalid`, { field: PROCESS_CONTEXT_VAR });
+  // The parent's provider plugins first: they bring settings of their own.
+  await loadProviderModules(providerModulePaths({ RPA_PROVIDER_MODULES: parsed.data.settings.RPA_PROVIDER_MODULES }));
   return { config: loadConfig({ values: parsed.data.settings, fromFiles: parsed.data.fromFiles }), runtime: freezeRuntime(parsed.data.runtime) };
 }

@@ -50,7 +50,7 @@ function isRealDate(value: string): boolean {
 }
 
 export function parseProvider(value: unknown, field = 'provider'): string {
-  if (typeof value !== 'string' || !findDescriptor(value)) throw bad(field, `must be one of ${providerNames.join(', ')}`);
+  if (typeof value !== 'string' || !findDescriptor(value)) throw bad(field, `must be one of ${providerNames().join(', ')}`);
   return value;
 }
 

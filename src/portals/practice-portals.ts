@@ -1,8 +1,7 @@
-import type { Express } from 'express';
+import type { RequestListener } from 'node:http';
 import type { Logger } from '../logger.js';
 import { silentLogger } from '../logger.js';
 import { listen } from './core/portal-server.js';
-import type { PortalState } from './core/portal-state.js';
 import { createEvotelPortal } from './evotel/evotel-portal.js';
 import { createMetrofiberPortal } from './metrofiber/metrofiber-portal.js';
 import { createOctotelPortal } from './octotel/octotel-portal.js';
@@ -34,28 +33,46 @@ export interface PracticePortals {
   close(): Promise<void>;
 }
 
-type PortalFactory = (account: PracticeAccount) => { app: Express; state: PortalState };
+/**
+ * Builds a practice portal's app for its one account. A provider module that brings its own
+ * practice portal (src/providers/provider-module.ts) hands one of these in.
+ */
+export type PracticePortalFactory = (account: PracticeAccount) => { app: RequestListener };
 
-const FACTORIES: Record<string, PortalFactory> = {
-  octotel: createOctotelPortal,
-  openserve: createOpenservePortal,
-  metrofiber: createMetrofiberPortal,
-  evotel: createEvotelPortal,
-};
+/** The practice portals this project ships (SPEC.md), and those providers registered since. */
+const FACTORIES = new Map<string, PracticePortalFactory>([
+  ['octotel', createOctotelPortal],
+  ['openserve', createOpenservePortal],
+  ['metrofiber', createMetrofiberPortal],
+  ['evotel', createEvotelPortal],
+]);
 
-/** Names of the portals this module can start. */
-export const practicePortalNames: readonly string[] = Object.keys(FACTORIES);
+/** Names of the portals this module can start, read at call time. */
+export function practicePortalNames(): string[] {
+  return [...FACTORIES.keys()];
+}
+
+/**
+ * Makes a provider's own practice portal startable by name (the provider registry calls this
+ * for a provider module that has one). Registering the same factory twice is harmless; another
+ * factory under a known name is refused.
+ */
+export function registerPracticePortal(name: string, factory: PracticePortalFactory): void {
+  const known = FACTORIES.get(name);
+  if (known && known !== factory) throw new Error(`practice portal "${name}" is already registered`);
+  FACTORIES.set(name, factory);
+}
 
 /**
  * Starts one practice portal (SPEC.md) on its own origin: `host` defaults to 127.0.0.1 and
- * `port` to 0 (any free port).
+ * `port` to 0 (any free port). `factory` starts a portal that is not registered by name.
  */
 export async function startPracticePortal(
   name: string,
-  options: { port?: number; host?: string; account: PracticeAccount; logger?: Logger },
+  options: { port?: number; host?: string; account: PracticeAccount; logger?: Logger; factory?: PracticePortalFactory },
 ): Promise<PracticePortal> {
-  const factory = FACTORIES[name];
-  if (!factory) throw new Error(`unknown practice portal "${name}" (known: ${practicePortalNames.join(', ')})`);
+  const factory = options.factory ?? FACTORIES.get(name);
+  if (!factory) throw new Error(`unknown practice portal "${name}" (known: ${practicePortalNames().join(', ')})`);
   const { app } = factory(options.account);
   const server = await listen(app, options.host ?? '127.0.0.1', options.port ?? 0);
   const logger = (options.logger ?? silentLogger).child({ portal: name });
@@ -75,7 +92,7 @@ export async function startPracticePortal(
  * closed before the error is thrown.
  */
 export async function startPracticePortals(options: {
-  portals: Record<string, { port?: number; account: PracticeAccount }>;
+  portals: Record<string, { port?: number; account: PracticeAccount; factory?: PracticePortalFactory }>;
   host?: string;
   logger?: Logger;
 }): Promise<PracticePortals> {

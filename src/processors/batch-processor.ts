@@ -23,7 +23,7 @@ const MAX_POSTPONES = 60;
 
 export default async function batchProcessor(job: SandboxedJob<BatchFlowData, BatchRunSummary>, token?: string): Promise<BatchRunSummary> {
   if (!runtime) {
-    const { config, runtime: found } = inheritedContext();
+    const { config, runtime: found } = await inheritedContext();
     runtime = createBatchRuntime(config, found, createLogger({ level: config.logLevel, name: 'batch-processor' }).child({ provider: job.data.provider }));
   }
   try {

@@ -1,22 +1,24 @@
-import { evotelDescriptor } from './evotel/descriptor.js';
-import { metrofiberDescriptor } from './metrofiber/descriptor.js';
-import { octotelDescriptor } from './octotel/descriptor.js';
-import { openserveDescriptor } from './openserve/descriptor.js';
+import { practicePortalNames } from '../portals/practice-portals.js';
 import type { ProviderDescriptor } from './provider.js';
+import { registeredDescriptors } from './registry.js';
 
 /**
- * Every provider the system knows. Config, API validation and queues are driven by this
- * list; the automations are registered beside them in registry.ts.
+ * Every provider the system knows (registry.ts). Config, API validation and queues call these
+ * when they run, never at import, so a provider registered before start-up is seen everywhere.
  */
-export const providerDescriptors: readonly ProviderDescriptor[] = [
-  octotelDescriptor,
-  openserveDescriptor,
-  metrofiberDescriptor,
-  evotelDescriptor,
-];
+export function providerDescriptors(): readonly ProviderDescriptor[] {
+  return registeredDescriptors();
+}
 
-export const providerNames: readonly string[] = providerDescriptors.map((d) => d.name);
+export function providerNames(): string[] {
+  return registeredDescriptors().map((d) => d.name);
+}
 
 export function findDescriptor(name: string): ProviderDescriptor | undefined {
-  return providerDescriptors.find((d) => d.name === name);
+  return registeredDescriptors().find((d) => d.name === name);
+}
+
+/** Whether the system can run this provider against a practice portal (else `<NAME>_URL` is required). */
+export function hasPracticePortal(name: string): boolean {
+  return practicePortalNames().includes(name);
 }

@@ -11,7 +11,6 @@ import type {
   ProviderAutomation,
   ProviderCredentials,
   ProviderSessionContext,
-  SubmitHooks,
   ValidationResult,
 } from './provider.js';
 import { resolveTimeouts, type ProviderTimeouts } from './provider-timeouts.js';
@@ -34,6 +33,9 @@ export interface ProviderSessionOptions {
   retry?: Partial<RetryPolicy>;
 }
 
+/** A cancellation's submit hooks (ProviderSessionContext `beforeSubmit` / `afterSubmit`), per job. */
+export type SubmitHooks = Pick<ProviderSessionContext, 'beforeSubmit' | 'afterSubmit'>;
+
 /** What an operation returns: the job's result and the screenshots taken for it. */
 export interface JobOutcome<R> {
   result: R;
@@ -43,9 +45,11 @@ export interface JobOutcome<R> {
 /**
  * Runs one provider automation in one browser context for one batch: one login serves every
  * job. An operation that finds the session gone logs in again once (a fresh TOTP code) and
- * runs once more. Evidence: a screenshot of every cancellation's confirmation page and of the
- * page where a job failed, under `<evidenceDir>/<provider>/<batchId>/job-<jobId>-<label>-<time>.png`;
- * a failed job's RpaError carries its paths in `details.evidence`.
+ * runs once more. Evidence: a screenshot at each of the automation's evidence points (a
+ * validation's result, a cancellation's filled form and its confirmation or already-cancelled
+ * page) and of the page where a job failed, under
+ * `<evidenceDir>/<provider>/<batchId>/job-<jobId>-<label>-<time>.png`; a failed job's RpaError
+ * carries its paths in `details.evidence`.
  */
 export class ProviderSession {
   /** Successful logins so far, re-logins included. */
@@ -77,7 +81,16 @@ export class ProviderSession {
   }
 
   async cancel(jobId: string, params: CancellationParams, hooks: SubmitHooks = {}): Promise<JobOutcome<CancellationResult>> {
-    return this.run(jobId, 'cancel', (ctx) => this.options.automation.cancel({ ...ctx, ...hooks }, params));
+    return this.run(jobId, 'cancel', (ctx) => this.options.automation.cancel(ctx, params), hooks);
+  }
+
+  /**
+   * The contract canary on this session (logging in first if needed): resolves when the portal's
+   * circuit pages look as SPEC.md fixes them, throws PAGE_CONTRACT_MISMATCH (selector and DOM
+   * snippet in its details, a screenshot in `details.evidence`) when they do not.
+   */
+  async checkContract(): Promise<void> {
+    await this.run(undefined, 'contract check', (ctx) => this.options.automation.checkContract(ctx));
   }
 
   /** Logs out when logged in; the portal slot is freed. */
@@ -102,11 +115,12 @@ export class ProviderSession {
     this.page = undefined;
   }
 
-  private async run<R>(jobId: string, operation: string, step: (ctx: ProviderSessionContext) => Promise<R>): Promise<JobOutcome<R>> {
+  private async run<R>(jobId: string | undefined, operation: string, step: (ctx: ProviderSessionContext) => Promise<R>, hooks: SubmitHooks = {}): Promise<JobOutcome<R>> {
     if (this.closed) throw new RpaError('INTERNAL', 'provider session is closed');
-    const logger = this.logger.child({ job_id: jobId, operation });
+    const logger = this.logger.child({ ...(jobId === undefined ? {} : { job_id: jobId }), operation });
     const evidence: string[] = [];
-    const ctx = await this.contextFor(jobId, evidence, logger);
+    // One context for the job, re-login included: the cancel flow remembers a lost answer by it.
+    const ctx: ProviderSessionContext = { ...(await this.contextFor(jobId, evidence, logger)), ...hooks };
     const started = Date.now();
     try {
       if (!this.loggedIn) await this.loginWith(ctx, evidence);

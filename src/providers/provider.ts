@@ -52,27 +52,20 @@ export interface CancellationResult {
   cancelled: boolean;
   already_cancelled: boolean;
   reference: string | null;
-  /** A rehearsal: the form was filled, nothing was submitted. */
+  /** Set when `beforeSubmit` chose a dry run: the form was filled, nothing was submitted. */
   dry_run?: true;
 }
 
+/** What `beforeSubmit` lets a cancellation do with its filled form. */
+export type SubmitDecision = 'submit' | 'dry-run';
+
 /**
- * What the caller of a cancellation is told around its submit (the batch runner's fencing and
- * intent log, docs/guarantees.md). Both are optional for an automation's callers.
+ * How a submitted cancellation ended, as told to `afterSubmit`: the portal's answer showed it
+ * (`confirmed`), the answer was lost (`unclear`: a 503, a cut connection or a timeout after
+ * the submission), or a read after a lost answer found the circuit cancelled
+ * (`resolved-by-read`).
  */
-export interface SubmitHooks {
-  /**
-   * Called right before the final submit, once the circuit was read and found cancellable and
-   * the form is filled. `'dry-run'`: stop here, submit nothing. It may throw (the run lost its
-   * batch): then nothing is submitted.
-   */
-  beforeSubmit?: (circuit: string) => Promise<'submit' | 'dry-run'>;
-  /**
-   * How the submit ended: the portal's answer confirmed it, the answer was lost (`unclear`:
-   * the circuit is then read until certain), or a read after an unclear answer settled it.
-   */
-  afterSubmit?: (outcome: 'confirmed' | 'unclear' | 'resolved-by-read', reference: string | null) => Promise<void>;
-}
+export type SubmitOutcome = 'confirmed' | 'unclear' | 'resolved-by-read';
 
 /**
  * Everything a provider automation is handed for one session. Secrets come in here and
@@ -96,14 +89,25 @@ export interface ProviderSessionContext {
    * Labels carry no secrets.
    */
   captureEvidence: (label: string) => Promise<string | undefined>;
+  /**
+   * Called right before the final click or POST of a cancellation, once the circuit was read
+   * and found cancellable and the form is filled; called again before any later submission of
+   * the same job. It may throw (the caller's fencing): then nothing is submitted. `'dry-run'`
+   * stops there: the result says `dry_run: true` and the portal shows no cancellation.
+   */
+  beforeSubmit?: (circuit: string) => Promise<SubmitDecision>;
+  /**
+   * Told of each submission's outcome with the reference when known: `confirmed` (the portal's
+   * answer, already-cancelled included), `unclear` (the answer was lost; the flow reads the
+   * circuit before it may submit again) and then `resolved-by-read` when that read found it
+   * cancelled. A refused form (CANCELLATION_REFUSED) is not reported here.
+   */
+  afterSubmit?: (outcome: SubmitOutcome, reference: string | null) => Promise<void>;
   logger: Logger;
   /** Time limits for page loads and element waits; defaults in provider-timeouts.ts. */
   timeouts?: Partial<ProviderTimeouts>;
   /** How often a portal answering 503 is retried; defaults in portal-retry.ts. */
   retry?: Partial<RetryPolicy>;
-  /** A cancellation's submit hooks (see SubmitHooks). */
-  beforeSubmit?: SubmitHooks['beforeSubmit'];
-  afterSubmit?: SubmitHooks['afterSubmit'];
 }
 
 /**
@@ -120,5 +124,14 @@ export interface ProviderAutomation {
   validate(ctx: ProviderSessionContext, circuitNumber: string): Promise<ValidationResult>;
   /** Reads the circuit's state first; submits only when it is still cancellable. */
   cancel(ctx: ProviderSessionContext, params: CancellationParams): Promise<CancellationResult>;
+  /**
+   * The contract canary: on a logged-in session, without side effects, checks that the circuit
+   * pages still look as SPEC.md fixes them; throws PAGE_CONTRACT_MISMATCH (with the selector and
+   * a DOM snippet in its details) when they do not, e.g. before a batch's jobs run.
+   */
+  checkContract(ctx: ProviderSessionContext): Promise<void>;
   logout(ctx: ProviderSessionContext): Promise<void>;
 }
+
+/** A cancellation's submit hooks, as its caller hands them to one job (see ProviderSessionContext). */
+export type SubmitHooks = Pick<ProviderSessionContext, 'beforeSubmit' | 'afterSubmit'>;

@@ -46,7 +46,7 @@ export class QueueRegistry {
   /** Every queue an operator should see (Bull Board, metrics). */
   all(): Queue[] {
     const queues: Queue[] = [];
-    for (const provider of providerNames) queues.push(this.providerJobs(provider), this.batches(provider), this.batchRuns(provider));
+    for (const provider of providerNames()) queues.push(this.providerJobs(provider), this.batches(provider), this.batchRuns(provider));
     queues.push(this.callbacks(), this.maintenance());
     return queues;
   }

@@ -15,7 +15,7 @@ const bin = join(process.cwd(), 'bin', 'rpa.mjs');
 /** What every demo report must hold, whatever the run. */
 function expectConsistent(report: DemoReport, jobs: number): void {
   expect(report.jobs).to.equal(jobs);
-  expect(report.providers.map((r) => r.provider)).to.deep.equal([...providerNames]);
+  expect(report.providers.map((r) => r.provider)).to.deep.equal([...providerNames()]);
   expect(report.no_portal_stats).to.deep.equal([]);
   const perProvider = (p: number) => Math.floor(jobs / 4) + (p < jobs % 4 ? 1 : 0);
   report.providers.forEach((r, p) => {
@@ -46,7 +46,7 @@ describe('rpa demo', function () {
       const sample = demoSample(24, 7);
       expect(sample).to.have.length(24);
       for (const job of sample) expect(findDescriptor(job.provider)!.circuitPattern.test(job.circuit_number), job.circuit_number).to.equal(true);
-      for (const provider of providerNames) {
+      for (const provider of providerNames()) {
         const mine = sample.filter((j) => j.provider === provider);
         expect(mine).to.have.length(6);
         expect(new Set(mine.map((j) => j.circuit_number)).size).to.equal(6);
@@ -82,7 +82,7 @@ describe('rpa demo', function () {
       expect(report.total.cancelled_now).to.be.greaterThan(0);
 
       // The portals agree: one cancellation per circuit the run cancelled, nothing submitted twice.
-      for (const provider of providerNames) {
+      for (const provider of providerNames()) {
         const stats = await harness.portal(provider, 'GET', '/__sandbox/stats');
         expect(stats.duplicate_cancel_attempts, provider).to.equal(0);
         expect(Object.keys(stats.cancellations).length, provider).to.equal(report.providers.find((r) => r.provider === provider)!.cancelled_now);
@@ -90,7 +90,7 @@ describe('rpa demo', function () {
 
       const text = formatDemoReport(report);
       expect(text).to.match(/^provider\s+jobs\s+valid\/cancel\s+batches\s+logins\s+completed\s+failed/);
-      for (const provider of [...providerNames, 'total']) expect(text).to.match(new RegExp(`^${provider}\\s+\\d+\\s+\\d+/\\d+`, 'm'));
+      for (const provider of [...providerNames(), 'total']) expect(text).to.match(new RegExp(`^${provider}\\s+\\d+\\s+\\d+/\\d+`, 'm'));
       expect(progress.join('')).to.include('jobs finished');
     });
 

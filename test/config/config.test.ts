@@ -77,19 +77,20 @@ describe('configuration', () => {
     expect(loadConfig({ env: {} }).callbackSecret).to.have.length.greaterThan(15);
   });
 
-  it('hands a child process its settings and runtime as one value, and nothing else of ours', () => {
+  it('hands a child process its settings and runtime as one value, and nothing else of ours', async () => {
     const config = loadConfig({ env: { BATCH_SIZE: '9', OPENSERVE_PASSWORD: 'not-for-chromium', LOG_LEVEL: 'warn' } });
     const runtime = freezeRuntime({ databaseUrl: 'postgres://u:p@127.0.0.1:5432/rpa', valkeyUrl: 'redis://127.0.0.1:6379', portalUrls: { openserve: 'http://127.0.0.1:4000' } });
     const env = childEnvironment(config, runtime);
     const system = ['PATH', 'HOME', 'LANG', 'LC_ALL', 'TZ', 'TMPDIR', 'NODE_OPTIONS', 'NODE_EXTRA_CA_CERTS'];
     expect(Object.keys(env).filter((k) => !system.includes(k))).to.deep.equal([PROCESS_CONTEXT_VAR]);
     expect(JSON.stringify(Object.entries(env).filter(([k]) => k !== PROCESS_CONTEXT_VAR))).to.not.include('not-for-chromium');
-    const child = inheritedContext(env);
+    const child = await inheritedContext(env);
     expect(child.config.batchSize).to.equal(9);
     expect(child.config.providers.openserve!.password).to.equal('not-for-chromium');
     expect(child.runtime).to.deep.equal(runtime);
     expect(configSources(child.config)).to.deep.equal(configSources(config));
-    expect(() => inheritedContext({ [PROCESS_CONTEXT_VAR]: '{"settings":{},"fromFiles":[],"runtime":{"portalUrls":{},"valkeyUrl":"http://x"}}' })).to.throw(/RPA_PROCESS_CONTEXT/);
+    const refused = await inheritedContext({ [PROCESS_CONTEXT_VAR]: '{"settings":{},"fromFiles":[],"runtime":{"portalUrls":{},"valkeyUrl":"http://x"}}' }).catch((e: Error) => e);
+    expect(String(refused)).to.match(/RPA_PROCESS_CONTEXT/);
   });
 
   it('is documented: the README settings table is the one the schema generates', () => {

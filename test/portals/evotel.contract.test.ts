@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { evotelDescriptor } from '../../src/providers/evotel/descriptor.js';
 import { describeCommonContract, usePortal, type PortalDriver, type ReadCircuit } from './support/common-contract.js';
 import { isoDay } from './support/derived-expectations.js';
+import { describeDrift, fieldsFor } from './support/drift-contract.js';
 import type { HtmlInspector } from './support/html-inspector.js';
 import type { PortalClient } from './support/portal-client.js';
 
@@ -83,6 +84,53 @@ const driver: PortalDriver = {
 describe('Evotel practice portal (SPEC.md contract)', function () {
   const h = usePortal('evotel', account);
   describeCommonContract(driver, h);
+  describeDrift({
+    name: 'evotel',
+    client: () => h.client,
+    dom: () => h.dom,
+    portalUrl: () => h.portal.url,
+    signedIn: async () => {
+      const c = h.client.fresh();
+      driver.expectLoggedIn(await login(c));
+      return c;
+    },
+    loginPage: { path: '/account/login', selectors: ['form#step-username', 'form#step-username input[name=username]', 'button#next'] },
+    pages: [
+      {
+        what: 'a found circuit',
+        load: (c) => c.get('/services?type=circuit&query=EVO444441'),
+        selectors: ['div.service-item[data-circuit="EVO444441"]', 'div.field[data-name=status] span.value', 'div.field[data-name=customer]', 'a.request-cancel'],
+        shows: () => 'Customer 444441',
+      },
+      {
+        what: 'a cancelled circuit',
+        load: (c) => c.get('/services?type=circuit&query=EVO444449'),
+        selectors: ['div.service-item', 'span.ticket-ref'],
+        shows: () => 'EVO-CAN-944449',
+      },
+      { what: 'a circuit not found', load: (c) => c.get('/services?type=circuit&query=EVO444440'), selectors: ['div#empty'], shows: () => 'No services found' },
+      { what: 'an invalid number', load: (c) => c.get('/services?type=circuit&query=EVO1'), selectors: ['div.validation-error'], shows: () => 'Invalid circuit number' },
+      {
+        what: 'the cancel form',
+        load: (c) => c.get('/services/EVO444441/cancel'),
+        selectors: ['form#cancel-request', 'select[name=reason]', 'input[name=effective_date]', 'textarea[name=comment]', 'button#send'],
+        shows: () => 'EVO444441',
+      },
+      {
+        what: 'a cancellation (posted with the field names of the page)',
+        load: (c, _dom, round) => c.post(`/services/EVO44445${round + 1}/cancel`, fieldsFor(round, { reason: 'customer_request', effective_date: isoDay(0), comment: 'x' })),
+        selectors: ['div#ticket', 'div#ticket span#ticket-number'],
+        shows: (round) => `EVO-CAN-00000${round + 1}`,
+      },
+      { what: 'an already-cancelled answer', load: (c) => c.post('/services/EVO444449/cancel', {}), selectors: ['div#ticket-exists', 'span#ticket-number'], shows: () => 'EVO-CAN-944449' },
+      {
+        what: 'a refused cancellation (past date)',
+        load: (c) => c.post('/services/EVO444461/cancel', { reason: 'other', effective_date: isoDay(-1) }),
+        selectors: ['div.validation-error', 'form#cancel-request'],
+        shows: () => 'Effective date cannot be in the past',
+      },
+    ],
+  });
 
   describe('evotel: two-step sign-in', function () {
     it('serves the username step with the contract selectors', async function () {

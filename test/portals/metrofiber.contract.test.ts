@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { metrofiberDescriptor } from '../../src/providers/metrofiber/descriptor.js';
 import { describeCommonContract, usePortal, type PortalDriver, type ReadCircuit } from './support/common-contract.js';
 import { dmyDay, isoDay } from './support/derived-expectations.js';
+import { describeDrift, fieldsFor } from './support/drift-contract.js';
 import type { HtmlInspector } from './support/html-inspector.js';
 import type { PortalClient, PortalResponse } from './support/portal-client.js';
 
@@ -116,6 +117,63 @@ const driver: PortalDriver = {
 describe('MetroFiber practice portal (SPEC.md contract)', function () {
   const h = usePortal('metrofiber', account);
   describeCommonContract(driver, h);
+
+  /** Submits a cancel form with the page's own token and, in round 0 (drift on), its field names. */
+  async function cancelAsServed(c: PortalClient, dom: HtmlInspector, number: string, round: number): Promise<PortalResponse> {
+    const path = `/index.php?page=cancel&circuit=${number}`;
+    await dom.load((await c.get(path)).body);
+    const csrf_token = (await dom.attr('input[type=hidden][name$="csrf_token"]', 'value'))!;
+    return c.post(path, fieldsFor(round, { csrf_token, reason: 'customer_request', effective_date: dmyDay(0), confirm_text: number }));
+  }
+
+  describeDrift({
+    name: 'metrofiber',
+    client: () => h.client,
+    dom: () => h.dom,
+    portalUrl: () => h.portal.url,
+    signedIn: async () => {
+      const c = h.client.fresh();
+      driver.expectLoggedIn(await login(c, h.dom));
+      return c;
+    },
+    loginPage: { path: '/index.php?page=login', selectors: ['form[name=loginForm]', 'form[name=loginForm] input[name=csrf_token]', 'input[type=submit][value=Login]'] },
+    pages: [
+      {
+        what: 'a found circuit',
+        load: (c) => c.get('/index.php?page=search&circuit=MFN-4444-4441'),
+        selectors: ['table.data-grid', 'table.data-grid tr.data-row', 'tr.data-row a[href="/index.php?page=cancel&circuit=MFN-4444-4441"]'],
+        shows: () => 'Customer 44444441',
+      },
+      { what: 'a cancelled circuit', load: (c) => c.get('/index.php?page=search&circuit=MFN-4444-4449'), selectors: ['tr.data-row', 'tr.data-row span.ref'], shows: () => 'MFN-CAN-944449' },
+      { what: 'a circuit not found', load: (c) => c.get('/index.php?page=search&circuit=MFN-4444-4440'), selectors: ['td.no-data'], shows: () => 'No records found' },
+      { what: 'an invalid number', load: (c) => c.get('/index.php?page=search&circuit=MFN-1'), selectors: ['div.error'], shows: () => 'Invalid circuit number' },
+      {
+        what: 'the cancel form',
+        load: (c) => c.get('/index.php?page=cancel&circuit=MFN-4444-4441'),
+        selectors: [
+          'form#cancelForm',
+          'form#cancelForm input[type=hidden][name=csrf_token]',
+          'select[name=reason]',
+          'input[name=effective_date]',
+          'input[name=confirm_text]',
+          'input[type=submit][name=submit_cancel]',
+        ],
+        shows: () => 'MFN-4444-4441',
+      },
+      {
+        what: 'a cancellation (posted with the field names and token of the page)',
+        load: (c, dom, round) => cancelAsServed(c, dom, `MFN-4444-445${round + 1}`, round),
+        selectors: ['div.success', 'div.success span.ref'],
+        shows: (round) => `MFN-CAN-00000${round + 1}`,
+      },
+      {
+        what: 'an already-cancelled answer',
+        load: (c, dom, round) => cancelAsServed(c, dom, 'MFN-4444-4449', round),
+        selectors: ['div.warning', 'div.warning span.ref'],
+        shows: () => 'MFN-CAN-944449',
+      },
+    ],
+  });
 
   describe('metrofiber: login, CSRF and notice', function () {
     it('serves the login form with the contract selectors', async function () {

@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { octotelDescriptor } from '../../src/providers/octotel/descriptor.js';
 import { startPracticePortal, type PracticePortal } from '../../src/portals/practice-portals.js';
 import { expectedCircuit, elapse, isoDay } from './support/derived-expectations.js';
+import { describeDrift, fieldsFor } from './support/drift-contract.js';
 import { HtmlInspector } from './support/html-inspector.js';
 import { PortalClient } from './support/portal-client.js';
 import { awayFromStepBoundary, codeAt, wrongCode } from './support/totp-codes.js';
@@ -53,6 +54,45 @@ describe('Octotel practice portal (SPEC.md contract)', function () {
     expect(res.status, res.body).to.equal(302);
     return c;
   }
+
+  describeDrift({
+    name: 'octotel',
+    client: () => client,
+    dom: () => dom,
+    portalUrl: () => portal.url,
+    signedIn,
+    loginPage: { path: '/login', selectors: ['form#login-form', 'input#username[name=username]', 'input#password[name=password]', 'button#login-btn'] },
+    pages: [
+      {
+        what: 'a found circuit',
+        load: (c) => c.get('/circuits?q=OCT444441'),
+        selectors: ['table#results', 'table#results tbody tr.result-row', 'td.circuit', 'td.status', 'td.customer', 'td.address', 'td.speed', 'a.view-link'],
+        shows: () => 'Customer 444441',
+      },
+      { what: 'a circuit not found', load: (c) => c.get('/circuits?q=OCT444440'), selectors: ['p#no-results'], shows: () => 'No circuits match' },
+      { what: 'an invalid number', load: (c) => c.get('/circuits?q=OCT1'), selectors: ['div.alert-error'], shows: () => 'Invalid circuit number' },
+      {
+        what: 'the details of a cancelled circuit',
+        load: (c) => c.get('/circuits/OCT444449'),
+        selectors: ['dl#circuit-detail', 'dd#detail-circuit', 'dd#detail-status', 'dd#detail-customer', 'dd#detail-address', 'dd#detail-speed', 'dd#detail-cancel-ref'],
+        shows: () => 'OCT-CAN-944449',
+      },
+      { what: 'the details of a cancellable circuit', load: (c) => c.get('/circuits/OCT444441'), selectors: ['dl#circuit-detail', 'a#cancel-link'], shows: () => 'Customer 444441' },
+      {
+        what: 'the cancel form',
+        load: (c) => c.get('/circuits/OCT444441/cancel'),
+        selectors: ['form#cancel-form', 'select#reason[name=reason]', 'input#effective-date[name=effective_date]', 'input#confirm[name=confirm][type=checkbox]', 'button#submit-cancel'],
+        shows: () => 'OCT444441',
+      },
+      {
+        what: 'a cancellation (posted with the field names of the page)',
+        load: (c, _dom, round) => c.post(`/circuits/OCT44445${round + 1}/cancel`, fieldsFor(round, { reason: 'other', effective_date: isoDay(0), confirm: 'yes' })),
+        selectors: ['div#cancel-success', 'div#cancel-success span#cancel-ref'],
+        shows: (round) => `OCT-CAN-00000${round + 1}`,
+      },
+      { what: 'an already-cancelled answer', load: (c) => c.post('/circuits/OCT444449/cancel', {}), selectors: ['div.alert-info', 'span#cancel-ref'], shows: () => 'OCT-CAN-944449' },
+    ],
+  });
 
   describe('login', function () {
     before(() => awayFromStepBoundary());
@@ -520,6 +560,7 @@ describe('Octotel practice portal (SPEC.md contract)', function () {
         session_idle_s: 600,
         max_sessions: 5,
         totp_window: 1,
+        drift: false,
       });
       expect((await c.get('/dashboard')).location).to.equal('/login?expired=1');
       // The step used before the reset is accepted again.
@@ -534,7 +575,7 @@ describe('Octotel practice portal (SPEC.md contract)', function () {
     it('returns the whole config on POST and refuses unknown or out-of-range keys with 400', async function () {
       const ok = await client.control('config', { latency_ms: 5, error_rate: 0.5 });
       expect(ok.status).to.equal(200);
-      expect(ok.json).to.deep.equal({ latency_ms: 5, login_delay_ms: 0, error_rate: 0.5, session_idle_s: 600, max_sessions: 5, totp_window: 1 });
+      expect(ok.json).to.deep.equal({ latency_ms: 5, login_delay_ms: 0, error_rate: 0.5, session_idle_s: 600, max_sessions: 5, totp_window: 1, drift: false });
       const bad = [{ nope: 1 }, { error_rate: 1.5 }, { error_rate: -0.1 }, { latency_ms: -1 }, { max_sessions: 0 }, { session_idle_s: 0 }, { totp_window: -1 }, { latency_ms: 'x' }, [1]];
       for (const body of bad) {
         const res = await client.control('config', body);

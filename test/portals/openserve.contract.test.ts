@@ -3,6 +3,7 @@ import type { Browser, BrowserContext, Page, Request as PwRequest } from 'playwr
 import { openserveDescriptor } from '../../src/providers/openserve/descriptor.js';
 import { describeCommonContract, usePortal, type PortalDriver, type ReadCircuit } from './support/common-contract.js';
 import { expectedCircuit, isoDay } from './support/derived-expectations.js';
+import { describeDriftConfig } from './support/drift-contract.js';
 import { launchChromium } from './support/html-inspector.js';
 import type { PortalClient } from './support/portal-client.js';
 
@@ -73,6 +74,7 @@ const driver: PortalDriver = {
 describe('Openserve practice portal (SPEC.md contract)', function () {
   const h = usePortal('openserve', account);
   describeCommonContract(driver, h);
+  describeDriftConfig('openserve', () => h.client, () => h.portal.url);
 
   describe('openserve: sign-in and API over HTTP', function () {
     it('serves the sign-in form with the contract selectors', async function () {
@@ -293,6 +295,45 @@ describe('Openserve practice portal (SPEC.md contract)', function () {
       expect(await toast.textContent()).to.equal('Circuit already cancelled: OSN-CAN-000001');
       expect(await page.locator('div[data-testid=circuit-card] span[data-field=reference]').textContent()).to.equal('OSN-CAN-000001');
       expect((await h.client.stats()).duplicate_cancel_attempts).to.equal(1);
+    });
+
+    it('drift: while on, what the app renders for circuits matches none of its SPEC.md selectors, with the same data; off again, all match', async function () {
+      const selectors = {
+        card: ['div[data-testid=circuit-card]', 'span[data-field=circuit]', 'span[data-field=status]', 'span[data-field=customer]', 'button[data-testid=cancel-button]'],
+        dialog: ['div[role=dialog][data-testid=cancel-dialog]', 'select[name=reason]', 'input[name=effectiveDate]', 'button[data-testid=confirm-cancel]'],
+        toast: ['div[data-testid=toast]'],
+        notFound: ['div[data-testid=not-found]'],
+        failed: ['div[data-testid=search-error]'],
+      };
+      const expectCount = async (group: readonly string[], on: boolean) => {
+        for (const selector of group) {
+          const count = await page.locator(selector).count();
+          if (on) expect(count, `drift on: ${selector}`).to.equal(0);
+          else expect(count, `drift off: ${selector}`).to.be.greaterThan(0);
+        }
+      };
+      for (const [on, number, reference] of [[true, 'OSN4444441', 'OSN-CAN-000001'], [false, 'OSN4444442', 'OSN-CAN-000002']] as const) {
+        await h.client.configure({ drift: on });
+        await page.goto(`${h.portal.url}/app`);
+        // The search box is not a circuit page; the data and the rules stay.
+        expect(await page.locator('input[data-testid=search-input]').count()).to.equal(1);
+        await search(number);
+        await page.getByText(expectedCircuit(number, 'OSN')!.customer, { exact: true }).waitFor();
+        await expectCount(selectors.card, on);
+        await page.getByRole('button', { name: 'Cancel circuit' }).click();
+        await page.getByRole('dialog').waitFor();
+        await expectCount(selectors.dialog, on);
+        await page.getByRole('button', { name: 'Confirm cancellation' }).click();
+        await page.getByText(`Cancellation submitted: ${reference}`).waitFor();
+        await expectCount(selectors.toast, on);
+        await search('OSN4444440');
+        await page.getByText('No circuit found for OSN4444440').waitFor();
+        await expectCount(selectors.notFound, on);
+        await search('OSN44');
+        await page.getByText('Invalid circuit number').waitFor();
+        await expectCount(selectors.failed, on);
+      }
+      expect((await h.client.stats()).cancellations).to.deep.equal({ OSN4444441: 1, OSN4444442: 1 });
     });
 
     it('renders data as text, never as markup', async function () {

@@ -4,20 +4,20 @@ import { providerDescriptors } from '../../src/providers/descriptors.js';
 import { practicePortalNames, startPracticePortal, startPracticePortals } from '../../src/portals/practice-portals.js';
 import { freePort } from '../../src/infra/free-port.js';
 
-const accounts = Object.fromEntries(providerDescriptors.map((d) => [d.name, d.practiceAccount]));
+const accounts = Object.fromEntries(providerDescriptors().map((d) => [d.name, d.practiceAccount]));
 
 describe('portals/practice-portals', function () {
   it('knows exactly the four providers', function () {
-    expect([...practicePortalNames].sort()).to.deep.equal(providerDescriptors.map((d) => d.name).sort());
+    expect([...practicePortalNames()].sort()).to.deep.equal(providerDescriptors().map((d) => d.name).sort());
   });
 
   it('starts all four on their own 127.0.0.1 origins, answers, and closes them all', async function () {
     const fixedPort = await freePort();
     const portals = await startPracticePortals({
-      portals: Object.fromEntries(providerDescriptors.map((d) => [d.name, { port: d.name === 'evotel' ? fixedPort : 0, account: accounts[d.name]! }])),
+      portals: Object.fromEntries(providerDescriptors().map((d) => [d.name, { port: d.name === 'evotel' ? fixedPort : 0, account: accounts[d.name]! }])),
     });
     try {
-      expect(Object.keys(portals.urls)).to.deep.equal(providerDescriptors.map((d) => d.name));
+      expect(Object.keys(portals.urls)).to.deep.equal(providerDescriptors().map((d) => d.name));
       expect(portals.urls.evotel).to.equal(`http://127.0.0.1:${fixedPort}`);
       const origins = new Set(Object.values(portals.urls));
       expect(origins.size).to.equal(4);

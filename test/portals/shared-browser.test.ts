@@ -5,7 +5,7 @@ import { startPracticePortals, type PracticePortals } from '../../src/portals/pr
 import { launchChromium } from './support/html-inspector.js';
 import { awayFromStepBoundary, codeAt } from './support/totp-codes.js';
 
-const accounts = Object.fromEntries(providerDescriptors.map((d) => [d.name, d.practiceAccount]));
+const accounts = Object.fromEntries(providerDescriptors().map((d) => [d.name, d.practiceAccount]));
 
 /** Signs in through each portal's own pages, as a robot would, in one browser context. */
 const signIn: Record<string, (page: Page, url: string) => Promise<void>> = {
@@ -57,7 +57,7 @@ describe('practice portals in one browser (cookies are shared between ports)', f
   let context: BrowserContext;
 
   before(async function () {
-    portals = await startPracticePortals({ portals: Object.fromEntries(providerDescriptors.map((d) => [d.name, { account: d.practiceAccount }])) });
+    portals = await startPracticePortals({ portals: Object.fromEntries(providerDescriptors().map((d) => [d.name, { account: d.practiceAccount }])) });
     browser = await launchChromium();
   });
   after(async function () {

@@ -1,15 +1,17 @@
 import { expect } from 'chai';
-import { EvotelAutomation } from '../../src/providers/evotel/automation.js';
+import { FormPortalAutomation } from '../../src/providers/form-portal/form-portal-automation.js';
+import evotel from '../../src/providers/evotel/index.js';
+import { evotelPortal } from '../../src/providers/evotel/portal-map.js';
 import { describeProviderAutomation } from './provider-automation-suite.js';
 import { rejection } from './provider-test-kit.js';
 
 describeProviderAutomation(
   {
-    automation: new EvotelAutomation(),
+    automation: evotel.automation,
     digitCount: 6,
     circuit: (digits) => `EVO${digits}`,
     portalInvalidNumber: 'EVO12',
-    withDescriptor: (descriptor) => new EvotelAutomation(descriptor),
+    withDescriptor: (descriptor) => new FormPortalAutomation(descriptor, evotelPortal),
   },
   (h) => {
     describe('two-step sign-in', () => {

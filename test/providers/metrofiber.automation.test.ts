@@ -1,14 +1,16 @@
 import { expect } from 'chai';
-import { MetroFiberAutomation } from '../../src/providers/metrofiber/automation.js';
+import { FormPortalAutomation } from '../../src/providers/form-portal/form-portal-automation.js';
+import metrofiber from '../../src/providers/metrofiber/index.js';
+import { metrofiberPortal } from '../../src/providers/metrofiber/portal-map.js';
 import { describeProviderAutomation } from './provider-automation-suite.js';
 
 describeProviderAutomation(
   {
-    automation: new MetroFiberAutomation(),
+    automation: metrofiber.automation,
     digitCount: 8,
     circuit: (digits) => `MFN-${digits.slice(0, 4)}-${digits.slice(4)}`,
     portalInvalidNumber: 'MFN-12',
-    withDescriptor: (descriptor) => new MetroFiberAutomation(descriptor),
+    withDescriptor: (descriptor) => new FormPortalAutomation(descriptor, metrofiberPortal),
   },
   (h) => {
     describe('CSRF token', () => {

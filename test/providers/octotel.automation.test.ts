@@ -1,16 +1,18 @@
 import { expect } from 'chai';
 import { generate } from 'otplib';
-import { OctotelAutomation } from '../../src/providers/octotel/automation.js';
+import { FormPortalAutomation } from '../../src/providers/form-portal/form-portal-automation.js';
+import octotel from '../../src/providers/octotel/index.js';
+import { octotelPortal } from '../../src/providers/octotel/portal-map.js';
 import { describeProviderAutomation } from './provider-automation-suite.js';
 import { rejection } from './provider-test-kit.js';
 
 describeProviderAutomation(
   {
-    automation: new OctotelAutomation(),
+    automation: octotel.automation,
     digitCount: 6,
     circuit: (digits) => `OCT${digits}`,
     portalInvalidNumber: 'OCT12',
-    withDescriptor: (descriptor) => new OctotelAutomation(descriptor),
+    withDescriptor: (descriptor) => new FormPortalAutomation(descriptor, octotelPortal),
   },
   (h) => {
     describe('TOTP', () => {

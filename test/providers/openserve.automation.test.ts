@@ -1,12 +1,14 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { expect } from 'chai';
-import { OpenserveAutomation } from '../../src/providers/openserve/automation.js';
+import { FormPortalAutomation } from '../../src/providers/form-portal/form-portal-automation.js';
+import openserve from '../../src/providers/openserve/index.js';
+import { openservePortal } from '../../src/providers/openserve/portal-map.js';
 import type { ProviderSessionContext } from '../../src/providers/provider.js';
 import { describeProviderAutomation } from './provider-automation-suite.js';
 import { rejection } from './provider-test-kit.js';
 import { testLogger } from '../support/shared-services.js';
 
-const automation = new OpenserveAutomation();
+const automation = openserve.automation;
 
 describeProviderAutomation(
   {
@@ -14,7 +16,7 @@ describeProviderAutomation(
     digitCount: 7,
     circuit: (digits) => `OSN${digits}`,
     portalInvalidNumber: 'OSN12',
-    withDescriptor: (descriptor) => new OpenserveAutomation(descriptor),
+    withDescriptor: (descriptor) => new FormPortalAutomation(descriptor, openservePortal),
   },
   (h) => {
     describe('client-rendered session expiry', () => {

@@ -2,7 +2,7 @@ import { basename } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { expect } from 'chai';
 import type { CancellationResult } from '../../src/providers/provider.js';
-import { ProviderHarness, derived, digitsEnding, fileExists, rejection, untilErrorsInjected, type ProviderTestSpec } from './provider-test-kit.js';
+import { ProviderHarness, derived, digitsEnding, evidenceLabels, fileExists, rejection, untilErrorsInjected, type ProviderTestSpec } from './provider-test-kit.js';
 
 /**
  * The behaviour every provider automation must show against its practice portal (SPEC.md),
@@ -18,7 +18,7 @@ export function describeProviderAutomation(spec: ProviderTestSpec, extra?: (h: P
 
   describe(`${d.label} automation against its practice portal`, function () {
     this.timeout(90_000);
-    const h = new ProviderHarness(spec.automation);
+    const h = new ProviderHarness(spec.automation, spec.practicePortal);
 
     before(async function () {
       this.timeout(60_000);
@@ -45,7 +45,9 @@ export function describeProviderAutomation(spec: ProviderTestSpec, extra?: (h: P
           const session = await h.session();
           const { result, evidence } = await session.validate('j1', number);
           expect(result).to.deep.equal({ found: true, circuit_number: number, status, ...derived(digits), cancellation_reference: null });
-          expect(evidence).to.deep.equal([]);
+          // Evidence point: the page as the portal showed the result.
+          expect(evidenceLabels(evidence)).to.deep.equal(['result']);
+          expect(fileExists(evidence[0])).to.equal(true);
           expect(session.loginCount).to.equal(1);
         });
       }
@@ -131,10 +133,11 @@ export function describeProviderAutomation(spec: ProviderTestSpec, extra?: (h: P
         expect(result.cancelled).to.equal(true);
         expect(result.already_cancelled).to.equal(false);
         expect(result.reference).to.equal(`${prefix}-CAN-000001`);
-        expect(evidence).to.have.length(1);
-        expect(fileExists(evidence[0])).to.equal(true);
-        expect(basename(evidence[0])).to.match(/^job-j7-cancelled-\d{8}T\d{9}Z\.png$/);
-        expect(evidence[0]).to.contain(`/${d.name}/batch-`);
+        // Evidence points: the filled form before the submission, the confirmation after it.
+        expect(evidenceLabels(evidence)).to.deep.equal(['filled-form', 'confirmation']);
+        for (const path of evidence) expect(fileExists(path)).to.equal(true);
+        expect(basename(evidence[1])).to.match(/^job-j7-confirmation-\d{8}T\d{9}Z\.png$/);
+        expect(evidence[1]).to.contain(`/${d.name}/batch-`);
         const stats = await h.control.stats();
         expect(stats.cancellations).to.deep.equal({ [number]: 1 });
         expect(stats.duplicate_cancel_attempts).to.equal(0);
@@ -201,7 +204,8 @@ export function describeProviderAutomation(spec: ProviderTestSpec, extra?: (h: P
         const { result, evidence } = await session.cancel('j1', { circuit_number: number });
         expect(raced).to.equal(1);
         expect(result).to.deep.equal({ found: true, circuit_number: number, cancelled: true, already_cancelled: true, reference: `${prefix}-CAN-000001` });
-        expect(basename(evidence[0])).to.match(/^job-j1-already-cancelled-/);
+        expect(evidenceLabels(evidence)).to.deep.equal(['filled-form', 'already-cancelled']);
+        expect(basename(evidence[1])).to.match(/^job-j1-already-cancelled-/);
         const stats = await h.control.stats();
         expect(stats.duplicate_cancel_attempts).to.equal(1);
         expect(stats.cancellations[number] ?? 0).to.equal(0);
@@ -234,9 +238,170 @@ export function describeProviderAutomation(spec: ProviderTestSpec, extra?: (h: P
         expect(error.code).to.equal('CANCELLATION_REFUSED');
         expect(error.retryable).to.equal(false);
         const evidence = error.details?.evidence as string[];
-        expect(evidence).to.have.length(1);
-        expect(basename(evidence[0])).to.match(/^job-j3-failed-/);
+        expect(evidenceLabels(evidence)).to.deep.equal(['filled-form', 'failed']);
+        expect(basename(evidence[1])).to.match(/^job-j3-failed-/);
+        expect(fileExists(evidence[1])).to.equal(true);
+        expect((await h.control.stats()).cancellations).to.deep.equal({});
+      });
+    });
+
+    describe('submit hooks', () => {
+      it('calls beforeSubmit once, after the read and the filled form, and afterSubmit with the confirmed reference', async () => {
+        const { number } = circuitFor('24', 6);
+        const session = await h.session();
+        const calls: unknown[] = [];
+        const { result } = await session.cancel('j1', { circuit_number: number }, {
+          beforeSubmit: async (circuit) => {
+            // Nothing is submitted yet when the caller is asked.
+            calls.push(['before', circuit, (await h.control.stats()).cancellations[number] ?? 0]);
+            return 'submit';
+          },
+          afterSubmit: async (outcome, reference) => void calls.push(['after', outcome, reference]),
+        });
+        expect(result).to.deep.equal({ found: true, circuit_number: number, cancelled: true, already_cancelled: false, reference: `${prefix}-CAN-000001` });
+        expect(calls).to.deep.equal([['before', number, 0], ['after', 'confirmed', `${prefix}-CAN-000001`]]);
+      });
+
+      it('asks nothing for a circuit that is not cancellable', async () => {
+        const { number } = circuitFor('19', 6);
+        const session = await h.session();
+        const calls: string[] = [];
+        const { result } = await session.cancel('j1', { circuit_number: number }, {
+          beforeSubmit: async () => {
+            calls.push('before');
+            return 'submit';
+          },
+          afterSubmit: async (outcome) => void calls.push(outcome),
+        });
+        expect(result).to.include({ cancelled: true, already_cancelled: true });
+        expect(calls).to.deep.equal([]);
+      });
+
+      it('stops before the submission on a dry run: form filled, nothing cancelled on the portal', async () => {
+        const { number } = circuitFor('25', 6);
+        const session = await h.session();
+        const { result, evidence } = await session.cancel('j1', { circuit_number: number }, { beforeSubmit: async () => 'dry-run' });
+        expect(result).to.deep.equal({ found: true, circuit_number: number, cancelled: false, already_cancelled: false, reference: null, dry_run: true });
+        expect(evidenceLabels(evidence)).to.deep.equal(['filled-form']);
+        const stats = await h.control.stats();
+        expect(stats.cancellations).to.deep.equal({});
+        expect(stats.duplicate_cancel_attempts).to.equal(0);
+        expect((await session.validate('j2', number)).result).to.include({ status: 'active' });
+      });
+
+      it('submits nothing when beforeSubmit throws (the caller\'s fencing)', async () => {
+        const { number } = circuitFor('26', 6);
+        const session = await h.session();
+        const fenced = new Error('fenced: another worker owns this job');
+        const thrown = await session.cancel('j1', { circuit_number: number }, { beforeSubmit: async () => Promise.reject(fenced) }).then(
+          () => expect.fail('expected the cancellation to fail'),
+          (error: unknown) => error,
+        );
+        expect((thrown as Error).message).to.contain('fenced');
+        expect((await h.control.stats()).cancellations).to.deep.equal({});
+      });
+
+      for (const as of ['reset', '503'] as const) {
+        it(`reads the circuit after a lost answer (${as}) instead of submitting again: one cancellation, its reference`, async () => {
+          const { number } = circuitFor('28', as === 'reset' ? 6 : 7);
+          const session = await h.session({ retry: { attempts: 8, baseDelayMs: 20, maxDelayMs: 50 } });
+          await session.login();
+          await h.control.loseCancelAnswers(1, as);
+          const calls: unknown[] = [];
+          const { result, evidence } = await session.cancel('j1', { circuit_number: number }, {
+            beforeSubmit: async () => {
+              calls.push('before');
+              return 'submit';
+            },
+            afterSubmit: async (outcome, reference) => void calls.push([outcome, reference]),
+          });
+          // This job's submission did it: cancelled, not "already cancelled".
+          expect(result).to.deep.equal({ found: true, circuit_number: number, cancelled: true, already_cancelled: false, reference: `${prefix}-CAN-000001` });
+          expect(calls).to.deep.equal(['before', ['unclear', null], ['resolved-by-read', `${prefix}-CAN-000001`]]);
+          expect(evidenceLabels(evidence)).to.deep.equal(['filled-form', 'confirmation']);
+          const stats = await h.control.stats();
+          expect(stats.cancellations).to.deep.equal({ [number]: 1 });
+          expect(stats.duplicate_cancel_attempts).to.equal(0);
+        });
+      }
+
+      it('submits again only when the read after a lost answer finds the circuit still cancellable', async () => {
+        const { number } = circuitFor('32', 7);
+        const session = await h.session({ retry: { attempts: 8, baseDelayMs: 20, maxDelayMs: 50 } });
+        await session.login();
+        let before = 0;
+        // The answer to the first submission is lost before the portal processes it (a 503 in front of it).
+        await h.contexts[h.contexts.length - 1].route(
+          (url) => url.toString().includes('cancel'),
+          async (route) => {
+            if (route.request().method() === 'POST' && before === 1) {
+              before++;
+              await route.fulfill({ status: 503, contentType: route.request().url().includes('/api/') ? 'application/json' : 'text/html', body: '{"error":"Service temporarily unavailable"}' });
+              return;
+            }
+            await route.continue();
+          },
+        );
+        const calls: unknown[] = [];
+        const { result } = await session.cancel('j1', { circuit_number: number }, {
+          beforeSubmit: async () => {
+            before++;
+            calls.push('before');
+            return 'submit';
+          },
+          afterSubmit: async (outcome, reference) => void calls.push([outcome, reference]),
+        });
+        expect(result).to.deep.equal({ found: true, circuit_number: number, cancelled: true, already_cancelled: false, reference: `${prefix}-CAN-000001` });
+        expect(calls).to.deep.equal(['before', ['unclear', null], 'before', ['confirmed', `${prefix}-CAN-000001`]]);
+        const stats = await h.control.stats();
+        expect(stats.cancellations).to.deep.equal({ [number]: 1 });
+        expect(stats.duplicate_cancel_attempts).to.equal(0);
+      });
+    });
+
+    describe('contract canary and drift', () => {
+      const quick = { timeouts: { actionMs: 1_500, navigationMs: 6_000 } };
+
+      it('checkContract passes on the portal as SPEC.md fixes it, with no side effect', async () => {
+        const session = await h.session();
+        await session.checkContract();
+        const stats = await h.control.stats();
+        expect(stats.cancellations).to.deep.equal({});
+        expect(stats.duplicate_cancel_attempts).to.equal(0);
+        expect(stats.logins_ok).to.equal(1);
+      });
+
+      it('checkContract fails on a drifted portal (login still works) with the selector and a secret-free DOM snippet', async () => {
+        await h.control.configure({ drift: true });
+        const session = await h.session(quick);
+        await session.login();
+        const error = await rejection(session.checkContract());
+        expect(error.code).to.equal('PAGE_CONTRACT_MISMATCH');
+        expect(error.retryable).to.equal(false);
+        expect(error.details?.selector).to.be.a('string').and.not.equal('');
+        const snippet = error.details?.dom_snippet as string;
+        expect(snippet).to.be.a('string').and.not.equal('');
+        expect(Buffer.byteLength(snippet)).to.be.at.most(2048);
+        expect(snippet).to.not.contain(d.practiceAccount.password);
+        expect(evidenceLabels(error.details?.evidence as string[])).to.deep.equal(['failed']);
+        await h.control.configure({ drift: false });
+        await session.checkContract();
+        expect(session.loginCount).to.equal(1);
+      });
+
+      it('a job on a drifted portal fails with PAGE_CONTRACT_MISMATCH naming the selector, with evidence of the page', async () => {
+        const { number } = circuitFor('31', 2);
+        await h.control.configure({ drift: true });
+        const session = await h.session(quick);
+        const error = await rejection(session.validate('j5', number));
+        expect(error.code).to.equal('PAGE_CONTRACT_MISMATCH');
+        expect(error.details?.selector).to.be.a('string').and.not.equal('');
+        expect(Buffer.byteLength(error.details?.dom_snippet as string)).to.be.within(1, 2048);
+        const evidence = error.details?.evidence as string[];
+        expect(evidenceLabels(evidence)).to.deep.equal(['failed']);
         expect(fileExists(evidence[0])).to.equal(true);
+        const cancel = await rejection(session.cancel('j6', { circuit_number: number }));
+        expect(cancel.code).to.equal('PAGE_CONTRACT_MISMATCH');
         expect((await h.control.stats()).cancellations).to.deep.equal({});
       });
     });

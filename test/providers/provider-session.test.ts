@@ -1,11 +1,11 @@
 import { basename, dirname, relative } from 'node:path';
 import { expect } from 'chai';
-import { EvotelAutomation } from '../../src/providers/evotel/automation.js';
+import evotel from '../../src/providers/evotel/index.js';
 import { ProviderHarness, fileExists, rejection } from './provider-test-kit.js';
 
 describe('ProviderSession (with the Evotel practice portal)', function () {
   this.timeout(90_000);
-  const h = new ProviderHarness(new EvotelAutomation());
+  const h = new ProviderHarness(evotel.automation);
 
   before(async function () {
     this.timeout(60_000);

@@ -1,12 +1,12 @@
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { expect } from 'chai';
 import { generate } from 'otplib';
 import { chromium, type Browser, type BrowserContext } from 'playwright-core';
 import { defaultChromiumPath } from '../../src/config/settings.js';
 import { RpaError, isRpaError } from '../../src/errors/failures.js';
-import { startPracticePortal, type PracticePortal } from '../../src/portals/practice-portals.js';
+import { startPracticePortal, type PracticePortal, type PracticePortalFactory } from '../../src/portals/practice-portals.js';
 import type { ProviderAutomation, ProviderDescriptor } from '../../src/providers/provider.js';
 import { ProviderSession, type ProviderSessionOptions } from '../../src/providers/provider-session.js';
 import { testLogger, testRoot } from '../support/shared-services.js';
@@ -60,8 +60,13 @@ export class PortalControl {
     return this.call('POST', 'circuits', circuits);
   }
 
-  configure(patch: Record<string, number>): Promise<unknown> {
+  configure(patch: Record<string, number | boolean>): Promise<unknown> {
     return this.call('POST', 'config', patch);
+  }
+
+  /** The practice portals' lost-answer knob (not part of SPEC.md; docs/practice-portals.md). */
+  loseCancelAnswers(count: number, as: 'reset' | '503'): Promise<unknown> {
+    return this.call('POST', 'faults', { lose_cancel_answers: count, as });
   }
 
   async stats(): Promise<PortalStats> {
@@ -114,6 +119,8 @@ export interface ProviderTestSpec {
   portalInvalidNumber: string;
   /** Builds an automation of the same provider with another descriptor. */
   withDescriptor(descriptor: ProviderDescriptor): ProviderAutomation;
+  /** The provider's own practice portal, when it is not one of those src/portals ships. */
+  practicePortal?: PracticePortalFactory;
 }
 
 /** Digits of length `count` ending in `tail`, starting from `seed` for variety. */
@@ -132,7 +139,10 @@ export class ProviderHarness {
   readonly contexts: BrowserContext[] = [];
   private sessions: ProviderSession[] = [];
 
-  constructor(readonly automation: ProviderAutomation) {
+  constructor(
+    readonly automation: ProviderAutomation,
+    private readonly practicePortal?: PracticePortalFactory,
+  ) {
     this.evidenceDir = join(testRoot(), 'evidence');
   }
 
@@ -142,7 +152,12 @@ export class ProviderHarness {
 
   async start(): Promise<void> {
     this.browser = await launchChromium();
-    this.portal = await startPracticePortal(this.descriptor.name, { port: 0, account: this.descriptor.practiceAccount, logger: testLogger });
+    this.portal = await startPracticePortal(this.descriptor.name, {
+      port: 0,
+      account: this.descriptor.practiceAccount,
+      logger: testLogger,
+      factory: this.practicePortal,
+    });
     this.control = new PortalControl(this.portal.url);
   }
 
@@ -202,4 +217,9 @@ export async function untilErrorsInjected(control: PortalControl, count: number,
 
 export function fileExists(path: string): boolean {
   return existsSync(path);
+}
+
+/** The labels of evidence screenshots (`job-<id>-<label>-<time>.png`), in the order they were taken. */
+export function evidenceLabels(paths: readonly string[]): string[] {
+  return paths.map((path) => /^(?:job-.+?|session)-([a-z-]+)-\d{8}T\d{9}Z\.png$/.exec(basename(path))?.[1] ?? basename(path));
 }

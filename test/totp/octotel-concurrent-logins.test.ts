@@ -6,7 +6,7 @@ import { BrowserPoolClient, type BrowserLease } from '../../src/browser/browser-
 import { startBrowserPoolServer, type BrowserPoolServer } from '../../src/browser/browser-pool-server.js';
 import { defaultChromiumPath } from '../../src/config/settings.js';
 import { startPracticePortal, type PracticePortal } from '../../src/portals/practice-portals.js';
-import { OctotelAutomation } from '../../src/providers/octotel/automation.js';
+import octotel from '../../src/providers/octotel/index.js';
 import { octotelDescriptor } from '../../src/providers/octotel/descriptor.js';
 import { ProviderSession } from '../../src/providers/provider-session.js';
 import { stepAt } from '../../src/totp/totp-code.js';
@@ -98,7 +98,7 @@ describe('Octotel: concurrent logins share one TOTP account without replays (rea
           const lease = await client.lease({ timeoutMs: 60_000 });
           leases.push(lease);
           const session = new ProviderSession({
-            automation: new OctotelAutomation(),
+            automation: octotel.automation,
             context: lease.context,
             baseUrl: portal.url,
             credentials: { login: account.login, password: account.password },

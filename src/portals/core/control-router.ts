@@ -4,7 +4,7 @@ import type { PortalState } from './portal-state.js';
 
 /**
  * The control API under `/__sandbox` (JSON, no session, never subject to faults): stats,
- * reset, seeding circuits and the fault/session config.
+ * reset, seeding circuits, the fault/session config, and the lost-answer knob `/faults`.
  */
 export function createControlRouter(state: PortalState): Router {
   const router = express.Router();
@@ -45,6 +45,20 @@ export function createControlRouter(state: PortalState): Router {
     }
     state.config = { ...state.config, ...parsed.patch };
     res.json(state.config);
+  });
+
+  // Not part of SPEC.md: a test knob that loses the answers of cancellations (answer-faults.ts).
+  router.get('/faults', (_req, res) => {
+    res.json(state.answerFaults.document());
+  });
+
+  router.post('/faults', (req, res) => {
+    const error = state.answerFaults.configure(req.body);
+    if (error) {
+      res.status(400).json({ error });
+      return;
+    }
+    res.json(state.answerFaults.document());
   });
 
   router.use((_req, res) => {

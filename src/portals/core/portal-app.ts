@@ -1,5 +1,6 @@
 import express, { type Express, type Request, type Response } from 'express';
 import { createControlRouter } from './control-router.js';
+import { undriftedFields } from './drift.js';
 import { faultsMiddleware } from './faults.js';
 import { documentPage, html } from './html.js';
 import type { PortalState } from './portal-state.js';
@@ -14,8 +15,9 @@ export function unavailableHtml(_req: Request, res: Response): void {
 
 /**
  * An Express app with what every portal shares: the control API, faults, form and JSON
- * bodies. The portal adds its routes with `routes`; unknown paths answer 404 and a thrown
- * error 500, both as HTML (as JSON under `jsonPrefix`).
+ * bodies (field names of drifted forms read back as the contract names them). The portal
+ * adds its routes with `routes`; unknown paths answer 404 and a thrown error 500, both as
+ * HTML (as JSON under `jsonPrefix`).
  */
 export function createPortalApp(
   state: PortalState,
@@ -29,6 +31,7 @@ export function createPortalApp(
   app.use(faultsMiddleware(state, options.unavailable ?? unavailableHtml));
   app.use(express.urlencoded({ extended: false, limit: '100kb' }));
   app.use(express.json({ limit: '100kb' }));
+  app.use(undriftedFields(state));
   app.use((_req, res, next) => {
     res.set('Cache-Control', 'no-store');
     next();

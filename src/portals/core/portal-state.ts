@@ -1,11 +1,13 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { AnswerFaults } from './answer-faults.js';
 import { CircuitBook } from './circuit-book.js';
+import type { PortalCircuitFormat } from './contract.js';
 import { DEFAULT_PORTAL_CONFIG, type PortalConfig } from './portal-config.js';
 import { PortalStats } from './portal-stats.js';
 import { SessionStore } from './session-store.js';
 
 /**
- * Everything one practice portal keeps in memory: config, stats, circuits and sessions.
+ * Everything one practice portal keeps in memory: config, stats, circuits, sessions and faults.
  * Portal-specific state (TOTP steps, pre-auths, the MetroFiber notice) registers a reset
  * hook so `POST /__sandbox/reset` clears it too.
  */
@@ -14,14 +16,15 @@ export class PortalState {
   stats = new PortalStats();
   readonly sessions: SessionStore;
   readonly circuits: CircuitBook;
+  /** The `/__sandbox/faults` knob: cancellations whose answer is lost (not part of SPEC.md). */
+  readonly answerFaults = new AnswerFaults();
   private readonly resetHooks: Array<() => void> = [];
 
   constructor(
     readonly name: string,
-    circuitPattern: RegExp,
-    referencePrefix: string,
+    format: PortalCircuitFormat,
   ) {
-    this.circuits = new CircuitBook(circuitPattern, referencePrefix);
+    this.circuits = new CircuitBook(format.pattern, format.prefix);
     this.sessions = new SessionStore(() => this.config.session_idle_s * 1000);
   }
 
@@ -34,6 +37,7 @@ export class PortalState {
     this.stats = new PortalStats();
     this.sessions.clear();
     this.circuits.reset();
+    this.answerFaults.reset();
     for (const hook of this.resetHooks) hook();
   }
 

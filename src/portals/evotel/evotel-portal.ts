@@ -1,12 +1,14 @@
 import type { Express, Request, Response } from 'express';
-import { evotelDescriptor } from '../../providers/evotel/descriptor.js';
 import { isCancelReason, isCancellable, type Circuit, type CircuitStatus } from '../core/circuit.js';
 import { clearCookie, readCookie, setCookie } from '../core/cookies.js';
 import { completeSignIn } from '../core/sign-in.js';
 import { bodyField, queryField } from '../core/form-fields.js';
 import { documentPage, html, type SafeHtml } from '../core/html.js';
 import { effectiveDateError, formatIsoDate, parseIsoDate, todayLocal } from '../core/local-date.js';
-import { createPortalApp } from '../core/portal-app.js';
+import { EVOTEL_CIRCUITS } from '../core/contract.js';
+import { loseCancelAnswer } from '../core/answer-faults.js';
+import { driftable } from '../core/drift.js';
+import { createPortalApp, unavailableHtml } from '../core/portal-app.js';
 import { PortalState } from '../core/portal-state.js';
 import { reasonOptions } from '../core/reason-options.js';
 import { currentSession, optionalSession, sessionGuard } from '../core/session-guard.js';
@@ -91,7 +93,7 @@ ${values.error ? html`<div class="validation-error">${values.error}</div>` : ''}
 
 /** The Evotel practice portal (SPEC.md "Evotel"): two-step sign-in, cancellation as a ticket. */
 export function createEvotelPortal(account: PracticeAccount): { app: Express; state: PortalState } {
-  const state = new PortalState('evotel', evotelDescriptor.circuitPattern, evotelDescriptor.referencePrefix);
+  const state = new PortalState('evotel', EVOTEL_CIRCUITS);
   const preAuths = new PreAuthStore<{ username: string }>(PREAUTH_TTL_S * 1000);
   state.onReset(() => preAuths.clear());
 
@@ -100,7 +102,7 @@ export function createEvotelPortal(account: PracticeAccount): { app: Express; st
 
   const circuitError = (res: Response, kind: 'invalid' | 'not_found', user: string) => {
     const body = kind === 'invalid' ? html`<div class="validation-error">Invalid circuit number</div>` : html`<div id="empty">No services found</div>`;
-    res.status(kind === 'invalid' ? 400 : 404).type('html').send(page('Service', body, user));
+    res.status(kind === 'invalid' ? 400 : 404).type('html').send(page('Service', driftable(state, body), user));
   };
 
   const app = createPortalApp(state, (app) => {
@@ -181,14 +183,14 @@ export function createEvotelPortal(account: PracticeAccount): { app: Express; st
           result = matches.length ? html`<div class="service-list">${matches.map(serviceItem)}</div>` : html`<div id="empty">No services found</div>`;
         }
       }
-      res.type('html').send(page('Services', html`<h2>Services</h2>${searchForm(type, query)}${result}`, user));
+      res.type('html').send(page('Services', html`<h2>Services</h2>${searchForm(type, query)}${driftable(state, result)}`, user));
     });
 
     app.get('/services/:number/cancel', guard, (req, res) => {
       const user = currentSession(res).login;
       const found = state.circuits.lookup(String(req.params.number));
       if (found.kind !== 'found') return circuitError(res, found.kind, user);
-      res.type('html').send(page('Request cancellation', cancelForm(found.circuit), user));
+      res.type('html').send(page('Request cancellation', driftable(state, cancelForm(found.circuit)), user));
     });
 
     app.post('/services/:number/cancel', guard, (req, res) => {
@@ -201,7 +203,7 @@ export function createEvotelPortal(account: PracticeAccount): { app: Express; st
         res.type('html').send(
           page(
             'Request cancellation',
-            html`<div id="ticket-exists">A cancellation ticket already exists for ${circuit.circuitNumber}: <span id="ticket-number">${circuit.reference}</span></div>`,
+            driftable(state, html`<div id="ticket-exists">A cancellation ticket already exists for ${circuit.circuitNumber}: <span id="ticket-number">${circuit.reference}</span></div>`),
             user,
           ),
         );
@@ -212,16 +214,17 @@ export function createEvotelPortal(account: PracticeAccount): { app: Express; st
       const comment = bodyField(req, 'comment');
       const error = !isCancelReason(reason) ? 'Please choose a reason' : effectiveDateError(effectiveDate, parseIsoDate, 'YYYY-MM-DD');
       if (error) {
-        res.type('html').send(page('Request cancellation', cancelForm(circuit, { reason, effectiveDate, comment, error }), user));
+        res.type('html').send(page('Request cancellation', driftable(state, cancelForm(circuit, { reason, effectiveDate, comment, error })), user));
         return;
       }
       const outcome = state.circuits.cancel(circuit.circuitNumber);
       if (outcome.kind !== 'cancelled') throw new Error(`unexpected cancel outcome ${outcome.kind}`);
       state.stats.countCancellation(circuit.circuitNumber);
+      if (loseCancelAnswer(state.answerFaults, req, res, unavailableHtml)) return;
       res.type('html').send(
         page(
           'Ticket created',
-          html`<div id="ticket">Your cancellation request for ${circuit.circuitNumber} was logged as ticket <span id="ticket-number">${outcome.circuit.reference}</span>.</div>`,
+          driftable(state, html`<div id="ticket">Your cancellation request for ${circuit.circuitNumber} was logged as ticket <span id="ticket-number">${outcome.circuit.reference}</span>.</div>`),
           user,
         ),
       );

@@ -1,12 +1,14 @@
 import type { Express, Request, Response } from 'express';
-import { metrofiberDescriptor } from '../../providers/metrofiber/descriptor.js';
 import { isCancelReason, isCancellable, type Circuit } from '../core/circuit.js';
 import { clearCookie, readCookie } from '../core/cookies.js';
 import { completeSignIn } from '../core/sign-in.js';
 import { bodyField, queryField } from '../core/form-fields.js';
 import { documentPage, html, type SafeHtml } from '../core/html.js';
 import { effectiveDateError, formatDmyDate, parseDmyDate, todayLocal } from '../core/local-date.js';
-import { createPortalApp } from '../core/portal-app.js';
+import { METROFIBER_CIRCUITS } from '../core/contract.js';
+import { loseCancelAnswer } from '../core/answer-faults.js';
+import { driftable } from '../core/drift.js';
+import { createPortalApp, unavailableHtml } from '../core/portal-app.js';
 import { PortalState } from '../core/portal-state.js';
 import { reasonOptions } from '../core/reason-options.js';
 import { optionalSession } from '../core/session-guard.js';
@@ -34,7 +36,7 @@ function page(title: string, body: SafeHtml, signedIn = false): string {
 
 /** The MetroFiber practice portal (SPEC.md "MetroFiber"): legacy forms with CSRF tokens and a notice page. */
 export function createMetrofiberPortal(account: PracticeAccount): { app: Express; state: PortalState } {
-  const state = new PortalState('metrofiber', metrofiberDescriptor.circuitPattern, metrofiberDescriptor.referencePrefix);
+  const state = new PortalState('metrofiber', METROFIBER_CIRCUITS);
   const csrf = new CsrfTokens();
   let notice: NoticeState = 'not_shown';
   state.onReset(() => {
@@ -76,7 +78,7 @@ ${error ? html`<div class="error">${error}</div>` : ''}
 <input type="hidden" name="page" value="search">
 Circuit: <input type="text" name="circuit" value="${query}"> <input type="submit" value="Search">
 </form>
-${result}`,
+${driftable(state, result)}`,
       true,
     );
 
@@ -95,7 +97,7 @@ ${result}`,
   const noRecords = html`<table class="no-data-grid" border="1"><tr><td class="no-data">No records found</td></tr></table>`;
 
   const cancelPage = (session: Session, c: Circuit, values: { reason?: string; effectiveDate?: string; confirmText?: string; error?: string } = {}) =>
-    page(
+    circuitPage(
       'Cancel circuit',
       html`<h2>Cancel circuit ${c.circuitNumber}</h2>
 ${values.error ? html`<div class="error">${values.error}</div>` : ''}
@@ -108,10 +110,11 @@ ${values.error ? html`<div class="error">${values.error}</div>` : ''}
 <tr><td></td><td><input type="submit" name="submit_cancel" value="Cancel circuit"></td></tr>
 </table>
 </form>`,
-      true,
     );
 
   const send = (res: Response, body: string, status = 200) => res.status(status).type('html').send(body);
+  /** A signed-in page about a circuit (search results, cancel forms and their answers): these drift. */
+  const circuitPage = (title: string, body: SafeHtml) => page(title, driftable(state, body), true);
 
   /** The live session, or the expired redirect (undefined then: the response is sent). */
   const requireSession = (req: Request, res: Response): Session | undefined => {
@@ -155,8 +158,8 @@ ${values.error ? html`<div class="error">${values.error}</div>` : ''}
   const handleCancel = (req: Request, res: Response, session: Session) => {
     const number = queryField(req, 'circuit') ?? '';
     const found = state.circuits.lookup(number);
-    if (found.kind === 'invalid') return send(res, page('Cancel circuit', html`<div class="error">Invalid circuit number</div>`, true), 400);
-    if (found.kind === 'not_found') return send(res, page('Cancel circuit', noRecords, true), 404);
+    if (found.kind === 'invalid') return send(res, circuitPage('Cancel circuit', html`<div class="error">Invalid circuit number</div>`), 400);
+    if (found.kind === 'not_found') return send(res, circuitPage('Cancel circuit', noRecords), 404);
     const circuit = found.circuit;
     if (req.method === 'GET') return send(res, cancelPage(session, circuit));
     const reason = bodyField(req, 'reason');
@@ -169,7 +172,7 @@ ${values.error ? html`<div class="error">${values.error}</div>` : ''}
       state.stats.duplicate_cancel_attempts++;
       return send(
         res,
-        page('Cancel circuit', html`<div class="warning">Circuit ${circuit.circuitNumber} is already cancelled. Reference: <span class="ref">${circuit.reference}</span></div>`, true),
+        circuitPage('Cancel circuit', html`<div class="warning">Circuit ${circuit.circuitNumber} is already cancelled. Reference: <span class="ref">${circuit.reference}</span></div>`),
       );
     }
     const error = !isCancelReason(reason)
@@ -181,10 +184,8 @@ ${values.error ? html`<div class="error">${values.error}</div>` : ''}
     const outcome = state.circuits.cancel(circuit.circuitNumber);
     if (outcome.kind !== 'cancelled') throw new Error(`unexpected cancel outcome ${outcome.kind}`);
     state.stats.countCancellation(circuit.circuitNumber);
-    send(
-      res,
-      page('Cancel circuit', html`<div class="success">Cancellation of ${circuit.circuitNumber} accepted. Reference: <span class="ref">${outcome.circuit.reference}</span></div>`, true),
-    );
+    if (loseCancelAnswer(state.answerFaults, req, res, unavailableHtml)) return;
+    send(res, circuitPage('Cancel circuit', html`<div class="success">Cancellation of ${circuit.circuitNumber} accepted. Reference: <span class="ref">${outcome.circuit.reference}</span></div>`));
   };
 
   const app = createPortalApp(state, (app) => {

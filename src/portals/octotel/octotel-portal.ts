@@ -1,12 +1,14 @@
 import type { Express, Request, Response } from 'express';
-import { octotelDescriptor } from '../../providers/octotel/descriptor.js';
 import { isCancelReason, isCancellable, type Circuit } from '../core/circuit.js';
 import { clearCookie, readCookie, setCookie } from '../core/cookies.js';
 import { completeSignIn } from '../core/sign-in.js';
 import { bodyField, queryField } from '../core/form-fields.js';
 import { documentPage, html, type SafeHtml } from '../core/html.js';
 import { effectiveDateError, formatIsoDate, parseIsoDate, todayLocal } from '../core/local-date.js';
-import { createPortalApp } from '../core/portal-app.js';
+import { OCTOTEL_CIRCUITS } from '../core/contract.js';
+import { driftable } from '../core/drift.js';
+import { loseCancelAnswer } from '../core/answer-faults.js';
+import { createPortalApp, unavailableHtml } from '../core/portal-app.js';
 import { PortalState } from '../core/portal-state.js';
 import { reasonOptions } from '../core/reason-options.js';
 import { currentSession, optionalSession, sessionGuard } from '../core/session-guard.js';
@@ -95,7 +97,7 @@ ${values.error ? html`<div class="alert-error">${values.error}</div>` : ''}
 /** The Octotel practice portal (SPEC.md "Octotel"): server-rendered pages, TOTP second factor. */
 export function createOctotelPortal(account: PracticeAccount): { app: Express; state: PortalState } {
   if (!account.totpSecret) throw new Error('the Octotel practice account needs a TOTP secret');
-  const state = new PortalState('octotel', octotelDescriptor.circuitPattern, octotelDescriptor.referencePrefix);
+  const state = new PortalState('octotel', OCTOTEL_CIRCUITS);
   const totp = new TotpVerifier(account.totpSecret);
   const preAuths = new PreAuthStore<PreAuth>(PREAUTH_TTL_S * 1000);
   state.onReset(() => {
@@ -111,7 +113,7 @@ export function createOctotelPortal(account: PracticeAccount): { app: Express; s
       kind === 'invalid'
         ? html`<div class="alert-error">Invalid circuit number</div>`
         : html`<p id="no-results">No circuits match</p>`;
-    res.status(kind === 'invalid' ? 400 : 404).type('html').send(page('Circuit', html`${nav(username)}${body}`));
+    res.status(kind === 'invalid' ? 400 : 404).type('html').send(page('Circuit', html`${nav(username)}${driftable(state, body)}`));
   };
 
   const app = createPortalApp(state, (app) => {
@@ -210,7 +212,7 @@ export function createOctotelPortal(account: PracticeAccount): { app: Express; s
 <label for="q">Circuit number</label> <input id="q" name="q" type="text" value="${q}">
 <button id="search-btn" type="submit">Search</button>
 </form>
-${result}`,
+${driftable(state, result)}`,
         ),
       );
     });
@@ -219,14 +221,14 @@ ${result}`,
       const user = currentSession(res).login;
       const found = state.circuits.lookup(String(req.params.number));
       if (found.kind !== 'found') return sendCircuitError(res, found.kind, user);
-      res.type('html').send(page('Circuit', html`${nav(user)}<h2>Circuit ${found.circuit.circuitNumber}</h2>${detailList(found.circuit)}`));
+      res.type('html').send(page('Circuit', html`${nav(user)}${driftable(state, html`<h2>Circuit ${found.circuit.circuitNumber}</h2>${detailList(found.circuit)}`)}`));
     });
 
     app.get('/circuits/:number/cancel', guard, (req, res) => {
       const user = currentSession(res).login;
       const found = state.circuits.lookup(String(req.params.number));
       if (found.kind !== 'found') return sendCircuitError(res, found.kind, user);
-      res.type('html').send(page('Cancel circuit', html`${nav(user)}${cancelForm(found.circuit)}`));
+      res.type('html').send(page('Cancel circuit', html`${nav(user)}${driftable(state, cancelForm(found.circuit))}`));
     });
 
     app.post('/circuits/:number/cancel', guard, (req, res) => {
@@ -239,7 +241,7 @@ ${result}`,
         res.type('html').send(
           page(
             'Cancel circuit',
-            html`${nav(user)}<div class="alert-info">Circuit already cancelled. Reference: <span id="cancel-ref">${circuit.reference}</span></div>`,
+            html`${nav(user)}${driftable(state, html`<div class="alert-info">Circuit already cancelled. Reference: <span id="cancel-ref">${circuit.reference}</span></div>`)}`,
           ),
         );
         return;
@@ -252,17 +254,21 @@ ${result}`,
           ? 'Please confirm the cancellation'
           : effectiveDateError(effectiveDate, parseIsoDate, 'YYYY-MM-DD');
       if (error) {
-        res.type('html').send(page('Cancel circuit', html`${nav(user)}${cancelForm(circuit, { reason, effectiveDate, error })}`));
+        res.type('html').send(page('Cancel circuit', html`${nav(user)}${driftable(state, cancelForm(circuit, { reason, effectiveDate, error }))}`));
         return;
       }
       const outcome = state.circuits.cancel(circuit.circuitNumber);
       if (outcome.kind !== 'cancelled') throw new Error(`unexpected cancel outcome ${outcome.kind}`);
       state.stats.countCancellation(circuit.circuitNumber);
+      if (loseCancelAnswer(state.answerFaults, req, res, unavailableHtml)) return;
       res.type('html').send(
         page(
           'Cancellation submitted',
-          html`${nav(user)}<div id="cancel-success">Cancellation submitted for ${circuit.circuitNumber}. Reference: <span id="cancel-ref">${outcome.circuit.reference}</span></div>
+          html`${nav(user)}${driftable(
+            state,
+            html`<div id="cancel-success">Cancellation submitted for ${circuit.circuitNumber}. Reference: <span id="cancel-ref">${outcome.circuit.reference}</span></div>
 <p><a href="/circuits/${circuit.circuitNumber}">Back to circuit</a></p>`,
+          )}`,
         ),
       );
     });

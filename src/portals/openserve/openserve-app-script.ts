@@ -1,13 +1,18 @@
 /**
  * The script of Openserve's `/app` page. It holds no data: it fetches a circuit from the JSON
  * API about 200 ms after a search (the real portal debounces) and renders it with
- * textContent only, so portal data can never become markup.
+ * textContent only, so portal data can never become markup. With the page's `portal-drift`
+ * meta on, what it renders for circuits (card, dialog, toast, outcomes) carries renamed
+ * test hooks, field names and classes, as after a redesign (core/drift.ts does the same
+ * server-side); the session-expired box is a login signal and keeps its name.
  */
 export const OPENSERVE_APP_SCRIPT = String.raw`
 (function () {
   'use strict';
   var SEARCH_DELAY_MS = 200;
   var today = document.querySelector('meta[name="portal-today"]').getAttribute('content');
+  var drift = document.querySelector('meta[name="portal-drift"]').getAttribute('content') === 'on';
+  var DRIFTED = ['id', 'class', 'name', 'data-testid', 'data-field'];
   var form = document.querySelector('[data-testid="search-form"]');
   var input = document.querySelector('[data-testid="search-input"]');
   var result = document.getElementById('result');
@@ -16,7 +21,10 @@ export const OPENSERVE_APP_SCRIPT = String.raw`
 
   function el(tag, attrs, text) {
     var node = document.createElement(tag);
-    Object.keys(attrs || {}).forEach(function (name) { node.setAttribute(name, attrs[name]); });
+    Object.keys(attrs || {}).forEach(function (name) {
+      var value = drift && DRIFTED.indexOf(name) >= 0 ? 'rd-' + attrs[name] : attrs[name];
+      node.setAttribute(name, value);
+    });
     if (text !== undefined) node.textContent = text;
     return node;
   }
@@ -29,7 +37,8 @@ export const OPENSERVE_APP_SCRIPT = String.raw`
   }
 
   function sessionExpired() {
-    var box = el('div', { 'data-testid': 'session-expired' }, 'Your session has expired. ');
+    var box = el('div', {}, 'Your session has expired. ');
+    box.setAttribute('data-testid', 'session-expired');
     box.appendChild(el('a', { href: '/signin' }, 'Sign in again'));
     result.replaceChildren(box);
   }

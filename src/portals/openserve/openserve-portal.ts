@@ -1,11 +1,12 @@
 import express, { type Express, type Request, type Response } from 'express';
-import { openserveDescriptor } from '../../providers/openserve/descriptor.js';
 import { isCancelReason, type Circuit } from '../core/circuit.js';
 import { clearCookie, readCookie } from '../core/cookies.js';
 import { completeSignIn } from '../core/sign-in.js';
 import { bodyField, field, queryField } from '../core/form-fields.js';
 import { documentPage, html, raw } from '../core/html.js';
 import { effectiveDateError, formatIsoDate, parseIsoDate, todayLocal } from '../core/local-date.js';
+import { OPENSERVE_CIRCUITS } from '../core/contract.js';
+import { loseCancelAnswer } from '../core/answer-faults.js';
 import { createPortalApp, UNAVAILABLE_TEXT, unavailableHtml } from '../core/portal-app.js';
 import { PortalState } from '../core/portal-state.js';
 import { optionalSession, sessionGuard } from '../core/session-guard.js';
@@ -36,7 +37,7 @@ ${options.error ? html`<div data-testid="signin-error" role="alert">${options.er
   );
 }
 
-function appPage(): string {
+function appPage(drift: boolean): string {
   return documentPage(
     'Openserve Wholesale',
     html`<header><h1>Openserve Wholesale</h1>
@@ -50,16 +51,19 @@ function appPage(): string {
 <div id="result"></div>
 </main>
 <script>${raw(OPENSERVE_APP_SCRIPT)}</script>`,
-    html`<meta name="portal-today" content="${formatIsoDate(todayLocal())}">`,
+    html`<meta name="portal-today" content="${formatIsoDate(todayLocal())}"><meta name="portal-drift" content="${drift ? 'on' : 'off'}">`,
   );
 }
 
 /** The Openserve practice portal (SPEC.md "Openserve"): a client-rendered page over a JSON API. */
 export function createOpenservePortal(account: PracticeAccount): { app: Express; state: PortalState } {
-  const state = new PortalState('openserve', openserveDescriptor.circuitPattern, openserveDescriptor.referencePrefix);
+  const state = new PortalState('openserve', OPENSERVE_CIRCUITS);
 
+  const unavailableJson = (_req: Request, res: Response) => {
+    res.json({ error: UNAVAILABLE_TEXT });
+  };
   const unavailable = (req: Request, res: Response) => {
-    if (req.path.startsWith('/api/')) res.json({ error: UNAVAILABLE_TEXT });
+    if (req.path.startsWith('/api/')) unavailableJson(req, res);
     else unavailableHtml(req, res);
   };
 
@@ -100,6 +104,7 @@ export function createOpenservePortal(account: PracticeAccount): { app: Express;
     const outcome = state.circuits.cancel(circuit.circuitNumber);
     if (outcome.kind !== 'cancelled') throw new Error(`unexpected cancel outcome ${outcome.kind}`);
     state.stats.countCancellation(circuit.circuitNumber);
+    if (loseCancelAnswer(state.answerFaults, req, res, unavailableJson)) return;
     res.json({ reference: outcome.circuit.reference, circuit: circuitJson(outcome.circuit) });
   });
 
@@ -140,7 +145,7 @@ export function createOpenservePortal(account: PracticeAccount): { app: Express;
       });
 
       app.get('/app', sessionGuard(state, OPENSERVE_SESSION_COOKIE, (_req, res) => res.redirect(302, '/signin?expired=1')), (_req, res) => {
-        res.type('html').send(appPage());
+        res.type('html').send(appPage(state.config.drift));
       });
 
       app.use('/api', api);

@@ -171,6 +171,7 @@ export function describeCommonContract(driver: PortalDriver, h: PortalHarness): 
         session_idle_s: 600,
         max_sessions: 5,
         totp_window: 1,
+        drift: false,
       });
       const res = await c.get(driver.guardedPath);
       expect(res.status).to.equal(302);
@@ -181,10 +182,35 @@ export function describeCommonContract(driver: PortalDriver, h: PortalHarness): 
       expect(await driver.cancel(again, h.dom, driver.number('62'))).to.deep.equal({ already: false, reference: `${driver.prefix}-CAN-000001` });
     });
 
+    it('faults knob (not in SPEC.md): carries out the next cancellations, then loses their answers; reset clears it', async function () {
+      const c = await signedIn();
+      expect(await fetch(`${h.portal.url}/__sandbox/faults`).then((r) => r.json())).to.deep.equal({ lose_cancel_answers: 0, as: 'reset' });
+      for (const [as, digits] of [['503', '71'], ['reset', '72']] as const) {
+        const set = await h.client.control('faults', { lose_cancel_answers: 1, as });
+        expect(set).to.deep.equal({ status: 200, json: { lose_cancel_answers: 1, as } });
+        await driver.cancel(c, h.dom, driver.number(digits)).then(
+          () => expect.fail(`the answer (${as}) should have been lost`),
+          () => undefined,
+        );
+        expect(await driver.read(c, h.dom, driver.number(digits))).to.include({ status: driver.showStatus('cancelled'), cancellable: false });
+      }
+      const stats = await h.client.stats();
+      expect(stats.cancellations).to.deep.equal({ [driver.number('71')]: 1, [driver.number('72')]: 1 });
+      expect(stats.duplicate_cancel_attempts).to.equal(0);
+      // Used up: the next answer arrives.
+      expect(await driver.cancel(c, h.dom, driver.number('73'))).to.deep.equal({ already: false, reference: `${driver.prefix}-CAN-000003` });
+      for (const bad of [{ lose_cancel_answers: -1 }, { lose_cancel_answers: 1.5 }, { as: 'timeout' }, { other: 1 }, [1]]) {
+        expect((await h.client.control('faults', bad)).status, JSON.stringify(bad)).to.equal(400);
+      }
+      await h.client.control('faults', { lose_cancel_answers: 5, as: '503' });
+      await h.client.reset();
+      expect(await fetch(`${h.portal.url}/__sandbox/faults`).then((r) => r.json())).to.deep.equal({ lose_cancel_answers: 0, as: 'reset' });
+    });
+
     it('config: GET returns it, POST returns the whole config, unknown or out-of-range keys answer 400', async function () {
       const ok = await h.client.control('config', { login_delay_ms: 10, max_sessions: 7 });
       expect(ok.status).to.equal(200);
-      expect(ok.json).to.deep.equal({ latency_ms: 0, login_delay_ms: 10, error_rate: 0, session_idle_s: 600, max_sessions: 7, totp_window: 1 });
+      expect(ok.json).to.deep.equal({ latency_ms: 0, login_delay_ms: 10, error_rate: 0, session_idle_s: 600, max_sessions: 7, totp_window: 1, drift: false });
       for (const body of [{ bogus: 1 }, { error_rate: 2 }, { max_sessions: 0 }, { latency_ms: -5 }, { session_idle_s: 'x' }, null]) {
         expect((await h.client.control('config', body)).status, JSON.stringify(body)).to.equal(400);
       }

@@ -81,7 +81,7 @@ export class PortalClient {
     return { status: res.status, json: await res.json() };
   }
 
-  async configure(patch: Record<string, number>): Promise<void> {
+  async configure(patch: Record<string, number | boolean>): Promise<void> {
     const res = await this.control('config', patch);
     if (res.status !== 200) throw new Error(`config answered ${res.status}: ${JSON.stringify(res.json)}`);
   }
