@@ -1,21 +1,15 @@
 import type { RequestListener } from 'node:http';
 import type { Logger } from '../logger.js';
 import { silentLogger } from '../logger.js';
+import type { PracticeAccount } from './core/practice-account.js';
+
+export type { PracticeAccount };
 import { listen } from './core/portal-server.js';
 import { createEvotelPortal } from './evotel/evotel-portal.js';
 import { createMetrofiberPortal } from './metrofiber/metrofiber-portal.js';
 import { createOctotelPortal } from './octotel/octotel-portal.js';
 import { createOpenservePortal } from './openserve/openserve-portal.js';
 
-/**
- * The one account of a practice portal. `login` is the username (Octotel, Evotel) or the
- * e-mail (Openserve, MetroFiber); `totpSecret` (base32) is required by Octotel only.
- */
-export interface PracticeAccount {
-  login: string;
-  password: string;
-  totpSecret?: string;
-}
 
 /** One running practice portal. */
 export interface PracticePortal {

@@ -1,7 +1,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { backoffMs } from '../errors/backoff.js';
 import { RpaError, hasScope } from '../errors/failures.js';
-import type { ProviderSessionContext } from './provider.js';
+import type { Logger } from '../logger.js';
 
 /** How a step that met a portal 503 is retried: bounded attempts, exponential backoff, jitter. */
 export interface RetryPolicy {
@@ -27,7 +27,7 @@ export function portalHiccup(what: string, status = 503): RpaError {
  * When the portal is still down after the last attempt, throws PORTAL_UNAVAILABLE.
  */
 export async function withPortalRetry<T>(
-  ctx: Pick<ProviderSessionContext, 'retry' | 'logger'>,
+  ctx: { retry?: Partial<RetryPolicy>; logger: Logger },
   operation: string,
   step: (attempt: number) => Promise<T>,
 ): Promise<T> {

@@ -1,4 +1,3 @@
-import type { ProviderSessionContext } from './provider.js';
 
 /** Time limits every automation applies to the portal; all in milliseconds. */
 export interface ProviderTimeouts {
@@ -16,6 +15,6 @@ export const defaultProviderTimeouts: ProviderTimeouts = {
   loginMs: 60_000,
 };
 
-export function resolveTimeouts(ctx: Pick<ProviderSessionContext, 'timeouts'>): ProviderTimeouts {
+export function resolveTimeouts(ctx: { timeouts?: Partial<ProviderTimeouts> }): ProviderTimeouts {
   return { ...defaultProviderTimeouts, ...ctx.timeouts };
 }

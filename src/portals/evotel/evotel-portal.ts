@@ -13,7 +13,7 @@ import { PortalState } from '../core/portal-state.js';
 import { reasonOptions } from '../core/reason-options.js';
 import { currentSession, optionalSession, sessionGuard } from '../core/session-guard.js';
 import { PreAuthStore } from '../core/session-store.js';
-import type { PracticeAccount } from '../practice-portals.js';
+import type { PracticeAccount } from '../core/practice-account.js';
 
 /** Session cookie (SPEC.md: names differ per portal, since browsers share cookies between ports). */
 export const EVOTEL_SESSION_COOKIE = 'evotel_auth';

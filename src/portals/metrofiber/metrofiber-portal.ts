@@ -13,7 +13,7 @@ import { PortalState } from '../core/portal-state.js';
 import { reasonOptions } from '../core/reason-options.js';
 import { optionalSession } from '../core/session-guard.js';
 import type { Session } from '../core/session-store.js';
-import type { PracticeAccount } from '../practice-portals.js';
+import type { PracticeAccount } from '../core/practice-account.js';
 import { CsrfTokens } from './csrf-tokens.js';
 
 /** Session cookie (SPEC.md: names differ per portal, since browsers share cookies between ports). */

@@ -14,7 +14,7 @@ import { reasonOptions } from '../core/reason-options.js';
 import { currentSession, optionalSession, sessionGuard } from '../core/session-guard.js';
 import { PreAuthStore } from '../core/session-store.js';
 import { TotpVerifier } from '../core/totp.js';
-import type { PracticeAccount } from '../practice-portals.js';
+import type { PracticeAccount } from '../core/practice-account.js';
 
 /** Session cookie (SPEC.md: names differ per portal, since browsers share cookies between ports). */
 export const OCTOTEL_SESSION_COOKIE = 'octotel_session';

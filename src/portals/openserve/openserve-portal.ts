@@ -10,7 +10,7 @@ import { loseCancelAnswer } from '../core/answer-faults.js';
 import { createPortalApp, UNAVAILABLE_TEXT, unavailableHtml } from '../core/portal-app.js';
 import { PortalState } from '../core/portal-state.js';
 import { optionalSession, sessionGuard } from '../core/session-guard.js';
-import type { PracticeAccount } from '../practice-portals.js';
+import type { PracticeAccount } from '../core/practice-account.js';
 import { OPENSERVE_APP_SCRIPT } from './openserve-app-script.js';
 
 /** Session cookie (SPEC.md: names differ per portal, since browsers share cookies between ports). */
