@@ -1,6 +1,6 @@
 import type { Router } from 'express';
 import type { Redis } from 'iovalkey';
-import { BrowserPoolClient } from '../browser/browser-pool-client.js';
+import { PoolClient } from '../browser/client/pool-client.js';
 import type { Config } from '../config/config.js';
 import type { Db } from '../db/database.js';
 import type { Logger } from '../logger.js';
@@ -27,7 +27,7 @@ export function createOperatorRouters(deps: { config: Config; db: Db; queues: Qu
   const { config, db, queues, logger } = deps;
   const totp = new TotpManager({ redis: deps.valkey, ...totpSettingsFromConfig(config), logger });
   const { url, token } = config.browserPool;
-  const pool = url && token ? new BrowserPoolClient({ url, token, logger }) : undefined;
+  const pool = url && token ? new PoolClient({ url, token, logger }) : undefined;
   const feed = new StatusEventFeed(db, logger.child({ component: 'status-events' }));
   const events = eventsRoutes(feed);
   const metrics = createMetrics({ db, queues: () => queues.all(), totp, pool, logger: logger.child({ component: 'metrics' }) });

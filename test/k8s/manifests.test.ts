@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { CoreV1Api } from '@kubernetes/client-node';
 import { loadConfig } from '../../src/config/config.js';
-import { KubernetesBrowserBackend } from '../../src/browser/kubernetes-browser-service-manager.js';
+import { KubernetesPoolBackend } from '../../src/browser/fleet/kubernetes-backend.js';
 import { testLogger } from '../support/shared-services.js';
 import {
   K8S_DIR,
@@ -156,7 +156,7 @@ describe('k8s manifests', function () {
       it('lets only workers reach browser pods, and only the orchestrator reach Valkey and Postgres', () => {
         const policies = kind('NetworkPolicy');
         const config = named('ConfigMap', 'rpa-system-config')!;
-        const backend = new KubernetesBrowserBackend({
+        const backend = new KubernetesPoolBackend({
           core: {} as CoreV1Api,
           namespace: 'x',
           image: 'x',
@@ -209,7 +209,7 @@ describe('k8s manifests', function () {
         }
         // The fixed pool's ReplicaSet must not adopt the manager's pods (same component label).
         const staticPool = named('Deployment', 'rpa-browser-pool')!;
-        const onDemandLabels = new KubernetesBrowserBackend({ instance: 'rpa', owner: { name: 'w', uid: 'u' } } as never).labels();
+        const onDemandLabels = new KubernetesPoolBackend({ instance: 'rpa', owner: { name: 'w', uid: 'u' } } as never).labels();
         expect(selectorMatches(staticPool.spec.selector, onDemandLabels)).to.equal(false);
       });
 
@@ -326,7 +326,7 @@ describe('k8s manifests', function () {
   });
 
   it('validates the pod the browser service manager creates against the Pod schema and the restricted profile', async () => {
-    const backend = new KubernetesBrowserBackend({
+    const backend = new KubernetesPoolBackend({
       core: {} as CoreV1Api,
       namespace: 'rpa',
       image: 'registry.example/rpa-orchestrator-browser:1',

@@ -1,7 +1,7 @@
 import type { Queue } from 'bullmq';
 import { sql } from 'kysely';
 import { Gauge, Registry, type Metric } from 'prom-client';
-import type { PoolStatus } from '../../browser/browser-pool-api.js';
+import type { PoolStatus } from '../../browser/pool/pool-api.js';
 import type { Db } from '../../db/database.js';
 import type { Logger } from '../../logger.js';
 import type { TotpStats } from '../../totp/totp-counters.js';

@@ -12,6 +12,8 @@ export interface HealthDeps {
   queues: QueueRegistry;
   /** More sections for GET /health (circuit breakers, browser pool …). */
   details?: () => Promise<Record<string, unknown>>;
+  /** More checks /health/ready depends on (a worker: can it get browsers?), by name. */
+  readiness?: () => Promise<Record<string, { ok: boolean; error?: string }>>;
 }
 
 async function probe(check: () => Promise<unknown>): Promise<{ ok: boolean; latency_ms: number; error?: string }> {
@@ -38,8 +40,9 @@ export function healthRoutes(deps: HealthDeps): Router {
 
   router.get('/health/ready', async (_req, res) => {
     const checks = await dependencies();
-    const ready = checks.postgres.ok && checks.valkey.ok;
-    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'unavailable', ...checks });
+    const more = deps.readiness ? await deps.readiness().catch((error: Error) => ({ readiness: { ok: false, error: error.message } })) : {};
+    const ready = checks.postgres.ok && checks.valkey.ok && Object.values(more).every((c) => c.ok);
+    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'unavailable', ...checks, ...more });
   });
 
   router.get('/health', async (_req, res) => {

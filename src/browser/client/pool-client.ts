@@ -1,19 +1,16 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { chromium, type Browser, type BrowserContextOptions } from 'playwright-core';
-import { backoffMs } from '../errors/backoff.js';
-import { RpaError, hasScope, isErrorCode, isRpaError, type ErrorCode } from '../errors/failures.js';
-import { silentLogger, type Logger } from '../logger.js';
-import type { BrowserInfo, LeaseGrant, PoolErrorBody, PoolStatus } from './browser-pool-api.js';
+import { backoffMs } from '../../errors/backoff.js';
+import { RpaError, hasScope, isErrorCode, isRpaError, type ErrorCode } from '../../errors/failures.js';
+import { silentLogger, type Logger } from '../../logger.js';
+import type { BrowserInfo, LeaseGrant, PoolErrorBody, PoolStatus } from '../pool/pool-api.js';
+import { withTimeout } from '../with-timeout.js';
 import { browserGoneError, isBrowserGone, scrubbedCause } from './browser-gone.js';
 import { RemoteBrowserLease, type BrowserLease } from './browser-lease.js';
 import { DEFAULT_CONTEXT_OPTIONS } from './context-options.js';
 import { assertSamePlaywrightVersion } from './playwright-version.js';
-import { withTimeout } from './with-timeout.js';
 
-export type { BrowserLease } from './browser-lease.js';
-export { isBrowserGone } from './browser-gone.js';
-
-export interface BrowserPoolClientOptions {
+export interface PoolClientOptions {
   /** Base URL of the pool's HTTP API. */
   url: string;
   /** The pool's bearer token. */
@@ -35,11 +32,17 @@ export interface BrowserPoolClientOptions {
 }
 
 export interface LeaseOptions {
-  /** How long to wait for a free slot (429/503 from the pool) before BROWSER_POOL_EXHAUSTED (default 30 s). */
+  /**
+   * How long to keep asking for a free slot (429/503 from the pool) before BROWSER_POOL_EXHAUSTED
+   * (default 30 s; 0 = ask once). Each HTTP call has its own `requestTimeoutMs`.
+   */
   timeoutMs?: number;
   /** Browsers to avoid, e.g. the one that just failed; used only if no other has room. */
   avoidBrowserIds?: string[];
 }
+
+/** Browsers found gone while opening one lease that are skipped even once the lease's deadline passed. */
+const MAX_GONE_RETRIES = 2;
 
 /** One Playwright connection per browser endpoint, shared by the leases on that browser. */
 interface Connection {
@@ -50,12 +53,13 @@ interface Connection {
 }
 
 /**
- * Leases isolated browser contexts from a browser pool server. Each lease is a new context on
- * a warm browser; connections are cached per browser endpoint (see `keepConnectionMs`). When a
- * browser dies under a lease, operations fail with RpaError BROWSER_GONE: lease
- * again with `avoidBrowserIds: [lease.browserId]`.
+ * Leases isolated browser contexts from one pool (its `POST /leases`, renew, delete). Each lease
+ * is a new context on a warm browser, reached through the pool's own port with the pool token
+ * as a bearer header; connections are cached per browser (see `keepConnectionMs`). When a
+ * browser dies under a lease, operations fail with RpaError BROWSER_GONE: lease again with
+ * `avoidBrowserIds: [lease.browserId]`.
  */
-export class BrowserPoolClient {
+export class PoolClient {
   private readonly url: string;
   private readonly token: string;
   private readonly logger: Logger;
@@ -69,10 +73,10 @@ export class BrowserPoolClient {
   private versionChecked?: Promise<void>;
   private closed = false;
 
-  constructor(options: BrowserPoolClientOptions) {
+  constructor(options: PoolClientOptions) {
     this.url = options.url.replace(/\/+$/, '');
     this.token = options.token;
-    this.logger = (options.logger ?? silentLogger).child({ component: 'browser-pool-client' });
+    this.logger = (options.logger ?? silentLogger).child({ component: 'pool-client' });
     this.contextOptions = { ...DEFAULT_CONTEXT_OPTIONS, ...options.contextOptions };
     this.leaseTtlMs = options.leaseTtlMs ?? 120_000;
     this.connectTimeoutMs = options.connectTimeoutMs ?? 30_000;
@@ -86,17 +90,19 @@ export class BrowserPoolClient {
    * BROWSER_VERSION_MISMATCH when the pool runs another playwright-core.
    */
   async lease(options: LeaseOptions = {}): Promise<BrowserLease> {
-    if (this.closed) throw new RpaError('SERVICE_UNAVAILABLE', 'browser pool client is closed');
+    if (this.closed) throw new RpaError('SERVICE_UNAVAILABLE', 'pool client is closed');
     const deadline = Date.now() + (options.timeoutMs ?? 30_000);
-    await this.checkVersion(deadline);
+    await this.checkVersion();
     const avoid = new Set(options.avoidBrowserIds ?? []);
-    for (;;) {
+    for (let gone = 0; ; gone += 1) {
       const grant = await this.requestLease([...avoid], deadline);
       try {
         return await this.openLease(grant);
       } catch (err) {
         await this.deleteLease(grant.leaseId);
-        if (!isBrowserGone(err) || Date.now() >= deadline) throw err;
+        // A browser that turned out dead or hung: another of this pool's browsers, a few times
+        // even past the deadline (which bounds waiting for room, not moving off a bad browser).
+        if (!isBrowserGone(err) || (Date.now() >= deadline && gone >= MAX_GONE_RETRIES)) throw err;
         this.logger.warn({ browser_id: grant.browserId }, 'leased browser is gone; leasing another');
         avoid.add(grant.browserId);
       }
@@ -141,9 +147,9 @@ export class BrowserPoolClient {
     );
   }
 
-  private checkVersion(deadline: number): Promise<void> {
+  private checkVersion(): Promise<void> {
     this.versionChecked ??= (async () => {
-      const status = (await (await this.call('GET', '/status', undefined, deadline)).json()) as PoolStatus;
+      const status = (await (await this.call('GET', '/status')).json()) as PoolStatus;
       assertSamePlaywrightVersion(status.playwrightVersion);
     })();
     // A network failure is worth another try next time; a version mismatch is not.
@@ -156,7 +162,7 @@ export class BrowserPoolClient {
   private async requestLease(avoidBrowserIds: string[], deadline: number): Promise<LeaseGrant> {
     for (let attempt = 0; ; attempt += 1) {
       try {
-        const res = await this.call('POST', '/leases', { ttlMs: this.leaseTtlMs, avoidBrowserIds }, deadline);
+        const res = await this.call('POST', '/leases', { ttlMs: this.leaseTtlMs, avoidBrowserIds });
         return (await res.json()) as LeaseGrant;
       } catch (err) {
         const wait = backoffMs(attempt + 1, { baseMs: 100, maxMs: 2_000 });
@@ -209,7 +215,8 @@ export class BrowserPoolClient {
     const connection: Connection = {
       browserId: grant.browserId,
       leases: 0,
-      browser: chromium.connect(grant.wsEndpoint, { timeout: this.connectTimeoutMs }).then(
+      // The pool's port proxies the browser and wants the pool token on the upgrade as well.
+      browser: chromium.connect(grant.wsEndpoint, { timeout: this.connectTimeoutMs, headers: { authorization: `Bearer ${this.token}` } }).then(
         (browser) => {
           browser.on('disconnected', () => {
             if (this.connections.get(grant.wsEndpoint) === connection) this.connections.delete(grant.wsEndpoint);
@@ -271,8 +278,8 @@ export class BrowserPoolClient {
   }
 
   /** One HTTP call to the pool; non-2xx answers become RpaErrors carrying the pool's code. */
-  private async call(method: string, path: string, body?: unknown, deadline?: number): Promise<Response> {
-    const timeout = deadline === undefined ? this.requestTimeoutMs : Math.max(1, Math.min(this.requestTimeoutMs, deadline - Date.now()));
+  private async call(method: string, path: string, body?: unknown): Promise<Response> {
+    const timeout = this.requestTimeoutMs;
     let res: Response;
     try {
       res = await fetch(`${this.url}${path}`, {
@@ -282,14 +289,14 @@ export class BrowserPoolClient {
         signal: AbortSignal.timeout(timeout),
       });
     } catch (err) {
-      throw new RpaError('SERVICE_UNAVAILABLE', `browser pool did not answer ${method} ${path}`, { cause: err });
+      throw new RpaError('SERVICE_UNAVAILABLE', `pool did not answer ${method} ${path}`, { cause: err });
     }
     if (res.ok) return res;
     const answer = (await res.json().catch(() => undefined)) as PoolErrorBody | undefined;
     const message = answer?.error?.message ?? `HTTP ${res.status}`;
     // The pool names its failure; a proxy in between may answer with a bare status.
     const code = isErrorCode(answer?.error?.code) ? answer.error.code : statusCode(res.status);
-    throw new RpaError(code, `browser pool refused ${method} ${path}: ${message}`);
+    throw new RpaError(code, `pool refused ${method} ${path}: ${message}`);
   }
 }
 

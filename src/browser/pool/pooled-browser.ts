@@ -1,17 +1,17 @@
 import { randomBytes } from 'node:crypto';
 import { chromium, type Browser, type BrowserServer, type CDPSession } from 'playwright-core';
-import type { Logger } from '../logger.js';
-import type { BrowserInfo, BrowserState, RetireReason } from './browser-pool-api.js';
-import { scrubbedCause } from './browser-gone.js';
+import { sameSecret } from '../../http/bearer-auth.js';
+import type { Logger } from '../../logger.js';
+import { scrubbedCause } from '../client/browser-gone.js';
+import { withTimeout } from '../with-timeout.js';
+import { chromiumEnvironment } from './chromium-environment.js';
 import { CHROMIUM_FLAGS } from './chromium-flags.js';
+import type { BrowserInfo, BrowserState, RetireReason } from './pool-api.js';
 import { processTreeRssMb } from './process-tree-memory.js';
-import { withTimeout } from './with-timeout.js';
 
 export interface PooledBrowserOptions {
   id: string;
   chromiumPath: string;
-  /** Address the browser's ws server binds. */
-  host: string;
   launchTimeoutMs: number;
   logger: Logger;
   /** Called once when the Chromium process exits; `expected` when we closed it. */
@@ -24,10 +24,17 @@ export interface HeldLease {
   expiresAt: number;
 }
 
+/** Where the Playwright server of every browser listens: inside the pool's process or pod only. */
+export const BROWSER_BIND_HOST = '127.0.0.1';
+
 /**
  * One Chromium browser server (Playwright `launchServer`) and the pool's own monitoring
  * connection to it. The monitor reads the real number of browser contexts over CDP
  * (`Target.getBrowserContexts` sees every client's contexts) and doubles as the liveness probe.
+ *
+ * The Playwright server binds 127.0.0.1 on a port of its own; clients never see that port. They
+ * reach the browser through the pool's one port at `/browsers/<id>/<secret>` (pool-server.ts
+ * proxies the WebSocket), so a pod or a firewall needs to open the pool port alone.
  */
 export class PooledBrowser {
   readonly id: string;
@@ -45,8 +52,8 @@ export class PooledBrowser {
 
   private readonly options: PooledBrowserOptions;
   private readonly logger: Logger;
-  /** The unguessable path of the ws endpoint: whoever knows it controls the browser. */
-  private readonly wsPath = `/${randomBytes(24).toString('base64url')}`;
+  /** The unguessable part of the ws endpoint: whoever knows it (and the pool token) controls the browser. */
+  private readonly secret = randomBytes(24).toString('base64url');
   private server?: BrowserServer;
   private monitor?: Browser;
   private cdp?: CDPSession;
@@ -72,9 +79,11 @@ export class PooledBrowser {
         executablePath: this.options.chromiumPath,
         args: [...CHROMIUM_FLAGS],
         headless: true,
-        host: this.options.host,
+        host: BROWSER_BIND_HOST,
         port: 0,
-        wsPath: this.wsPath,
+        wsPath: `/${this.secret}`,
+        // Chromium gets only what it needs, not the secrets of the process that runs the pool.
+        env: chromiumEnvironment(),
         timeout: this.options.launchTimeoutMs,
         // The pool decides when browsers end; a Ctrl-C reaches the pool, which closes them.
         handleSIGINT: false,
@@ -83,7 +92,7 @@ export class PooledBrowser {
       });
       this.server.on('close', (...args: unknown[]) => this.handleExit(args[0], args[1]));
       this.port = Number(new URL(this.server.wsEndpoint()).port);
-      this.monitor = await chromium.connect(this.localEndpoint(), { timeout: this.options.launchTimeoutMs });
+      this.monitor = await chromium.connect(this.loopbackEndpoint(), { timeout: this.options.launchTimeoutMs });
       this.cdp = await this.monitor.newBrowserCDPSession();
       if (this.closing) throw new Error('pool closed while the browser was starting');
       this.launchedAt = new Date();
@@ -97,16 +106,23 @@ export class PooledBrowser {
     }
   }
 
-  /** The ws endpoint as a client reaches it through `hostname`. Contains the secret path. */
-  endpointFor(hostname: string): string {
-    if (this.port === undefined) throw new Error(`browser ${this.id} has not started`);
-    const host = hostname.includes(':') && !hostname.startsWith('[') ? `[${hostname}]` : hostname;
-    return `ws://${host}:${this.port}${this.wsPath}`;
+  /** The path of this browser on the pool's port: `/browsers/<id>/<secret>`. Contains the secret. */
+  endpointPath(): string {
+    return `/browsers/${encodeURIComponent(this.id)}/${this.secret}`;
   }
 
-  private localEndpoint(): string {
-    const bind = this.options.host;
-    return this.endpointFor(bind === '0.0.0.0' || bind === '::' ? '127.0.0.1' : bind);
+  /** True when `presented` is this browser's secret (compared in constant time). */
+  hasSecret(presented: string): boolean {
+    return sameSecret(presented, this.secret);
+  }
+
+  /** Port and path of the Playwright server on 127.0.0.1, for the pool's proxy; undefined before launch. */
+  loopbackTarget(): { port: number; path: string } | undefined {
+    return this.port === undefined ? undefined : { port: this.port, path: `/${this.secret}` };
+  }
+
+  private loopbackEndpoint(): string {
+    return `ws://${BROWSER_BIND_HOST}:${this.port}/${this.secret}`;
   }
 
   /** Reads the open context count over CDP (throws when the browser does not answer in time) and the memory. */

@@ -1,8 +1,8 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { RpaError } from '../errors/failures.js';
-import type { Logger } from '../logger.js';
-import type { BrowserInfo, BrowserState, LeaseRequest, PoolStatus, RetireReason } from './browser-pool-api.js';
-import { PLAYWRIGHT_VERSION } from './playwright-version.js';
+import { RpaError } from '../../errors/failures.js';
+import type { Logger } from '../../logger.js';
+import { PLAYWRIGHT_VERSION } from '../client/playwright-version.js';
+import type { BrowserInfo, BrowserState, LeaseRequest, PoolStatus, RetireReason } from './pool-api.js';
 import { PooledBrowser } from './pooled-browser.js';
 
 export interface BrowserPoolOptions {
@@ -16,8 +16,6 @@ export interface BrowserPoolOptions {
   /** A browser retires when its process tree's RSS exceeds this. */
   maxMemoryMb: number;
   logger: Logger;
-  /** Address the browsers' ws servers bind (default 127.0.0.1). */
-  host?: string;
   /** Lease TTL when the client asks for none (default 5 min); clients renew while they hold it. */
   defaultLeaseTtlMs?: number;
   /** Longest TTL a client may ask for (default 1 h). */
@@ -30,7 +28,7 @@ export interface BrowserPoolOptions {
   probeTimeoutMs?: number;
 }
 
-/** A lease granted by the pool (the HTTP layer adds the ws endpoint). */
+/** A lease granted by the pool (the HTTP layer adds the ws endpoint through the pool's port). */
 export interface GrantedLease {
   leaseId: string;
   browser: PooledBrowser;
@@ -76,7 +74,6 @@ export class BrowserPool {
       maxContextsPerBrowser: options.maxContextsPerBrowser,
       retireAfterContexts: options.retireAfterContexts,
       maxMemoryMb: options.maxMemoryMb,
-      host: options.host ?? '127.0.0.1',
       defaultLeaseTtlMs: options.defaultLeaseTtlMs ?? 300_000,
       maxLeaseTtlMs: options.maxLeaseTtlMs ?? 3_600_000,
       healthIntervalMs: options.healthIntervalMs ?? 2_000,
@@ -302,7 +299,6 @@ export class BrowserPool {
     const browser = new PooledBrowser({
       id,
       chromiumPath: this.options.chromiumPath,
-      host: this.options.host,
       launchTimeoutMs: this.options.launchTimeoutMs,
       logger: this.logger,
       onExit: (b, exit) => this.handleExit(b, exit),

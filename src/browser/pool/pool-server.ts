@@ -1,21 +1,22 @@
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import express from 'express';
-import { RpaError } from '../errors/failures.js';
-import { bearerAuth } from '../http/bearer-auth.js';
-import { jsonErrorHandler, jsonNotFound } from '../http/json-errors.js';
-import type { Logger } from '../logger.js';
-import type { LeaseGrant, LeaseRequest } from './browser-pool-api.js';
+import { RpaError } from '../../errors/failures.js';
+import { bearerAuth } from '../../http/bearer-auth.js';
+import { jsonErrorHandler, jsonNotFound } from '../../http/json-errors.js';
+import type { Logger } from '../../logger.js';
 import { BrowserPool, type BrowserPoolOptions } from './browser-pool.js';
+import { BrowserProxy } from './browser-proxy.js';
+import type { LeaseGrant, LeaseRequest } from './pool-api.js';
 
-export interface BrowserPoolServerOptions {
+export interface PoolServerOptions {
   size: number;
   chromiumPath: string;
-  /** Bearer token every call except /health/* must carry. */
+  /** Bearer token every call except /health/* must carry, the browsers' WebSocket upgrades included. */
   token: string;
-  /** HTTP port (default 0 = any free port). */
+  /** The pool's one port: HTTP API and browsers (default 0 = any free port). */
   port?: number;
-  /** Address the HTTP server and the browsers bind (default 127.0.0.1). */
+  /** Address that port binds (default 127.0.0.1). The browsers themselves always bind 127.0.0.1. */
   host?: string;
   maxContextsPerBrowser: number;
   retireAfterContexts: number;
@@ -25,16 +26,17 @@ export interface BrowserPoolServerOptions {
   pool?: Pick<BrowserPoolOptions, 'defaultLeaseTtlMs' | 'maxLeaseTtlMs' | 'healthIntervalMs' | 'launchTimeoutMs' | 'probeTimeoutMs'>;
 }
 
-export interface BrowserPoolServer {
+export interface PoolServer {
   /** Base URL of the HTTP API, e.g. http://127.0.0.1:41234 */
   url: string;
+  /** The one port the pool listens on (API and browsers). */
+  port: number;
   pool: BrowserPool;
   close(): Promise<void>;
 }
 
-
 /**
- * Starts the browser pool (launching `size` Chromium servers) and its HTTP API:
+ * Starts a pool (launching `size` Chromium servers) and serves, on one port, its HTTP API:
  *
  * - `GET /health/live`, `GET /health/ready` (no auth; ready = a ready browser has room)
  * - `GET /browsers` → `{ browsers: BrowserInfo[] }`
@@ -43,13 +45,15 @@ export interface BrowserPoolServer {
  * - `POST /leases/:id/renew` `{ ttlMs? }` → `{ leaseId, expiresAt }`; 404 when the lease is gone
  * - `DELETE /leases/:id` → 204 (idempotent)
  *
- * The ws endpoint in a grant uses the host name the client called us by, so a client reaches
- * the browser the same way it reached the API. The endpoint's path is secret and never logged.
+ * and every browser's Playwright WebSocket at `/browsers/<id>/<secret>` (BrowserProxy; the pool
+ * token as a bearer header). The ws endpoint in a grant names the host and port the client
+ * called, so a client reaches the browser exactly the way it reached the API: the pool port is
+ * the only one a pod, a Service or a NetworkPolicy has to open. The secret is never logged.
  */
-export async function startBrowserPoolServer(options: BrowserPoolServerOptions): Promise<BrowserPoolServer> {
+export async function startPoolServer(options: PoolServerOptions): Promise<PoolServer> {
   if (options.token.length < 16) throw new RpaError('CONFIG_INVALID', 'browser pool token must be at least 16 characters', { field: 'token' });
   const host = options.host ?? '127.0.0.1';
-  const logger = options.logger.child({ component: 'browser-pool-server' });
+  const logger = options.logger.child({ component: 'pool-server' });
   const pool = new BrowserPool({
     size: options.size,
     chromiumPath: options.chromiumPath,
@@ -57,11 +61,12 @@ export async function startBrowserPoolServer(options: BrowserPoolServerOptions):
     retireAfterContexts: options.retireAfterContexts,
     maxMemoryMb: options.maxMemoryMb,
     logger: options.logger,
-    host,
     ...options.pool,
   });
   await pool.start();
 
+  const urlHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
+  let port = options.port ?? 0;
   const app = express();
   app.disable('x-powered-by');
   app.use(express.json({ limit: '16kb' }));
@@ -87,7 +92,7 @@ export async function startBrowserPoolServer(options: BrowserPoolServerOptions):
     const grant: LeaseGrant = {
       leaseId: granted.leaseId,
       browserId: granted.browser.id,
-      wsEndpoint: granted.browser.endpointFor(req.hostname),
+      wsEndpoint: browserEndpoint(req.get('host') ?? `${urlHost}:${port}`, granted.browser.endpointPath()),
       expiresAt: granted.expiresAt.toISOString(),
     };
     res.json(grant);
@@ -104,6 +109,7 @@ export async function startBrowserPoolServer(options: BrowserPoolServerOptions):
   app.use(jsonNotFound);
   app.use(jsonErrorHandler(logger, 'browser pool request failed'));
 
+  const proxy = new BrowserProxy({ token: options.token, browser: (id) => pool.get(id), logger: options.logger });
   let server: Server;
   try {
     server = await new Promise<Server>((resolveListen, reject) => {
@@ -114,25 +120,36 @@ export async function startBrowserPoolServer(options: BrowserPoolServerOptions):
     await pool.close();
     throw err;
   }
-  const port = (server.address() as AddressInfo).port;
-  const urlHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
+  proxy.attach(server);
+  port = (server.address() as AddressInfo).port;
   const url = `http://${urlHost}:${port}`;
-  logger.info({ port, host, size: options.size }, 'browser pool listening');
+  logger.info({ port, host, size: options.size }, 'pool listening (API and browsers on one port)');
 
   let closing: Promise<void> | undefined;
   return {
     url,
+    port,
     pool,
     close: () => {
+      // Every step runs even when one fails: the browsers must stop.
       closing ??= (async () => {
         const stopped = new Promise<void>((resolveClose) => server.close(() => resolveClose()));
         server.closeAllConnections();
+        proxy.close();
         await stopped;
         await pool.close();
       })();
       return closing;
     },
   };
+}
+
+/**
+ * The ws endpoint of a browser as a client reaches it: the host and port it called the pool by
+ * (its `Host` header), and the browser's path on the pool's port. Contains the browser's secret.
+ */
+export function browserEndpoint(hostHeader: string, path: string): string {
+  return `ws://${hostHeader}${path}`;
 }
 
 function leaseRequest(body: unknown): LeaseRequest {
@@ -147,7 +164,3 @@ function leaseRequest(body: unknown): LeaseRequest {
   }
   return { ttlMs: ttlMs as number | undefined, avoidBrowserIds: avoidBrowserIds as string[] | undefined };
 }
-
-
-
-

@@ -1,14 +1,14 @@
 import type { Browser, BrowserContext } from 'playwright-core';
-import { isRpaError } from '../errors/failures.js';
+import { isRpaError } from '../../errors/failures.js';
 import { browserGoneError, isBrowserGone } from './browser-gone.js';
-import { withTimeout } from './with-timeout.js';
+import { withTimeout } from '../with-timeout.js';
 
 /** A hung browser must not hang release(); the pool retires a browser whose contexts outlive their leases. */
 const CLOSE_TIMEOUT_MS = 10_000;
 
 /**
  * One browser context on a pooled browser, held under a lease. Release it on every path
- * (`BrowserPoolClient.withLease` does); `release()` is safe to call twice.
+ * (`PoolClient.withLease` does); `release()` is safe to call twice.
  */
 export interface BrowserLease {
   readonly leaseId: string;
@@ -38,7 +38,7 @@ export interface LeaseHooks {
   onRenewLost(lease: RemoteBrowserLease): void;
 }
 
-/** BrowserLease over a Playwright connection to a pool browser; made by BrowserPoolClient. */
+/** BrowserLease over a Playwright connection to a pool browser; made by PoolClient. */
 export class RemoteBrowserLease implements BrowserLease {
   readonly leaseId: string;
   readonly browserId: string;

@@ -1,4 +1,4 @@
-import { RpaError, isRpaError } from '../errors/failures.js';
+import { RpaError, isRpaError } from '../../errors/failures.js';
 
 /**
  * What Playwright says when the browser, its connection or the context went away under us

@@ -1,6 +1,6 @@
-import type { ErrorBody } from '../errors/failures.js';
+import type { ErrorBody } from '../../errors/failures.js';
 
-/** The JSON the browser pool server speaks; shared by the server and BrowserPoolClient. */
+/** The JSON a pool speaks (src/browser/pool/pool-server.ts); shared by the server and PoolClient. */
 
 export type BrowserState = 'starting' | 'ready' | 'retiring' | 'dead';
 
@@ -25,7 +25,12 @@ export interface BrowserInfo {
 
 export type RetireReason = 'contexts' | 'memory' | 'orphaned-contexts';
 
-/** 200 answer of POST /leases. The endpoint's path is a secret: never log it. */
+/**
+ * 200 answer of POST /leases. `wsEndpoint` is `ws://<host:port the client called>/browsers/<browser
+ * id>/<secret>`: the pool's own port, which proxies it to the browser (bound to 127.0.0.1 inside the
+ * pool). Connecting needs the pool token as a bearer header too. The secret part is a secret:
+ * never log it.
+ */
 export interface LeaseGrant {
   leaseId: string;
   browserId: string;

@@ -1,5 +1,5 @@
 import { createRequire } from 'node:module';
-import { RpaError } from '../errors/failures.js';
+import { RpaError } from '../../errors/failures.js';
 
 const require = createRequire(import.meta.url);
 
