@@ -31,7 +31,8 @@ export function parseBusinessHours(text: string, timeZone: string): BusinessHour
   const windows = text.split(',').map((part) => cronWindow(part.trim()));
   if (windows.length === 0) throw invalid('no window given');
   try {
-    parseExpression(windows[0]!.opens, { tz: timeZone });
+    // An unknown zone parses, and fails once a date is asked for.
+    parseExpression(windows[0]!.opens, { tz: timeZone }).prev();
   } catch (cause) {
     throw new RpaError('CONFIG_INVALID', `BROWSER_TIME_ZONE: unknown time zone "${timeZone}"`, { field: 'BROWSER_TIME_ZONE', cause });
   }

@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import type { Redis } from 'iovalkey';
 import { coerceError } from '../../errors/coerce-error.js';
 import type { Logger } from '../../logger.js';
@@ -108,6 +109,8 @@ export class Fleet {
 
   /** Joins the election (one attempt before it resolves); the leader starts its first round at once. */
   async start(): Promise<void> {
+    // A fail-fast connection refuses commands until it is up: give it a moment to connect first.
+    if (this.o.redis.status !== 'ready') await once(this.o.redis, 'ready', { signal: AbortSignal.timeout(5_000) }).catch(() => undefined);
     await this.election.start();
     await this.transition;
   }

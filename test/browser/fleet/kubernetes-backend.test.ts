@@ -1,59 +1,46 @@
 import { expect } from 'chai';
+import { CoreV1Api } from '@kubernetes/client-node';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { load } from 'js-yaml';
-import { ROOT } from '../k8s/support/manifests.js';
-import { loadConfig, type Config } from '../../src/config/config.js';
-import { isRpaError } from '../../src/errors/failures.js';
-import { KubernetesBrowserServiceManager, MANAGER_LABEL } from '../../src/browser/kubernetes-browser-service-manager.js';
-import { testLogger } from '../support/shared-services.js';
-import { FakeKubeApiServer, FakePoolHealth } from './fake-kube-api-server.js';
+import { ROOT } from '../../k8s/support/manifests.js';
+import type { Redis } from 'iovalkey';
+import { PoolDirectory } from '../../../src/browser/client/pool-directory.js';
+import { poolToken } from '../../../src/browser/client/pool-token.js';
+import { FleetManager } from '../../../src/browser/fleet/fleet-manager.js';
+import { KubernetesPoolBackend, MANAGER_LABEL } from '../../../src/browser/fleet/kubernetes-backend.js';
+import { isRpaError } from '../../../src/errors/failures.js';
+import { createValkey } from '../../../src/queues/valkey.js';
+import { sharedValkey, testLogger, uniquePrefix } from '../../support/shared-services.js';
+import { FakeKubeApiServer, FakePoolHealth } from '../fake-kube-api-server.js';
 
 const NS = 'rpa-test';
 const POOL_TOKEN = 'pool-token-0123456789abcdef';
 const MANAGER_POD = 'rpa-worker-7d9f-abcde';
 const MANAGER_UID = '11111111-2222-3333-4444-555555555555';
-// Monday 2026-11-23 10:00 UTC: inside "mon-fri 07:00-19:00"; Sunday 2026-11-22 10:00 UTC: outside.
-const MONDAY_10 = Date.parse('2026-11-23T10:00:00Z');
-const SUNDAY_10 = Date.parse('2026-11-22T10:00:00Z');
+const T0 = Date.parse('2026-11-22T10:00:00Z');
 
-function config(poolPort: number, extra: Record<string, string> = {}): Config {
-  return loadConfig({
-    env: {
-      BROWSER_MANAGER_MODE: 'kubernetes',
-      BROWSER_POOL_TOKEN: POOL_TOKEN,
-      BROWSER_K8S_NAMESPACE: NS,
-      BROWSER_K8S_IMAGE: 'registry.example/rpa-orchestrator-browser:1.2.3',
-      BROWSER_K8S_POOL_PORT: String(poolPort),
-      BROWSER_K8S_OWNER_POD_NAME: MANAGER_POD,
-      BROWSER_K8S_OWNER_POD_UID: MANAGER_UID,
-      BROWSER_K8S_CPU_REQUEST: '250m',
-      BROWSER_K8S_CPU_LIMIT: '1500m',
-      BROWSER_K8S_MEMORY: '1536Mi',
-      BROWSER_MAX_POOLS: '3',
-      BROWSER_WARM_POOLS: '2',
-      BROWSER_JOBS_PER_POOL: '20',
-      BROWSER_IDLE_TIMEOUT_MS: '60000',
-      BROWSER_READY_TIMEOUT_MS: '5000',
-      BROWSER_BUSINESS_HOURS: 'mon-fri 07:00-19:00',
-      BROWSER_TIME_ZONE: 'UTC',
-      ...extra,
-    },
-  });
+interface Options {
+  poolPort: number;
+  maxPools?: number;
+  readyTimeoutMs?: number;
+  requestTimeoutMs?: number;
+  directory?: PoolDirectory;
 }
 
-describe('KubernetesBrowserServiceManager against a fake API server', () => {
+/** The fleet leader's manager on the Kubernetes backend: pool pods through a fake API server that checks what it is sent. */
+describe('FleetManager on the Kubernetes backend, against a fake API server', () => {
   let api: FakeKubeApiServer;
   let health: FakePoolHealth;
-  let manager: KubernetesBrowserServiceManager | undefined;
+  let manager: FleetManager | undefined;
   let clock: number;
 
   beforeEach(async () => {
     api = await new FakeKubeApiServer().start();
     health = await new FakePoolHealth(POOL_TOKEN).start();
-    // The manager itself runs in a pod the API server knows.
+    // The worker itself runs in a pod the API server knows.
     api.seedPod(NS, { metadata: { name: MANAGER_POD, uid: MANAGER_UID, labels: { app: 'worker' } }, status: { phase: 'Running' } });
-    clock = MONDAY_10;
+    clock = T0;
   });
 
   afterEach(async () => {
@@ -63,23 +50,50 @@ describe('KubernetesBrowserServiceManager against a fake API server', () => {
     await health.close();
   });
 
-  function create(extra: Record<string, string> = {}, options: { requestTimeoutMs?: number } = {}): KubernetesBrowserServiceManager {
-    manager = new KubernetesBrowserServiceManager(config(health.port, extra), {
-      kubeConfig: api.kubeConfig(),
+  function backend(o: Options): KubernetesPoolBackend {
+    return new KubernetesPoolBackend({
+      core: api.kubeConfig().makeApiClient(CoreV1Api),
+      namespace: NS,
+      image: 'registry.example/rpa-orchestrator-browser:1.2.3',
+      poolPort: o.poolPort,
+      token: POOL_TOKEN,
+      tokenSecret: 'fno-credentials',
+      resources: { cpuRequest: '250m', cpuLimit: '1500m', memory: '1536Mi' },
+      instance: 'rpa',
+      owner: { name: MANAGER_POD, uid: MANAGER_UID },
+      readyTimeoutMs: o.readyTimeoutMs ?? 5000,
       logger: testLogger,
-      reconcileIntervalMs: 0,
+      requestTimeoutMs: o.requestTimeoutMs ?? 2000,
       pollIntervalMs: 25,
-      requestTimeoutMs: options.requestTimeoutMs ?? 2000,
+    });
+  }
+
+  function create(o: Partial<Options> = {}): FleetManager {
+    const options = { poolPort: health.port, ...o };
+    manager = new FleetManager({
+      policy: { maxPools: options.maxPools ?? 3, jobsPerPool: 20, idleTimeoutMs: 60_000 },
+      backend: backend(options),
+      token: poolToken(POOL_TOKEN),
+      logger: testLogger,
+      readyTimeoutMs: options.readyTimeoutMs ?? 5000,
+      directory: options.directory,
+      registeredBy: MANAGER_POD,
+      idPrefix: 'rpa-browser-rpa',
       now: () => new Date(clock),
     });
     return manager;
   }
 
+  const demand = (queuedJobs: number, warmMinimum = 0) => ({ queuedJobs, warmMinimum });
+
   const podCreates = () => api.requestsFor('POST', /\/pods$/);
 
-  it('keeps a warm pool during business hours and sends pods that meet the restricted profile', async () => {
+  it('starts the pods it is asked for, each meeting the restricted profile and declaring its one pool port', async () => {
     const m = create();
     await m.start();
+    const result = await m.reconcile(demand(0, 2));
+    expect(result).to.include({ desired: 2 });
+    expect(result.failed).to.deep.equal([]);
 
     const creates = podCreates();
     expect(creates).to.have.length(2);
@@ -114,6 +128,8 @@ describe('KubernetesBrowserServiceManager against a fake API server', () => {
         seccompProfile: { type: 'RuntimeDefault' },
       });
       expect(c.resources).to.deep.equal({ requests: { cpu: '250m', memory: '1536Mi' }, limits: { cpu: '1500m', memory: '1536Mi' } });
+      // One port: the pool's API and its browsers' WebSockets.
+      expect(c.ports).to.deep.equal([{ name: 'pool', containerPort: health.port, protocol: 'TCP' }]);
       expect(c.readinessProbe.httpGet).to.deep.equal({ path: '/health/ready', port: 'pool' });
       expect(c.livenessProbe.httpGet).to.deep.equal({ path: '/health/live', port: 'pool' });
       const env = Object.fromEntries(c.env.map((e: any) => [e.name, e]));
@@ -124,22 +140,19 @@ describe('KubernetesBrowserServiceManager against a fake API server', () => {
       expect(JSON.stringify(pod)).not.to.contain(POOL_TOKEN);
       expect(c.volumeMounts.map((v: any) => v.mountPath).sort()).to.deep.equal(['/dev/shm', '/tmp']);
     }
-    for (const e of m.endpoints()) {
-      expect(e.url).to.equal(`http://127.0.0.1:${health.port}`);
-      expect(e.token).to.equal(POOL_TOKEN);
-    }
-    // Every API call carried the service account's token.
+    for (const e of m.endpoints()) expect(e.url).to.equal(`http://127.0.0.1:${health.port}`);
+    // Every API call carried the service account's token; every call to a pool, the pool token.
     expect(api.requests.every((r) => r.authorization === `Bearer ${api.token}`)).to.equal(true);
+    expect(health.calls.every((c) => c.authorization === `Bearer ${POOL_TOKEN}`)).to.equal(true);
   });
 
-  it('hands out a pod only when the pod is Ready and the pool answers /health/ready', async () => {
-    const m = create({ BROWSER_WARM_POOLS: '0' });
+  it('counts a pod ready only when the pod is Ready and the pool answers /health/ready', async () => {
+    const m = create();
     await m.start();
-    expect(podCreates()).to.have.length(0);
     api.readyAfterMs = 200;
     health.ready = false;
 
-    const scaling = m.ensureCapacity({ queuedJobs: 1 });
+    const scaling = m.reconcile(demand(1));
     // Pod becomes Ready in the fake cluster, but the pool itself still says 503.
     while (!health.calls.length) await new Promise((r) => setTimeout(r, 20));
     const reads = api.requestsFor('GET', /\/pods\/rpa-browser-/);
@@ -151,15 +164,35 @@ describe('KubernetesBrowserServiceManager against a fake API server', () => {
     expect(result.created).to.have.length(1);
     expect(result.failed).to.deep.equal([]);
     expect(m.endpoints()).to.have.length(1);
-    expect(health.calls.every((c) => c.authorization === `Bearer ${POOL_TOKEN}`)).to.equal(true);
-    expect(health.calls.length).to.be.greaterThan(1);
+    expect(health.calls.filter((c) => c.path === '/health/ready').length).to.be.greaterThan(1);
+  });
+
+  it('registers a ready pod in the directory at once, with its URL and the id of its token, never the token', async () => {
+    const redis: Redis = createValkey((await sharedValkey()).url, 'worker');
+    const directory = new PoolDirectory({ redis, prefix: uniquePrefix('k8s-directory') });
+    try {
+      const m = create({ directory });
+      await m.start();
+      health.freeSlots = 3;
+      const result = await m.reconcile(demand(1));
+      const listed = await directory.list();
+      expect(listed.map((e) => e.id)).to.deep.equal(result.created);
+      expect(listed[0]).to.include({ url: `http://127.0.0.1:${health.port}`, tokenId: 'configured', freeSlots: 3, busyContexts: 0, registeredBy: MANAGER_POD });
+      expect(JSON.stringify(await redis.hgetall(directory.key))).not.to.contain(POOL_TOKEN);
+      await m.close();
+      manager = undefined;
+      expect(await directory.list(), 'a stopped pod leaves the directory').to.deep.equal([]);
+    } finally {
+      await redis.del(directory.key);
+      redis.disconnect();
+    }
   });
 
   it('deletes a pod that does not become ready in time and reports the failure', async () => {
-    const m = create({ BROWSER_WARM_POOLS: '0', BROWSER_READY_TIMEOUT_MS: '1000' });
+    const m = create({ readyTimeoutMs: 1000 });
     await m.start();
     api.readyAfterMs = undefined; // stays Pending
-    const result = await m.ensureCapacity({ queuedJobs: 5 });
+    const result = await m.reconcile(demand(5));
 
     expect(result.created).to.have.length(1);
     expect(result.failed).to.have.length(1);
@@ -170,76 +203,72 @@ describe('KubernetesBrowserServiceManager against a fake API server', () => {
   });
 
   it('scales with the queue depth up to the maximum and not beyond', async () => {
-    clock = SUNDAY_10;
     const m = create();
     await m.start();
-    expect(podCreates(), 'no warm pool outside business hours').to.have.length(0);
+    expect((await m.reconcile(demand(0))).created, 'nothing wanted, nothing started').to.deep.equal([]);
 
-    let result = await m.ensureCapacity({ queuedJobs: 30 });
+    let result = await m.reconcile(demand(30));
     expect(result.desired).to.equal(2); // ceil(30 / 20)
     expect(podCreates()).to.have.length(2);
 
-    result = await m.ensureCapacity({ queuedJobs: 500 });
+    result = await m.reconcile(demand(500));
     expect(result.desired).to.equal(3); // the maximum
     expect(result.created).to.have.length(1);
     expect(podCreates()).to.have.length(3);
 
-    result = await m.ensureCapacity({ queuedJobs: 1000 });
+    result = await m.reconcile(demand(1000));
     expect(result.created).to.deep.equal([]);
     expect(podCreates()).to.have.length(3);
     expect(m.endpoints()).to.have.length(3);
   });
 
-  it('terminates idle pods after the idle timeout, but never one that is leased', async () => {
-    clock = SUNDAY_10;
+  it('deletes idle pods after the idle timeout, not before, and every pod on close', async () => {
     const m = create();
     await m.start();
-    await m.ensureCapacity({ queuedJobs: 60 });
+    await m.reconcile(demand(60));
     expect(m.endpoints()).to.have.length(3);
-    const leased = await m.acquire();
 
-    let result = await m.ensureCapacity({ queuedJobs: 0 });
+    let result = await m.reconcile(demand(0));
     expect(result.removed, 'idle, but not for long enough yet').to.deep.equal([]);
-    expect(api.deleted).to.deep.equal([]);
-
-    clock += 60_000;
-    result = await m.ensureCapacity({ queuedJobs: 0 });
-    expect(result.desired).to.equal(1); // the leased one
-    expect(result.removed).to.have.length(2);
-    expect(result.removed).not.to.include(leased.id);
-    expect(api.deleted.sort()).to.deep.equal([...result.removed].sort());
-    expect(m.endpoints().map((e) => e.id)).to.deep.equal([leased.id]);
-
-    await m.release(leased.id);
     clock += 59_000;
-    expect((await m.ensureCapacity({ queuedJobs: 0 })).removed).to.deep.equal([]);
+    expect((await m.reconcile(demand(0))).removed).to.deep.equal([]);
     clock += 1_000;
-    expect((await m.ensureCapacity({ queuedJobs: 0 })).removed).to.deep.equal([leased.id]);
-    expect(m.endpoints()).to.deep.equal([]);
-  });
-
-  it('deletes a pod at once when a worker retires it, and all its pods on close', async () => {
-    const m = create();
-    await m.start();
-    const e = await m.acquire();
-    await m.release(e.id, { retire: true });
-    expect(api.deleted).to.deep.equal([e.id]);
+    result = await m.reconcile(demand(0, 1));
+    expect(result.desired).to.equal(1); // the warm minimum
+    expect(result.removed).to.have.length(2);
+    expect(api.deleted.sort()).to.deep.equal([...result.removed].sort());
     const deleteReq = api.requestsFor('DELETE')[0]!;
-    expect(deleteReq.path).to.equal(`/api/v1/namespaces/${NS}/pods/${e.id}`);
+    expect(deleteReq.path).to.match(new RegExp(`^/api/v1/namespaces/${NS}/pods/rpa-browser-rpa-`));
 
     const remaining = m.endpoints().map((p) => p.id);
     await m.close();
     manager = undefined;
-    expect(api.deleted.slice(1).sort()).to.deep.equal(remaining.sort());
+    expect(api.deleted.slice(2).sort()).to.deep.equal(remaining.sort());
     expect([...api.pods.keys()]).to.deep.equal([`${NS}/${MANAGER_POD}`]);
   });
 
-  it('replaces a pod that died (Failed) on the next reconcile', async () => {
-    const m = create({ BROWSER_WARM_POOLS: '1' });
+  it('keeps a pod whose pool reports leases, however long ago the queue emptied', async () => {
+    const m = create({ maxPools: 1 });
     await m.start();
+    await m.reconcile(demand(1));
+    health.busy = 1;
+    clock += 3_600_000;
+    const result = await m.reconcile(demand(0));
+    expect(result).to.include({ desired: 1 });
+    expect(result.removed).to.deep.equal([]);
+    health.busy = 0;
+    await m.reconcile(demand(0)); // seen idle now
+    clock += 60_000;
+    expect((await m.reconcile(demand(0))).removed).to.have.length(1);
+  });
+
+  it('replaces a pod that died (Failed) on the next reconcile', async () => {
+    const m = create();
+    await m.start();
+    await m.reconcile(demand(0, 1));
     const [first] = m.endpoints();
     api.setPhase(NS, first!.id, 'Failed');
-    const result = await m.reconcile();
+    const result = await m.reconcile(demand(0, 1));
     expect(api.deleted).to.include(first!.id);
     expect(result.created).to.have.length(1);
     expect(m.endpoints().map((e) => e.id)).to.deep.equal(result.created);
@@ -272,7 +301,7 @@ describe('KubernetesBrowserServiceManager against a fake API server', () => {
     });
     api.seedPod(NS, { metadata: { name: 'another-installation', labels: labels('rpa-worker-gone', 'staging') } });
 
-    const m = create({ BROWSER_WARM_POOLS: '0' });
+    const m = create();
     await m.start();
 
     expect(api.deleted.sort()).to.deep.equal(['mine-before-restart', 'of-a-gone-manager', 'of-a-replaced-manager']);
@@ -285,10 +314,10 @@ describe('KubernetesBrowserServiceManager against a fake API server', () => {
   });
 
   it('reports an API server that answers 500 as a retryable failure, and recovers', async () => {
-    const m = create({ BROWSER_WARM_POOLS: '0' });
+    const m = create();
     await m.start();
     api.fault({ method: 'POST', path: /\/pods$/, status: 500, times: 1 });
-    let result = await m.ensureCapacity({ queuedJobs: 1 });
+    let result = await m.reconcile(demand(1));
     expect(result.failed).to.have.length(1);
     const error = result.failed[0]!.error;
     expect(error.code).to.equal('SERVICE_UNAVAILABLE');
@@ -297,14 +326,14 @@ describe('KubernetesBrowserServiceManager against a fake API server', () => {
     expect(error.message).not.to.contain(POOL_TOKEN);
     expect(m.endpoints()).to.deep.equal([]);
 
-    result = await m.ensureCapacity({ queuedJobs: 1 });
+    result = await m.reconcile(demand(1));
     expect(result.failed).to.deep.equal([]);
     expect(m.endpoints()).to.have.length(1);
   });
 
   it('gives up on an API server slower than the request timeout', async () => {
     api.fault({ method: 'GET', path: /\/pods$/, delayMs: 3000, times: 1 });
-    const m = create({}, { requestTimeoutMs: 300 });
+    const m = create({ requestTimeoutMs: 300 });
     const started = m.start().then(
       () => undefined,
       (err: unknown) => err,
@@ -315,7 +344,7 @@ describe('KubernetesBrowserServiceManager against a fake API server', () => {
 
     // A slow create: the pod is not handed out, and nothing waits forever.
     api.fault({ method: 'POST', path: /\/pods$/, delayMs: 3000, times: 1 });
-    const result = await m.ensureCapacity({ queuedJobs: 1 });
+    const result = await m.reconcile(demand(1));
     expect(result.failed[0]?.error.message).to.match(/create pod timed out/);
   });
 
@@ -334,9 +363,10 @@ describe('KubernetesBrowserServiceManager against a fake API server', () => {
     });
     const m = create();
     await m.start();
-    const e = await m.acquire();
-    await m.release(e.id, { retire: true });
-    await m.reconcile();
+    await m.reconcile(demand(0, 2));
+    const [first] = m.endpoints();
+    api.setPhase(NS, first!.id, 'Failed');
+    await m.reconcile(demand(0, 1));
     await m.close();
     manager = undefined;
 
@@ -349,15 +379,5 @@ describe('KubernetesBrowserServiceManager against a fake API server', () => {
     expect(role.rules).to.have.length(1);
     expect(role.rules[0].resources).to.deep.equal(['pods']);
     expect([...used].sort()).to.deep.equal([...role.rules[0].verbs].sort());
-  });
-
-  it('acquire waits for a pod to start when none is ready', async () => {
-    const m = create({ BROWSER_WARM_POOLS: '0' });
-    await m.start();
-    api.readyAfterMs = 150;
-    const e = await m.acquire();
-    expect(e.url).to.equal(`http://127.0.0.1:${health.port}`);
-    expect(podCreates()).to.have.length(1);
-    expect(podCreates()[0]!.body.metadata.name).to.equal(e.id);
   });
 });

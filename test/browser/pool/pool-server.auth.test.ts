@@ -1,8 +1,8 @@
 import { expect } from 'chai';
-import { BrowserPoolClient } from '../../src/browser/browser-pool-client.js';
-import { PLAYWRIGHT_VERSION } from '../../src/browser/playwright-version.js';
-import { isRpaError } from '../../src/errors/failures.js';
-import { startTestPool, type TestPool } from './pool-fixture.js';
+import { PoolClient } from '../../../src/browser/client/pool-client.js';
+import { PLAYWRIGHT_VERSION } from '../../../src/browser/client/playwright-version.js';
+import { isRpaError } from '../../../src/errors/failures.js';
+import { startTestPool, type TestPool } from '../pool-fixture.js';
 
 describe('browser pool server: authentication and health endpoints (real Chromium)', function () {
   let pool: TestPool;
@@ -70,7 +70,7 @@ describe('browser pool server: authentication and health endpoints (real Chromiu
   });
 
   it('a client with the wrong token gets UNAUTHENTICATED, not a retry loop', async function () {
-    const client = new BrowserPoolClient({ url: pool.url, token: 'not-the-token-at-all' });
+    const client = new PoolClient({ url: pool.url, token: 'not-the-token-at-all' });
     try {
       const err = await client.lease({ timeoutMs: 5_000 }).then(
         () => undefined,

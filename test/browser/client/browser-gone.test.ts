@@ -1,6 +1,6 @@
 import { expect } from 'chai';
-import { browserGoneError, isBrowserGone } from '../../src/browser/browser-gone.js';
-import { RpaError } from '../../src/errors/failures.js';
+import { browserGoneError, isBrowserGone } from '../../../src/browser/client/browser-gone.js';
+import { RpaError } from '../../../src/errors/failures.js';
 
 describe('isBrowserGone / browserGoneError', function () {
   const gone = [

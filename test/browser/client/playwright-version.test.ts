@@ -1,14 +1,14 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { expect } from 'chai';
-import { BrowserPoolClient } from '../../src/browser/browser-pool-client.js';
-import { PLAYWRIGHT_VERSION, assertSamePlaywrightVersion } from '../../src/browser/playwright-version.js';
-import { isRpaError } from '../../src/errors/failures.js';
+import { PoolClient } from '../../../src/browser/client/pool-client.js';
+import { PLAYWRIGHT_VERSION, assertSamePlaywrightVersion } from '../../../src/browser/client/playwright-version.js';
+import { isRpaError } from '../../../src/errors/failures.js';
 
 describe('Playwright version check between pool and client', function () {
   it('is the exact version pinned in package.json', async function () {
     const { readFile } = await import('node:fs/promises');
-    const pkg = JSON.parse(await readFile(new URL('../../../package.json', import.meta.url), 'utf8')) as { dependencies: Record<string, string> };
+    const pkg = JSON.parse(await readFile(new URL('../../../../package.json', import.meta.url), 'utf8')) as { dependencies: Record<string, string> };
     expect(pkg.dependencies['playwright-core']).to.equal(PLAYWRIGHT_VERSION);
   });
 
@@ -36,7 +36,7 @@ describe('Playwright version check between pool and client', function () {
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    const client = new BrowserPoolClient({ url, token: 'a-token-of-sixteen+' });
+    const client = new PoolClient({ url, token: 'a-token-of-sixteen+' });
     try {
       const err = await client.lease({ timeoutMs: 2_000 }).then(
         () => undefined,

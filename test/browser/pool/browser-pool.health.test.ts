@@ -1,9 +1,9 @@
 import { Writable } from 'node:stream';
 import { expect } from 'chai';
-import { BrowserPoolClient } from '../../src/browser/browser-pool-client.js';
-import { isRpaError, type RpaError } from '../../src/errors/failures.js';
-import { createLogger } from '../../src/logger.js';
-import { startPageServer, startTestPool, waitFor, type TestPool } from './pool-fixture.js';
+import { PoolClient } from '../../../src/browser/client/pool-client.js';
+import { isRpaError, type RpaError } from '../../../src/errors/failures.js';
+import { createLogger } from '../../../src/logger.js';
+import { startPageServer, startTestPool, waitFor, type TestPool } from '../pool-fixture.js';
 
 async function rejection(promise: Promise<unknown>): Promise<unknown> {
   return promise.then(
@@ -17,7 +17,7 @@ async function rejection(promise: Promise<unknown>): Promise<unknown> {
 describe('BrowserPool health: retirement, crashes, lease TTL (real Chromium)', function () {
   let pages: Awaited<ReturnType<typeof startPageServer>>;
   let pool: TestPool | undefined;
-  let client: BrowserPoolClient | undefined;
+  let client: PoolClient | undefined;
 
   before(async function () {
     pages = await startPageServer();
@@ -34,7 +34,7 @@ describe('BrowserPool health: retirement, crashes, lease TTL (real Chromium)', f
 
   it('retires a browser after retireAfterContexts leases, closes it when its last lease ends, and launches a replacement', async function () {
     pool = await startTestPool({ size: 1, retireAfterContexts: 2 });
-    client = new BrowserPoolClient({ url: pool.url, token: pool.token });
+    client = new PoolClient({ url: pool.url, token: pool.token });
     const first = await client.lease();
     const original = first.browserId;
     await first.release();
@@ -79,8 +79,8 @@ describe('BrowserPool health: retirement, crashes, lease TTL (real Chromium)', f
       }),
     });
     pool = await startTestPool({ size: 2, pool: { healthIntervalMs: 200 } }, logger);
-    client = new BrowserPoolClient({ url: pool.url, token: pool.token, logger });
-    const wsPaths = pool.pool.list().map((b) => new URL(pool!.pool.get(b.id)!.endpointFor('127.0.0.1')).pathname);
+    client = new PoolClient({ url: pool.url, token: pool.token, logger });
+    const wsPaths = pool.pool.list().map((b) => pool!.pool.get(b.id)!.endpointPath());
 
     let victim = '';
     const err = await rejection(
@@ -131,7 +131,7 @@ describe('BrowserPool health: retirement, crashes, lease TTL (real Chromium)', f
 
   it('a hung browser (SIGSTOP): the lease that landed on it moves to another browser, and the pool kills and relaunches it', async function () {
     pool = await startTestPool({ size: 2, maxContextsPerBrowser: 2, pool: { healthIntervalMs: 1_000, probeTimeoutMs: 1_000 } });
-    client = new BrowserPoolClient({ url: pool.url, token: pool.token, connectTimeoutMs: 2_000 });
+    client = new PoolClient({ url: pool.url, token: pool.token, connectTimeoutMs: 2_000 });
     const busy = await client.lease();
     const hung = pool.pool.list().find((b) => b.id !== busy.browserId)!;
     process.kill(hung.pid!, 'SIGSTOP');
@@ -180,7 +180,7 @@ describe('BrowserPool health: retirement, crashes, lease TTL (real Chromium)', f
 
   it('keeps a lease alive while the client holds it by renewing it', async function () {
     pool = await startTestPool({ size: 1, pool: { healthIntervalMs: 100 } });
-    client = new BrowserPoolClient({ url: pool.url, token: pool.token, leaseTtlMs: 1_500 });
+    client = new PoolClient({ url: pool.url, token: pool.token, leaseTtlMs: 1_500 });
     const lease = await client.lease();
     try {
       const granted = Date.now();

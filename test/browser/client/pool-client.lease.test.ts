@@ -1,12 +1,12 @@
 import { expect } from 'chai';
-import { BrowserPoolClient } from '../../src/browser/browser-pool-client.js';
-import { isRpaError } from '../../src/errors/failures.js';
-import { startPageServer, startTestPool, waitFor, type TestPool } from './pool-fixture.js';
+import { PoolClient } from '../../../src/browser/client/pool-client.js';
+import { isRpaError } from '../../../src/errors/failures.js';
+import { startPageServer, startTestPool, waitFor, type TestPool } from '../pool-fixture.js';
 
-describe('BrowserPoolClient leases (real Chromium)', function () {
+describe('PoolClient leases (real Chromium)', function () {
   let pool: TestPool;
   let pages: Awaited<ReturnType<typeof startPageServer>>;
-  let client: BrowserPoolClient;
+  let client: PoolClient;
 
   before(async function () {
     pages = await startPageServer();
@@ -17,7 +17,7 @@ describe('BrowserPoolClient leases (real Chromium)', function () {
     await pages?.close();
   });
   beforeEach(function () {
-    client = new BrowserPoolClient({ url: pool.url, token: pool.token });
+    client = new PoolClient({ url: pool.url, token: pool.token });
   });
   afterEach(async function () {
     await client.close();
