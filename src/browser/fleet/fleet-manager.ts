@@ -165,7 +165,9 @@ export class FleetManager {
       (err: unknown) => {
         if (this.pools.get(id) === pool) this.pools.delete(id);
         const error = coerceError(err);
-        log.warn({ err: error.toJSON() }, 'pool failed to start');
+        // Stopped while starting (demoted, closing): not a failure of the pool.
+        if (pool.abort.signal.aborted) log.info('pool start cancelled');
+        else log.warn({ err: error.toJSON() }, 'pool failed to start');
         throw error;
       },
     );

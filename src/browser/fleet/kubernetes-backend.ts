@@ -92,6 +92,11 @@ export class KubernetesPoolBackend implements PoolBackend {
       .join(',');
   }
 
+  /** Where the fleet and the batches reach a pool pod: its IP and the pool port (API and browsers). */
+  poolUrl(podIp: string): string {
+    return `http://${podIp.includes(':') ? `[${podIp}]` : podIp}:${this.o.poolPort}`;
+  }
+
   /** The pod a new pool runs in (pool-pod.ts). */
   podSpec(name: string): V1Pod {
     const o = this.o;
@@ -120,7 +125,7 @@ export class KubernetesPoolBackend implements PoolBackend {
     await this.call('create pod', () => core.createNamespacedPod({ namespace, body: this.podSpec(id) }));
     try {
       const pod = await this.waitPodReady(id, deadline, signal);
-      const url = `http://${pod.status!.podIP}:${this.o.poolPort}`;
+      const url = this.poolUrl(pod.status!.podIP!);
       await waitForPoolReady(url, this.o.token, deadline, signal, Math.min(this.pollIntervalMs, 250));
       return { id, url };
     } catch (err) {
