@@ -29,7 +29,7 @@ export interface BatchRunnerDeps {
   /** Base URL of each provider's portal (Runtime.portalUrls). */
   portalUrls: Readonly<Record<string, string>>;
   automationFor: (provider: string) => ProviderAutomation;
-  /** A pool client (BROWSER_POOL_URL) or the worker's brokered pools. */
+  /** Where contexts are leased: the pools in the directory, or the fixed BROWSER_POOL_URL (PoolLeaseSource). */
   pool: BrowserSource;
   totp: TotpManager;
   breaker: LoginCircuitBreaker;
