@@ -4,6 +4,7 @@ import { backoffMs } from '../../errors/backoff.js';
 import { RpaError, isRpaError } from '../../errors/failures.js';
 import { silentLogger, type Logger } from '../../logger.js';
 import type { BrowserSource } from '../browser-source.js';
+import { withTimeout } from '../with-timeout.js';
 import type { BrowserLease } from './browser-lease.js';
 import { PoolClient, type PoolClientOptions } from './pool-client.js';
 import type { LeasablePool, PoolList } from './pool-list.js';
@@ -31,6 +32,9 @@ interface CachedClient {
   leases: number;
   idleTimer?: NodeJS.Timeout;
 }
+
+/** Longest wait for the list of pools (one Valkey read). */
+const LIST_TIMEOUT_MS = 5_000;
 
 /** Failures after which a pool is left alone for a while: asking it again answers the same. */
 const FINAL_REFUSALS = new Set(['UNAUTHENTICATED', 'BROWSER_VERSION_MISMATCH', 'NOT_FOUND', 'VALIDATION_FAILED']);
@@ -109,7 +113,9 @@ export class PoolLeaseSource implements BrowserSource {
   private async candidates(avoid: string[]): Promise<LeasablePool[]> {
     const now = Date.now();
     const avoidedPools = new Set(avoid.map((id) => id.slice(0, id.indexOf('/'))));
-    const pools = (await this.o.pools.pools()).filter((p) => (this.shunned.get(p.id) ?? 0) <= now);
+    // Valkey away must not hang a batch: the list is read again next round.
+    const listed = await withTimeout(this.o.pools.pools(), LIST_TIMEOUT_MS, () => new Error(`no list of pools within ${LIST_TIMEOUT_MS} ms`));
+    const pools = listed.filter((p) => (this.shunned.get(p.id) ?? 0) <= now);
     return pools.sort(
       (a, b) => Number(avoidedPools.has(a.id)) - Number(avoidedPools.has(b.id)) || b.freeSlots - a.freeSlots || a.id.localeCompare(b.id),
     );
