@@ -29,7 +29,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { sql } from 'kysely';
-import { PLAYWRIGHT_VERSION } from '../src/browser/playwright-version.js';
+import { PLAYWRIGHT_VERSION } from '../src/browser/client/playwright-version.js';
 import { practiceCircuitNumber } from '../src/cli/demo-sample.js';
 import { loadConfig } from '../src/config/config.js';
 import { createLogger } from '../src/logger.js';

@@ -17,11 +17,11 @@ import type { AddressInfo } from 'node:net';
 import { cpus, loadavg, totalmem, release as osRelease } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { chromium, type Page } from 'playwright-core';
-import { BrowserPoolClient } from '../src/browser/browser-pool-client.js';
-import { startBrowserPoolServer } from '../src/browser/browser-pool-server.js';
-import { CHROMIUM_FLAGS } from '../src/browser/chromium-flags.js';
-import { DEFAULT_CONTEXT_OPTIONS } from '../src/browser/context-options.js';
-import { PLAYWRIGHT_VERSION } from '../src/browser/playwright-version.js';
+import { PoolClient } from '../src/browser/client/pool-client.js';
+import { startPoolServer } from '../src/browser/pool/pool-server.js';
+import { CHROMIUM_FLAGS } from '../src/browser/pool/chromium-flags.js';
+import { DEFAULT_CONTEXT_OPTIONS } from '../src/browser/client/context-options.js';
+import { PLAYWRIGHT_VERSION } from '../src/browser/client/playwright-version.js';
 import { loadConfig } from '../src/config/config.js';
 import { silentLogger } from '../src/logger.js';
 
@@ -54,7 +54,7 @@ async function main(): Promise<void> {
   const pageUrl = `http://127.0.0.1:${(pageServer.address() as AddressInfo).port}/`;
 
   const token = randomBytes(24).toString('base64url');
-  const pool = await startBrowserPoolServer({
+  const pool = await startPoolServer({
     size: 2,
     chromiumPath,
     token,
@@ -64,8 +64,8 @@ async function main(): Promise<void> {
     maxMemoryMb: 4096,
     logger: silentLogger,
   });
-  const connectEachTime = new BrowserPoolClient({ url: pool.url, token, keepConnectionMs: 0 });
-  const cached = new BrowserPoolClient({ url: pool.url, token });
+  const connectEachTime = new PoolClient({ url: pool.url, token, keepConnectionMs: 0 });
+  const cached = new PoolClient({ url: pool.url, token });
 
   const scenarios: Array<{ name: string; run: () => Promise<number> }> = [
     {
@@ -121,7 +121,7 @@ async function main(): Promise<void> {
       const res = await fetch(`${pool.url}/leases`, { method: 'POST', headers: { authorization: `Bearer ${token}` } });
       const grant = (await res.json()) as { leaseId: string; wsEndpoint: string };
       marks.push(performance.now());
-      const browser = await chromium.connect(grant.wsEndpoint);
+      const browser = await chromium.connect(grant.wsEndpoint, { headers: { authorization: `Bearer ${token}` } });
       try {
         marks.push(performance.now());
         const context = await browser.newContext(DEFAULT_CONTEXT_OPTIONS);

@@ -1,4 +1,6 @@
 import type { Server } from 'node:http';
+import { once } from 'node:events';
+import { hostname } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import type { Redis } from 'iovalkey';
 import { createApiApp } from './api/api-app.js';
@@ -9,7 +11,13 @@ import { watchDatabase } from './processors/database-watch.js';
 import { LoginCircuitBreaker } from './processors/login-circuit-breaker.js';
 import { ProviderPauses } from './processors/provider-pauses.js';
 import { providerHealth } from './processors/provider-health.js';
-import { startBrowserRole, type BrowserRole } from './browser/browser-pool-main.js';
+import { browserRoleOptions, createFleet, processPoolToken } from './browser/browser-options.js';
+import { PoolClient } from './browser/client/pool-client.js';
+import { PoolDirectory } from './browser/client/pool-directory.js';
+import { assertSamePlaywrightVersion } from './browser/client/playwright-version.js';
+import type { Fleet } from './browser/fleet/fleet.js';
+import { startBrowserRole, type BrowserRole } from './browser/pool/browser-role.js';
+import { coerceError } from './errors/coerce-error.js';
 import { CallbackEnqueuer } from './callbacks/callback-enqueuer.js';
 import { startCallbackWorker, type CallbackWorkerHandle } from './callbacks/callback-worker.js';
 import type { Config, ProcessRole } from './config/config.js';
@@ -33,7 +41,6 @@ import { startInfrastructure, type Infrastructure } from './infra/infrastructure
 import { assertWritableDataDir, portTaken, preflight, usesEmbeddedServices, usesServices } from './infra/preflight.js';
 import { repeatEvery } from './infra/repeat-every.js';
 import { startBatchWorkers, type BatchWorkers } from './processors/batch-workers.js';
-import { startWorkerBrowsers, type WorkerBrowsers } from './browser/worker-browsers.js';
 
 export interface System {
   config: Config;
@@ -42,8 +49,8 @@ export interface System {
   apiUrl?: string;
   /** Where /health/* answer in a process without the api role (worker, batcher, maintenance). */
   healthUrl?: string;
-  /** The worker's browser services, when its batches get browsers through the broker. */
-  browsers?: WorkerBrowsers;
+  /** This worker's member of the fleet (election; pools when it leads), when it has neither BROWSER_POOL_URL nor the browser role. */
+  fleet?: Fleet;
   portals?: PracticePortals;
   browser?: BrowserRole;
   db?: Db;
@@ -68,12 +75,13 @@ const has = (config: Config, ...roles: ProcessRole[]) => roles.some((r) => confi
  * no URL), the browser pool, the API, the batchers with the sweeper, the batch and callback
  * workers. Embedded Postgres and Valkey are started when no URL is configured. Without the api
  * role, /health/* are served alone on PORT. A worker with neither BROWSER_POOL_URL nor the
- * browser role runs browser services of its own (BROWSER_MANAGER_MODE) for its batches.
+ * browser role takes part in the fleet (one worker decides how many pools run, BROWSER_MANAGER_MODE
+ * says where); its batch children lease from the pools in the pool directory.
  * `close()` stops everything in reverse order, each step even when an earlier one failed.
  */
 export async function startSystem(config: Config, logger: Logger, options: StartSystemOptions = {}): Promise<System> {
   // What this start finds out, frozen into system.runtime once every role is up.
-  const found: { databaseUrl?: string; valkeyUrl?: string; portalUrls: Record<string, string>; browserPool?: { url: string; token: string }; browserBroker?: { url: string; token: string } } = {
+  const found: { databaseUrl?: string; valkeyUrl?: string; portalUrls: Record<string, string>; browserPool?: { url: string; token: string }; poolTokens?: Record<string, string> } = {
     portalUrls: Object.fromEntries(Object.values(config.providers).flatMap((p) => (p.url ? [[p.descriptor.name, p.url]] : []))),
     browserPool: config.browserPool.url && config.browserPool.token ? { url: config.browserPool.url, token: config.browserPool.token } : undefined,
   };
@@ -127,12 +135,16 @@ export async function startSystem(config: Config, logger: Logger, options: Start
       }
     }
 
-    if (has(config, 'browser')) {
-      const browser = await startBrowserRole(config, logger);
+    const poolToken = processPoolToken(config);
+    const startRole = async (registration?: Parameters<typeof browserRoleOptions>[3]) => {
+      const browser = await startBrowserRole(browserRoleOptions(config, poolToken, logger, registration));
       closers.push(() => browser.close());
       found.browserPool ??= { url: browser.url, token: browser.token };
       system.browser = browser;
-    }
+      return browser;
+    };
+    // Without Valkey here, the pool is for others to reach by URL (a pool pod, `RPA_ROLES=browser`).
+    if (has(config, 'browser') && !system.db) await startRole();
 
     if (!system.db) {
       system.runtime = freezeRuntime({ portalUrls: found.portalUrls, browserPool: found.browserPool });
@@ -148,6 +160,20 @@ export async function startSystem(config: Config, logger: Logger, options: Start
     const queues = new QueueRegistry(workerConnection, config.queuePrefix);
     closers.push(() => queues.close());
     system.queues = queues;
+    // The pool directory and the fleet election fail fast while Valkey is away (no offline queue).
+    let browserValkey: Redis | undefined;
+    const directoryConnection = async (): Promise<Redis> => {
+      if (!browserValkey) {
+        browserValkey = connect('producer');
+        await once(browserValkey, 'ready', { signal: AbortSignal.timeout(5_000) }).catch(() => undefined);
+      }
+      return browserValkey;
+    };
+    if (has(config, 'browser')) {
+      // In a process with Valkey the pool registers itself in the directory (npm start).
+      const id = `browser-role-${hostname()}-${process.pid}`;
+      await startRole({ directory: new PoolDirectory({ redis: await directoryConnection(), prefix: config.queuePrefix }), id, registeredBy: id });
+    }
     const enqueuer = new JobEnqueuer(db, queues, logger);
     const callbacks = new CallbackEnqueuer(db, queues, logger);
     const breaker = new LoginCircuitBreaker(workerConnection, config.queuePrefix, config.loginFailureThreshold, config.loginCooldownMs, logger);
@@ -169,21 +195,45 @@ export async function startSystem(config: Config, logger: Logger, options: Start
         providers: await providerHealth(db, breakers),
         circuit_breakers: Object.fromEntries(breakers.map((b) => [b.provider, b])),
         batch_processors: batchWorkers?.health() ?? null,
-        ...(system.browsers ? { browser_services: system.browsers.health() } : {}),
+        ...(system.fleet ? { browsers: await system.fleet.health() } : {}),
         // Where `rpa demo` reads the practice portals' stats (loopback URLs; null with real portals).
         practice_portals: system.portals?.urls ?? null,
       };
     };
 
-    if (has(config, 'worker') && !found.browserPool) {
-      // No pool given and no browser role here: this worker runs browser services of its own
-      // (pods in a cluster, processes on this machine) and brokers them to its batch children.
-      const browsers = await startWorkerBrowsers(config, { queues, logger });
-      closers.push(() => browsers.close());
-      system.browsers = browsers;
-      found.browserBroker = { url: browsers.broker.url, token: browsers.broker.token };
+    let fixedPool: PoolClient | undefined;
+    if (has(config, 'worker') && !config.browserPool.url) {
+      if (system.browser) {
+        // The pool this process serves (npm start): the children find it in the directory.
+        found.poolTokens = { [system.browser.tokenId]: system.browser.token };
+      } else {
+        // No pool given and no browser role here: this worker takes part in the fleet. Whichever
+        // worker leads starts the pools (pods in a cluster, processes on this machine) and
+        // registers them; every worker's children lease from the pools in the directory.
+        const fleet = createFleet(config, poolToken, { redis: await directoryConnection(), queues, db, logger });
+        closers.push(() => fleet.close());
+        system.fleet = fleet;
+        await fleet.start();
+        found.poolTokens = { [poolToken.id]: poolToken.token };
+      }
+    } else if (has(config, 'worker') && found.browserPool) {
+      fixedPool = new PoolClient({ url: found.browserPool.url, token: found.browserPool.token, requestTimeoutMs: 2_000, logger });
+      const client = fixedPool;
+      closers.push(() => client.close());
     }
-    const runtime = freezeRuntime({ databaseUrl: found.databaseUrl, valkeyUrl: found.valkeyUrl, portalUrls: found.portalUrls, browserPool: found.browserPool, browserBroker: found.browserBroker });
+    // A worker is ready when its batches can get browsers: the fleet works, or the fixed pool answers.
+    const browsersReady = async (): Promise<{ ok: boolean; error?: string }> => {
+      if (system.fleet) return system.fleet.ready();
+      if (!fixedPool) return { ok: true };
+      try {
+        assertSamePlaywrightVersion((await fixedPool.status()).playwrightVersion);
+        return { ok: true };
+      } catch (err) {
+        return { ok: false, error: coerceError(err).message };
+      }
+    };
+    const readiness = has(config, 'worker') ? async () => ({ browsers: await browsersReady() }) : undefined;
+    const runtime = freezeRuntime({ databaseUrl: found.databaseUrl, valkeyUrl: found.valkeyUrl, portalUrls: found.portalUrls, browserPool: found.browserPool, poolTokens: found.poolTokens });
     system.runtime = runtime;
 
     if (has(config, 'worker')) {
@@ -299,6 +349,7 @@ export async function startSystem(config: Config, logger: Logger, options: Start
           queues: apiQueues,
           details: healthDetails,
           readyNeeds: ['postgres'],
+          readiness,
         },
         logger,
       });
@@ -324,7 +375,7 @@ export async function startSystem(config: Config, logger: Logger, options: Start
       const health = await startHealthServer({
         port: config.port,
         host: config.host,
-        health: { db, valkey: connect('producer'), queues, details: healthDetails },
+        health: { db, valkey: connect('producer'), queues, details: healthDetails, readiness },
         logger,
       });
       closers.push(() => health.close());

@@ -1,7 +1,7 @@
 import type { Router } from 'express';
 import type { Redis } from 'iovalkey';
 import { LoginCircuitBreaker } from '../processors/login-circuit-breaker.js';
-import { BrowserPoolClient } from '../browser/browser-pool-client.js';
+import { PoolClient } from '../browser/client/pool-client.js';
 import type { Config } from '../config/config.js';
 import type { Runtime } from '../config/runtime.js';
 import type { Db } from '../db/database.js';
@@ -28,7 +28,7 @@ export interface OperatorRouters {
 export function createOperatorRouters(deps: { config: Config; runtime: Runtime; db: Db; queues: QueueRegistry; valkey: Redis; logger: Logger }): OperatorRouters {
   const { config, db, queues, logger } = deps;
   const totp = new TotpManager({ redis: deps.valkey, ...totpSettingsFromConfig(config), logger });
-  const pool = deps.runtime.browserPool ? new BrowserPoolClient({ ...deps.runtime.browserPool, logger }) : undefined;
+  const pool = deps.runtime.browserPool ? new PoolClient({ ...deps.runtime.browserPool, logger }) : undefined;
   const feed = new StatusEventFeed(db, logger.child({ component: 'status-events' }));
   const events = eventsRoutes(feed);
   // Read-only here: the breaker's state() reads what the batch workers record in Valkey.

@@ -1,9 +1,10 @@
-import type { BrowserLease } from './browser-lease.js';
+import type { BrowserLease } from './client/browser-lease.js';
 
 /**
- * Where a batch gets its browser context. `BrowserPoolClient` leases from one pool it was given
- * (BROWSER_POOL_URL); `BrokeredBrowserSource` first asks the worker's browser broker which pool
- * to use. Batches see only this.
+ * Where a batch gets its browser context; batches see only this. The one implementation in use
+ * is `PoolLeaseSource` (client/pool-lease-source.ts): the pools in the directory, or the one
+ * fixed pool of BROWSER_POOL_URL, through each pool's own lease protocol. A `PoolClient` (one
+ * pool) fits too.
  */
 export interface BrowserSource {
   /**

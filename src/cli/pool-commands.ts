@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
-import type { BrowserInfo, PoolStatus } from '../browser/browser-pool-api.js';
-import { BrowserPoolClient } from '../browser/browser-pool-client.js';
+import type { BrowserInfo, PoolStatus } from '../browser/pool/pool-api.js';
+import { PoolClient } from '../browser/client/pool-client.js';
 import { loadConfig } from '../config/config.js';
 import { RpaError } from '../errors/failures.js';
 
@@ -21,7 +21,7 @@ export function registerPoolCommands(program: Command): void {
           { field: url ? 'BROWSER_POOL_TOKEN' : 'BROWSER_POOL_URL' },
         );
       }
-      const client = new BrowserPoolClient({ url, token });
+      const client = new PoolClient({ url, token });
       try {
         const [status, browsers] = await Promise.all([client.status(), client.browsers()]);
         process.stdout.write(options.json ? `${JSON.stringify({ status, browsers })}\n` : formatPoolStatus(status, browsers));

@@ -14,10 +14,14 @@ export interface Runtime {
   readonly valkeyUrl?: string;
   /** Base URL of each provider's portal: its `<NAME>_URL`, or the practice portal started for it. */
   readonly portalUrls: Readonly<Record<string, string>>;
-  /** The pool batches lease from: BROWSER_POOL_URL, or the one this process serves (browser role). */
+  /** The fixed pool (BROWSER_POOL_URL), else the one this process serves (browser role). */
   readonly browserPool?: Readonly<{ url: string; token: string }>;
-  /** The worker's broker of its own browser services (when it has neither). */
-  readonly browserBroker?: Readonly<{ url: string; token: string }>;
+  /**
+   * Without BROWSER_POOL_URL, a worker's batch children lease from the pools in the pool
+   * directory (Valkey) and need the tokens that open them: token id → token (the directory names
+   * only the id). Handed over here, never through Valkey; never logged.
+   */
+  readonly poolTokens?: Readonly<Record<string, string>>;
 }
 
 const endpoint = z.object({ url: z.string().url(), token: z.string().min(16) }).strict();
@@ -27,7 +31,7 @@ const runtimeSchema = z
     valkeyUrl: z.string().regex(/^(redis|rediss|valkey|valkeys):\/\//).optional(),
     portalUrls: z.record(z.string().url()),
     browserPool: endpoint.optional(),
-    browserBroker: endpoint.optional(),
+    poolTokens: z.record(z.string().regex(/^[a-z0-9-]{1,64}$/), z.string().min(16)).optional(),
   })
   .strict();
 
@@ -42,7 +46,11 @@ const PASSED_THROUGH = ['PATH', 'HOME', 'LANG', 'LC_ALL', 'TZ', 'TMPDIR', 'NODE_
 export function freezeRuntime(runtime: Runtime): Runtime {
   const parsed = runtimeSchema.safeParse(runtime);
   if (!parsed.success) throw new RpaError('INTERNAL', `runtime is incomplete: ${parsed.error.issues[0]?.path.join('.')}`);
-  return Object.freeze({ ...runtime, portalUrls: Object.freeze({ ...runtime.portalUrls }) });
+  return Object.freeze({
+    ...runtime,
+    portalUrls: Object.freeze({ ...runtime.portalUrls }),
+    ...(runtime.poolTokens ? { poolTokens: Object.freeze({ ...runtime.poolTokens }) } : {}),
+  });
 }
 
 /** The environment of a sandboxed child that must run with this process's configuration. */

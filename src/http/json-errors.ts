@@ -24,7 +24,7 @@ export function sendError(res: Response, error: RpaError): void {
 }
 
 /**
- * The one Express error handler (API, browser pool, broker): the failure table gives the
+ * The one Express error handler (API, browser pool): the failure table gives the
  * status, the body is `{"error":{"code","message","field","retryable"}}`. Failures of ours
  * (5xx) are logged as `what`; an outage of a dependency only as a warning.
  */

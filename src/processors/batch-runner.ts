@@ -23,7 +23,7 @@ export interface BatchRunnerDeps {
   /** Base URL of each provider's portal (Runtime.portalUrls). */
   portalUrls: Readonly<Record<string, string>>;
   automationFor: (provider: string) => ProviderAutomation;
-  /** Where browser contexts are leased. */
+  /** Where contexts are leased: the pools in the directory, or the fixed BROWSER_POOL_URL (PoolLeaseSource). */
   pool: BrowserSource;
   totp: TotpManager;
   /** The cool-down after a login failed for a passing reason (portal down, too many sessions). */

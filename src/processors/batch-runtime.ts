@@ -1,8 +1,6 @@
 import { hostname } from 'node:os';
 import type { Redis } from 'iovalkey';
-import { BrokeredBrowserSource } from '../browser/brokered-browser-source.js';
-import { BrowserPoolClient } from '../browser/browser-pool-client.js';
-import type { BrowserSource } from '../browser/browser-source.js';
+import { createBrowserSource } from '../browser/browser-options.js';
 import type { Config } from '../config/config.js';
 import type { Runtime } from '../config/runtime.js';
 import { LiveSettings } from '../config/live-settings.js';
@@ -30,8 +28,8 @@ export interface BatchRuntime {
 /**
  * Everything a batch run needs, built from configuration: what a sandboxed processor child
  * makes once and keeps for the batches it runs. Needs DATABASE_URL, VALKEY_URL and a way to
- * browsers: BROWSER_POOL_URL and BROWSER_POOL_TOKEN (one pool), or BROWSER_BROKER_URL and
- * BROWSER_BROKER_TOKEN (the worker's browser services). The worker role passes them to its children.
+ * browsers: the pool tokens of the pools in the directory (Runtime.poolTokens), or the fixed
+ * pool of BROWSER_POOL_URL. The worker role passes them to its children in their Runtime.
  */
 export function createBatchRuntime(config: Config, runtime: Runtime, logger: Logger): BatchRuntime {
   const need = <T>(value: T | undefined, name: string): T => {
@@ -44,7 +42,7 @@ export function createBatchRuntime(config: Config, runtime: Runtime, logger: Log
   const queues = new QueueRegistry(valkey, config.queuePrefix);
   const enqueuer = new JobEnqueuer(db, queues, logger);
   const callbacks = new CallbackEnqueuer(db, queues, logger);
-  const pool = browserSource(config, runtime, logger, need);
+  const pool = createBrowserSource(config, runtime, { redis: valkey, logger });
   const totp = new TotpManager({ redis: valkey, logger, ledger: totpStepLedger(db), ...totpSettingsFromConfig(config) });
   const breaker = new LoginCircuitBreaker(valkey, config.queuePrefix, config.loginFailureThreshold, config.loginCooldownMs, logger);
   const runner = new BatchRunner({
@@ -74,19 +72,4 @@ export function createBatchRuntime(config: Config, runtime: Runtime, logger: Log
       await db.destroy();
     },
   };
-}
-
-/** One pool when BROWSER_POOL_URL is set; else the services the worker's broker hands out. */
-function browserSource(config: Config, runtime: Runtime, logger: Logger, need: <T>(value: T | undefined, name: string) => T): BrowserSource {
-  if (runtime.browserPool || !runtime.browserBroker) {
-    const pool = need(runtime.browserPool, 'BROWSER_POOL_URL');
-    return new BrowserPoolClient({ url: pool.url, token: pool.token, logger });
-  }
-  return new BrokeredBrowserSource({
-    brokerUrl: runtime.browserBroker.url,
-    brokerToken: runtime.browserBroker.token,
-    // The broker may have to start a service (a pod: scheduling, image pull) before it answers.
-    acquireTimeoutMs: config.browserManager.readyTimeoutMs + 15_000,
-    logger,
-  });
 }

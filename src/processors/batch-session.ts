@@ -1,4 +1,4 @@
-import type { BrowserLease } from '../browser/browser-lease.js';
+import type { BrowserLease } from '../browser/client/browser-lease.js';
 import type { BrowserSource } from '../browser/browser-source.js';
 import type { ProviderConfig } from '../config/config.js';
 import type { Credentials } from '../config/live-settings.js';

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { Worker, type ConnectionOptions } from 'bullmq';
 import { chromium, type Browser } from 'playwright-core';
 import { BULL_BOARD_COOKIE } from '../../src/api/bull-board-router.js';
-import { CHROMIUM_FLAGS } from '../../src/browser/chromium-flags.js';
+import { CHROMIUM_FLAGS } from '../../src/browser/pool/chromium-flags.js';
 import { createValkey } from '../../src/queues/valkey.js';
 import { batchRunQueue } from '../../src/queues/queue-names.js';
 import { sharedValkey } from '../support/shared-services.js';

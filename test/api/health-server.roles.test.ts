@@ -61,21 +61,25 @@ describe('/health/* in processes without the api role (what Kubernetes probes on
       expect(health.status).to.equal(200);
       expect(health.body.circuit_breakers).to.have.keys('octotel', 'openserve', 'metrofiber', 'evotel');
       expect((await get(`${system.healthUrl}/jobs`)).status).to.equal(404);
-      expect(system.browsers, 'no worker role, no browser services').to.equal(undefined);
+      expect(system.fleet, 'no worker role, no fleet').to.equal(undefined);
     });
   }
 
-  it('RPA_ROLES=worker without a browser pool: answers both, and reports its browser services (none wanted yet)', async () => {
-    harness = await startSystemHarness({ RPA_ROLES: 'worker', BROWSER_WARM_POOLS: '0' });
+  it('RPA_ROLES=worker without a browser pool: answers both, ready once it can get browsers, and reports its fleet (no pools wanted yet)', async () => {
+    harness = await startSystemHarness({ RPA_ROLES: 'worker', BROWSER_WARM_MIN: '0' });
     const { system } = harness;
     expect(system.healthUrl).to.be.a('string');
     expect((await get(`${system.healthUrl}/health/live`)).status).to.equal(200);
     await untilReady(system.healthUrl!);
+    const ready = await get(`${system.healthUrl}/health/ready`);
+    expect(ready.body.browsers).to.deep.equal({ ok: true });
     const health = await get(`${system.healthUrl}/health`);
-    expect(health.body.browser_services).to.deep.equal({ mode: 'local', ready: 0, grants: 0 });
+    expect(health.body.browsers).to.include({ mode: 'local', role: 'leader', pools: 0 });
+    expect(health.body.browsers.last_round).to.include({ ok: true, desired: 0 });
     expect(health.body.batch_processors).to.have.keys('octotel', 'openserve', 'metrofiber', 'evotel');
-    expect(JSON.stringify(health.body)).not.to.contain(system.browsers!.broker.token);
-    expect(system.browsers!.broker.url).to.match(/^http:\/\/127\.0\.0\.1:\d+$/);
+    const tokens = Object.values(system.runtime!.poolTokens!);
+    expect(tokens).to.have.length(1);
+    expect(JSON.stringify(health.body)).not.to.contain(tokens[0]);
   });
 
   it('with the api role, the API serves /health/* and no second server starts', async () => {
@@ -114,7 +118,7 @@ describe('/health/* in processes without the api role (what Kubernetes probes on
         DATABASE_URL: database.url,
         VALKEY_URL: (await sharedValkey()).url,
         QUEUE_PREFIX: uniquePrefix('pod'),
-        BROWSER_WARM_POOLS: '0',
+        BROWSER_WARM_MIN: '0',
         LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn',
       },
       stdio: ['ignore', 'inherit', 'inherit'],

@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { KubeConfig } from '@kubernetes/client-node';
+import { PLAYWRIGHT_VERSION } from '../../src/browser/client/playwright-version.js';
 
 /** One request the fake API server received, as sent. */
 export interface RecordedRequest {
@@ -24,7 +25,7 @@ export interface Fault {
 
 /**
  * A stand-in for the Kubernetes API server (the one part of the system that cannot run here):
- * pods in memory for the calls the browser service manager makes (create, read, list with a
+ * pods in memory for the calls the fleet's Kubernetes backend makes (create, read, list with a
  * label selector, delete), every request recorded for the test to check, faults on demand,
  * and a "kubelet" that turns a created pod Ready after `readyAfterMs` with pod IP 127.0.0.1.
  */
@@ -240,12 +241,16 @@ function parseSelector(text: string): Record<string, string> {
 }
 
 /**
- * What a browser pod serves on its pool port for the manager's readiness check: `/health/ready`
- * behind the pool's bearer token. `ready` flips it; `calls` counts the probes.
+ * What a pool pod serves on its pool port for the fleet: `/health/ready` (the readiness wait) and
+ * `GET /status` (leases and room, read every round), both behind the pool token, as the real
+ * pool answers them. `ready` flips readiness; `busy` and `freeSlots` are what /status reports;
+ * `calls` records every request with the token it carried.
  */
 export class FakePoolHealth {
   ready = true;
-  calls: { authorization?: string }[] = [];
+  busy = 0;
+  freeSlots = 4;
+  calls: { path: string; authorization?: string }[] = [];
   port = 0;
   private server?: Server;
 
@@ -253,10 +258,17 @@ export class FakePoolHealth {
 
   async start(): Promise<this> {
     this.server = createServer((req, res) => {
-      this.calls.push({ authorization: req.headers.authorization });
-      if (req.url !== '/health/ready') return void res.writeHead(404).end();
+      this.calls.push({ path: req.url ?? '', authorization: req.headers.authorization });
       if (req.headers.authorization !== `Bearer ${this.token}`) return void res.writeHead(401).end();
-      res.writeHead(this.ready ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify({ ready: this.ready }));
+      if (req.url === '/health/ready') {
+        return void res.writeHead(this.ready ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify({ ready: this.ready }));
+      }
+      if (req.url === '/status') {
+        return void res
+          .writeHead(200, { 'content-type': 'application/json' })
+          .end(JSON.stringify({ playwrightVersion: PLAYWRIGHT_VERSION, size: 1, busyContexts: this.busy, openContexts: this.busy, freeSlots: this.freeSlots }));
+      }
+      res.writeHead(404).end();
     });
     await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
     const address = this.server.address();

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { defaultChromiumPath } from '../../src/config/settings.js';
 import type { Logger } from '../../src/logger.js';
-import { startBrowserPoolServer, type BrowserPoolServer, type BrowserPoolServerOptions } from '../../src/browser/browser-pool-server.js';
+import { startPoolServer, type PoolServer, type PoolServerOptions } from '../../src/browser/pool/pool-server.js';
 import { testLogger } from '../support/shared-services.js';
 
 export const chromiumPath = (): string => {
@@ -13,14 +13,14 @@ export const chromiumPath = (): string => {
   return path;
 };
 
-export interface TestPool extends BrowserPoolServer {
+export interface TestPool extends PoolServer {
   token: string;
 }
 
 /** A real pool on 127.0.0.1 with small defaults; the caller closes it. */
-export async function startTestPool(overrides: Partial<BrowserPoolServerOptions> = {}, logger: Logger = testLogger): Promise<TestPool> {
+export async function startTestPool(overrides: Partial<PoolServerOptions> = {}, logger: Logger = testLogger): Promise<TestPool> {
   const token = randomBytes(24).toString('base64url');
-  const server = await startBrowserPoolServer({
+  const server = await startPoolServer({
     size: 1,
     chromiumPath: chromiumPath(),
     token,

@@ -14,11 +14,11 @@ const CIRCUITS: Record<string, string[]> = {
 
 /**
  * The worker without BROWSER_POOL_URL and without the browser role in its process, as in a
- * cluster: its browser service manager (local mode here: browser-pool processes with real
- * Chromium) starts pools with the queues, and the sandboxed batch children get them through the
- * worker's broker.
+ * cluster: it leads the fleet (alone here), starts pools with the queues (local mode: pool
+ * processes with real Chromium) and registers them in the pool directory, and the sandboxed
+ * batch children lease from the pools in the directory.
  */
-describe('batches through the worker’s own browser services (BROWSER_MANAGER_MODE=local, no BROWSER_POOL_URL)', function () {
+describe('batches through the fleet’s pools (BROWSER_MANAGER_MODE=local, no BROWSER_POOL_URL)', function () {
   this.timeout(600_000);
   let harness: SystemHarness | undefined;
 
@@ -26,7 +26,7 @@ describe('batches through the worker’s own browser services (BROWSER_MANAGER_M
     await harness?.close();
   });
 
-  it('runs validation jobs of every provider to completion on browser-pool processes the worker started, and stops them on close', async () => {
+  it('runs validation jobs of every provider to completion on pool processes the fleet started, and stops them on close', async () => {
     harness = await startSystemHarness({
       RPA_ROLES: 'api,batcher,worker,portals',
       BROWSER_MANAGER_MODE: 'local',
@@ -39,8 +39,9 @@ describe('batches through the worker’s own browser services (BROWSER_MANAGER_M
     const { system } = harness;
     expect(system.browser, 'no browser role in this process').to.equal(undefined);
     expect(system.runtime!.browserPool).to.equal(undefined);
-    expect(system.browsers, 'the worker runs browser services of its own').to.not.equal(undefined);
-    expect(system.browsers!.manager.endpoints(), 'none before there is work (no warm pool outside business hours)').to.deep.equal([]);
+    expect(system.fleet, 'the worker takes part in the fleet').to.not.equal(undefined);
+    expect(system.fleet!.isLeader(), 'alone, it leads').to.equal(true);
+    expect(system.fleet!.manager.endpoints(), 'none before there is work (no warm pool outside business hours)').to.deep.equal([]);
 
     const submitted: { id: number; provider: string; circuit: string }[] = [];
     for (const [provider, circuits] of Object.entries(CIRCUITS)) {
@@ -49,8 +50,8 @@ describe('batches through the worker’s own browser services (BROWSER_MANAGER_M
       res.body.job_ids.forEach((id: number, i: number) => submitted.push({ id, provider, circuit: circuits[i]! }));
     }
 
-    // Seen while the batches run: the browser-pool processes the manager started (pid files).
-    const pidDir = join(system.config.dataDir, 'browser-services');
+    // Seen while the batches run: the pool processes the fleet started (pid files).
+    const pidDir = join(system.config.dataDir, 'browser-pools');
     const pids = new Set<number>();
     const watch = setInterval(() => {
       try {
@@ -70,26 +71,35 @@ describe('batches through the worker’s own browser services (BROWSER_MANAGER_M
       expect(job.status, `job ${s.id} ${s.circuit}: ${JSON.stringify(job.error)}`).to.equal('completed');
       expect(job.result, s.circuit).to.deep.equal(expectedValidation(s.provider, s.circuit));
     }
-    expect(pids.size, 'browser-pool processes started').to.be.within(1, 2);
+    expect(pids.size, 'pool processes started').to.be.within(1, 2);
     for (const provider of Object.keys(CIRCUITS)) {
       const batches = await harness.database.db.selectFrom('batches').select(['status', 'login_count']).where('provider', '=', provider).execute();
       expect(batches.length, provider).to.be.greaterThan(0);
       expect(batches.every((b) => b.status === 'completed'), provider).to.equal(true);
     }
 
-    // Every grant handed to a batch came back; the API reports the services, never their tokens.
+    // Every lease a batch took came back to its pool; the API reports the fleet, never a token.
+    const [token] = Object.values(system.runtime!.poolTokens!);
+    const busy = async () => {
+      let sum = 0;
+      for (const e of system.fleet!.manager.endpoints()) {
+        const res = await fetch(`${e.url}/status`, { headers: { authorization: `Bearer ${token}` } });
+        sum += ((await res.json()) as { busyContexts: number }).busyContexts;
+      }
+      return sum;
+    };
     const deadline = Date.now() + 30_000;
-    while (system.browsers!.broker.outstanding() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
-    expect(system.browsers!.broker.outstanding()).to.equal(0);
+    while ((await busy()) > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+    expect(await busy()).to.equal(0);
     const health = await harness.api('GET', '/health');
-    expect(health.body.browser_services).to.include({ mode: 'local', grants: 0 });
-    expect(health.body.browser_services.ready).to.be.within(1, 2);
-    const tokens = system.browsers!.manager.endpoints().map((e) => e.token!);
-    for (const token of [...tokens, system.browsers!.broker.token]) expect(JSON.stringify(health.body)).not.to.contain(token);
+    expect(health.body.browsers).to.include({ mode: 'local', role: 'leader' });
+    expect(health.body.browsers.pools).to.be.within(1, 2);
+    expect(JSON.stringify(health.body)).not.to.contain(token);
+    expect((await harness.api('GET', '/health/ready')).body.browsers).to.deep.equal({ ok: true });
 
     await harness.close();
     harness = undefined;
-    expect([...pids].filter(isAlive), 'browser-pool processes left running').to.deep.equal([]);
+    expect([...pids].filter(isAlive), 'pool processes left running').to.deep.equal([]);
     expect(readdirSync(pidDir)).to.deep.equal([]);
   });
 });

@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { CoreV1Api } from '@kubernetes/client-node';
 import { loadConfig } from '../../src/config/config.js';
-import { KubernetesBrowserBackend, TOKEN_SECRET_KEY } from '../../src/browser/kubernetes-browser-service-manager.js';
+import { KubernetesPoolBackend } from '../../src/browser/fleet/kubernetes-backend.js';
+import { TOKEN_SECRET_KEY } from '../../src/browser/fleet/pool-pod.js';
 import type { Db } from '../../src/db/database.js';
 import { createMetrics } from '../../src/api/metrics/metrics-registry.js';
 import { testLogger } from '../support/shared-services.js';
@@ -261,7 +262,7 @@ describe('k8s manifests', function () {
       /** Every pod of the overlay (the on-demand browser pod too) and a few places outside it. */
       function endpoints(): Record<string, Endpoint & { ports: number[] }> {
         const config = named('ConfigMap', 'rpa-system-config')!;
-        const backend = new KubernetesBrowserBackend({
+        const backend = new KubernetesPoolBackend({
           core: {} as CoreV1Api,
           namespace: config.data['browser-k8s-namespace'],
           image: 'x',
@@ -417,7 +418,7 @@ describe('k8s manifests', function () {
         }
         // The fixed pool's ReplicaSet must not adopt the manager's pods (same component label).
         const staticPool = named('Deployment', 'rpa-browser-pool')!;
-        const onDemandLabels = new KubernetesBrowserBackend({ instance: 'rpa', owner: { name: 'w', uid: 'u' } } as never).labels();
+        const onDemandLabels = new KubernetesPoolBackend({ instance: 'rpa', owner: { name: 'w', uid: 'u' } } as never).labels();
         expect(selectorMatches(staticPool.spec.selector, onDemandLabels)).to.equal(false);
       });
 
@@ -590,7 +591,7 @@ describe('k8s manifests', function () {
   });
 
   it('validates the pod the browser service manager creates against the Pod schema and the restricted profile', async () => {
-    const backend = new KubernetesBrowserBackend({
+    const backend = new KubernetesPoolBackend({
       core: {} as CoreV1Api,
       namespace: 'rpa',
       image: 'registry.example/rpa-orchestrator-browser:1',

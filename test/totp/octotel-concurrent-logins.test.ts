@@ -2,8 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import type { Redis } from 'iovalkey';
-import { BrowserPoolClient, type BrowserLease } from '../../src/browser/browser-pool-client.js';
-import { startBrowserPoolServer, type BrowserPoolServer } from '../../src/browser/browser-pool-server.js';
+import type { BrowserLease } from '../../src/browser/client/browser-lease.js';
+import { PoolClient } from '../../src/browser/client/pool-client.js';
+import { startPoolServer, type PoolServer } from '../../src/browser/pool/pool-server.js';
 import { defaultChromiumPath } from '../../src/config/settings.js';
 import { startPracticePortal, type PracticePortal } from '../../src/portals/practice-portals.js';
 import octotel from '../../src/providers/octotel/index.js';
@@ -47,8 +48,8 @@ describe('Octotel: concurrent logins share one TOTP account without replays (rea
 
   let redis: Redis;
   let portal: PracticePortal;
-  let pool: BrowserPoolServer;
-  let client: BrowserPoolClient;
+  let pool: PoolServer;
+  let client: PoolClient;
 
   before(async function () {
     redis = await connectSharedValkey();
@@ -56,7 +57,7 @@ describe('Octotel: concurrent logins share one TOTP account without replays (rea
     const chromiumPath = defaultChromiumPath();
     if (!chromiumPath) throw new Error('no Chromium installed (expected /usr/bin/chromium)');
     const token = randomBytes(24).toString('hex');
-    pool = await startBrowserPoolServer({
+    pool = await startPoolServer({
       size: 2,
       chromiumPath,
       token,
@@ -66,7 +67,7 @@ describe('Octotel: concurrent logins share one TOTP account without replays (rea
       maxMemoryMb: 4096,
       logger: testLogger,
     });
-    client = new BrowserPoolClient({ url: pool.url, token, logger: testLogger });
+    client = new PoolClient({ url: pool.url, token, logger: testLogger });
   });
 
   after(async function () {

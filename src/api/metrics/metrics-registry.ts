@@ -1,7 +1,7 @@
 import type { Queue } from 'bullmq';
 import { Counter, Gauge, Registry, type Metric } from 'prom-client';
 import type { BreakerState } from '../../processors/login-circuit-breaker.js';
-import type { PoolStatus } from '../../browser/browser-pool-api.js';
+import type { PoolStatus } from '../../browser/pool/pool-api.js';
 import type { Db } from '../../db/database.js';
 import { providerStates } from '../../db/provider-store.js';
 import { activeBatchTotals, batchCounts, batchDurations, batchErrorCounts, deliveryCounts, jobCounts, jobDurations, oldestWaitingAges } from '../../db/metrics-store.js';

@@ -16,6 +16,8 @@ export interface HealthDeps {
    * Valkey is down is in Postgres, and the sweeper queues it later.
    */
   readyNeeds?: ReadonlyArray<'postgres' | 'valkey'>;
+  /** More checks /health/ready depends on (a worker: can it get browsers?), by name. */
+  readiness?: () => Promise<Record<string, { ok: boolean; error?: string }>>;
 }
 
 async function probe(check: () => Promise<unknown>): Promise<{ ok: boolean; latency_ms: number; error?: string }> {
@@ -42,8 +44,9 @@ export function healthRoutes(deps: HealthDeps): Router {
 
   router.get('/health/ready', async (_req, res) => {
     const checks = await dependencies();
-    const ready = (deps.readyNeeds ?? ['postgres', 'valkey']).every((need) => checks[need].ok);
-    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'unavailable', ...checks });
+    const more = deps.readiness ? await deps.readiness().catch((error: Error) => ({ readiness: { ok: false, error: error.message } })) : {};
+    const ready = (deps.readyNeeds ?? ['postgres', 'valkey']).every((need) => checks[need].ok) && Object.values(more).every((c) => c.ok);
+    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'unavailable', ...checks, ...more });
   });
 
   router.get('/health', async (_req, res) => {
