@@ -5,8 +5,8 @@
 // Every step is safe to interrupt: the next run sees what did not finish and does it again.
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { accessSync, constants, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { accessSync, constants, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -38,6 +38,18 @@ function onPath(...names) {
   return names.some((n) => dirs.some((d) => {
     try { accessSync(join(d, n), constants.X_OK); return true; } catch { return false; }
   }));
+}
+/** Deletes the .js files (and maps) under dist/ whose .ts source no longer exists. */
+function removeOrphanOutput(dir) {
+  if (!existsSync(dir)) return;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) removeOrphanOutput(path);
+    else if (/\.js(\.map)?$/.test(entry.name)) {
+      const source = join(root, relative(join(root, 'dist'), path).replace(/\.js(\.map)?$/, '.ts'));
+      if (!existsSync(source)) rmSync(path, { force: true });
+    }
+  }
 }
 const digest = (file) => createHash('sha256').update(readFileSync(file)).digest('hex');
 
@@ -95,8 +107,10 @@ if (wanted.length > 0) {
 }
 
 // 3. Build (incremental). A build cut short may have left its incremental state newer than
-//    the files it wrote: without the stamp of a finished build, build everything again.
+//    the files it wrote: without the stamp of a finished build, build everything again. Output
+//    of a source that is gone (deleted, moved, another branch) is removed: mocha would run it.
 const buildStamp = join(root, 'dist', '.rpa-built');
+removeOrphanOutput(join(root, 'dist'));
 if (!existsSync(buildStamp)) rmSync(join(root, 'dist', '.tsbuildinfo'), { force: true });
 rmSync(buildStamp, { force: true });
 must(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json'], 'TypeScript build');

@@ -2,7 +2,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { createApiKey } from '../api/auth/api-key.js';
 import { listApiKeys, revokeApiKey } from '../db/api-key-store.js';
 import { migrateToLatest } from '../db/migrate.js';
-import { ROLES, type Role } from '../db/schema.js';
+import { KEY_ROLES, type KeyRole } from '../db/schema.js';
 import { RpaError } from '../errors/failures.js';
 import { withCliContext } from './cli-context.js';
 import { formatTable, formatTime } from './cli-table.js';
@@ -11,9 +11,9 @@ const parseKeyName = (value: string): string => {
   if (!/^[A-Za-z0-9._-]{1,64}$/.test(value)) throw new InvalidArgumentError('1 to 64 letters, digits, dots, dashes or underscores');
   return value;
 };
-const parseRole = (value: string): Role => {
-  if (!(ROLES as readonly string[]).includes(value)) throw new InvalidArgumentError(`expected one of ${ROLES.join(', ')}`);
-  return value as Role;
+const parseRole = (value: string): KeyRole => {
+  if (!(KEY_ROLES as readonly string[]).includes(value)) throw new InvalidArgumentError(`expected one of ${KEY_ROLES.join(', ')}`);
+  return value as KeyRole;
 };
 
 /** `rpa migrate` and `rpa api-keys create|list|revoke`, straight against Postgres. */
@@ -34,9 +34,9 @@ export function registerAdminCommands(program: Command): void {
     .command('create')
     .description('create a key; it is printed once and stored only as a hash')
     .addOption(new Option('--name <name>', 'unique name').argParser(parseKeyName).makeOptionMandatory())
-    .addOption(new Option('--role <role>', ROLES.join(' | ')).argParser(parseRole).makeOptionMandatory())
+    .addOption(new Option('--role <role>', KEY_ROLES.join(' | ')).argParser(parseRole).makeOptionMandatory())
     .option('--json', 'print JSON')
-    .action(async (options: { name: string; role: Role; json?: boolean }) => {
+    .action(async (options: { name: string; role: KeyRole; json?: boolean }) => {
       await withCliContext({}, async ({ db }) => {
         const created = await createApiKey(db, options.name, options.role);
         process.stdout.write(options.json ? `${JSON.stringify(created)}\n` : `${created.key}\n`);

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { registerAdminCommands } from './admin-commands.js';
 import { registerBatchesCommands } from './batches-commands.js';
 import { registerDemoCommand } from './demo-command.js';
+import { registerFailuresCommand } from './failures-command.js';
 import { registerJobsCommands } from './jobs-commands.js';
 import { registerPoolCommands } from './pool-commands.js';
 import { registerResetCommand } from './reset-command.js';
@@ -25,5 +26,6 @@ export const commandRegistrations: Array<(program: Command) => void> = [
   registerAdminCommands,
   registerDemoCommand,
   registerSettingsCommand,
+  registerFailuresCommand,
   registerResetCommand,
 ];

@@ -1,13 +1,13 @@
 import type { Db } from './database.js';
-import type { Role } from './schema.js';
+import type { KeyRole } from './schema.js';
 
 export interface ApiKeyIdentity {
   name: string;
-  role: Role;
+  role: KeyRole;
 }
 
 /** Stores a key by its hash; false when the name is taken. The key itself is never stored. */
-export async function insertApiKey(db: Db, key: { name: string; role: Role; prefix: string; hash: string }): Promise<boolean> {
+export async function insertApiKey(db: Db, key: { name: string; role: KeyRole; prefix: string; hash: string }): Promise<boolean> {
   const inserted = await db
     .insertInto('api_keys')
     .values({ name: key.name, role: key.role, key_prefix: key.prefix, key_hash: key.hash })

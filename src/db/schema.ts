@@ -3,12 +3,12 @@ import type { ColumnType, Generated, JSONColumnType } from 'kysely';
 export type JobStatus = 'pending' | 'running' | 'completed' | 'failed' | 'cancelled';
 export type BatchStatus = 'created' | 'assigned' | 'in_progress' | 'completed' | 'failed';
 export type JobAction = 'validation' | 'cancellation';
-export type Role = 'submitter' | 'viewer' | 'operator' | 'admin';
+export type KeyRole = 'submitter' | 'viewer' | 'operator' | 'admin';
 
 export const JOB_STATUSES: readonly JobStatus[] = ['pending', 'running', 'completed', 'failed', 'cancelled'];
 export const BATCH_STATUSES: readonly BatchStatus[] = ['created', 'assigned', 'in_progress', 'completed', 'failed'];
 export const JOB_ACTIONS: readonly JobAction[] = ['validation', 'cancellation'];
-export const ROLES: readonly Role[] = ['submitter', 'viewer', 'operator', 'admin'];
+export const KEY_ROLES: readonly KeyRole[] = ['submitter', 'viewer', 'operator', 'admin'];
 
 export interface JobParameters {
   circuit_number: string;
@@ -101,7 +101,7 @@ export interface IdempotencyKeysTable {
 export interface ApiKeysTable {
   id: Generated<number>;
   name: string;
-  role: Role;
+  role: KeyRole;
   key_prefix: string;
   key_hash: string;
   created_at: Timestamp;

@@ -3,6 +3,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { backoffMs } from '../../src/errors/backoff.js';
+import { failuresMarkdown } from '../../src/errors/failure-table-doc.js';
 import { coerceError } from '../../src/errors/coerce-error.js';
 import { ERROR_CODES, FAILURES, RpaError, hasScope, policyOf } from '../../src/errors/failures.js';
 
@@ -42,6 +43,13 @@ describe('the failure table', () => {
     expect(hasScope(new RpaError('PORTAL_HICCUP', '503'), 'page')).to.equal(true);
     expect(hasScope(new Error('x'), 'page')).to.equal(false);
     expect(FAILURES.VALIDATION_FAILED.bullmq).to.equal('unrecoverable');
+  });
+
+  it('is documented: docs/architecture.md carries the table the code declares', () => {
+    const doc = readFileSync(join(SRC, '..', 'docs', 'architecture.md'), 'utf8');
+    const start = doc.indexOf('\n', doc.indexOf('<!-- failures:start')) + 1;
+    const end = doc.indexOf('<!-- failures:end -->');
+    expect(doc.slice(start, end).trimEnd(), 'run `npx rpa failures --markdown` and paste it into docs/architecture.md').to.equal(failuresMarkdown());
   });
 
   it('keeps the code and adds details in withDetails, with the original as cause', () => {

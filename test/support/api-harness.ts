@@ -7,7 +7,7 @@ import { JobEnqueuer } from '../../src/queues/job-enqueuer.js';
 import { QueueRegistry } from '../../src/queues/queue-registry.js';
 import { createValkey } from '../../src/queues/valkey.js';
 import { createApiKey } from '../../src/api/auth/api-key.js';
-import type { Role } from '../../src/db/schema.js';
+import type { KeyRole } from '../../src/db/schema.js';
 import { createTestDatabase, type TestDatabase } from './test-database.js';
 import { sharedValkey, testLogger, uniquePrefix } from './shared-services.js';
 
@@ -20,7 +20,7 @@ export interface ApiHarness {
   enqueuer: JobEnqueuer;
   valkey: Redis;
   prefix: string;
-  keyFor(role: Role): Promise<string>;
+  keyFor(role: KeyRole): Promise<string>;
   call(method: string, path: string, options?: { key?: string | null; body?: unknown; rawBody?: string; headers?: Record<string, string> }): Promise<{ status: number; body: any }>;
   close(): Promise<void>;
 }
@@ -46,7 +46,7 @@ export async function startApiHarness(options: { valkeyUrl?: string; callbackAll
     const s = app.listen(0, '127.0.0.1', () => resolve(s));
   });
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const keys = new Map<Role, string>();
+  const keys = new Map<KeyRole, string>();
   return {
     url,
     database,

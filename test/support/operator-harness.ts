@@ -7,7 +7,7 @@ import { createOperatorRouters, type OperatorRouters } from '../../src/api/opera
 import { loadConfig, type Config } from '../../src/config/config.js';
 import { freezeRuntime } from '../../src/config/runtime.js';
 import { createApiKey } from '../../src/api/auth/api-key.js';
-import type { Role } from '../../src/db/schema.js';
+import type { KeyRole } from '../../src/db/schema.js';
 import { JobSubmission } from '../../src/jobs/job-submission.js';
 import { JobEnqueuer } from '../../src/queues/job-enqueuer.js';
 import { QueueRegistry } from '../../src/queues/queue-registry.js';
@@ -24,7 +24,7 @@ export interface OperatorHarness {
   queues: QueueRegistry;
   valkey: Redis;
   operator: OperatorRouters;
-  keyFor(role: Role): Promise<string>;
+  keyFor(role: KeyRole): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -52,7 +52,7 @@ export async function startOperatorHarness(env: Record<string, string> = {}): Pr
   const http: Server = await new Promise((resolve) => {
     const s = app.listen(0, '127.0.0.1', () => resolve(s));
   });
-  const keys = new Map<Role, string>();
+  const keys = new Map<KeyRole, string>();
   return {
     url: `http://127.0.0.1:${(http.address() as AddressInfo).port}`,
     config,

@@ -1,7 +1,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { findActiveKeyByHash, insertApiKey, type ApiKeyIdentity } from '../../db/api-key-store.js';
 import type { Db } from '../../db/database.js';
-import type { Role } from '../../db/schema.js';
+import type { KeyRole } from '../../db/schema.js';
 import { RpaError } from '../../errors/failures.js';
 
 /** A new API key: shown once, stored only as its hash. */
@@ -25,7 +25,7 @@ export function sameKey(a: string, b: string): boolean {
 }
 
 /** Makes a key for `name` and stores its hash; the key is returned once, here. CONFLICT when the name is taken. */
-export async function createApiKey(db: Db, name: string, role: Role): Promise<{ key: string; name: string; role: Role }> {
+export async function createApiKey(db: Db, name: string, role: KeyRole): Promise<{ key: string; name: string; role: KeyRole }> {
   const key = generateApiKey();
   if (!(await insertApiKey(db, { name, role, prefix: keyPrefix(key), hash: hashApiKey(key) }))) {
     throw new RpaError('CONFLICT', `an API key named "${name}" already exists`, { field: 'name' });

@@ -3,7 +3,7 @@ import { findActiveKey, sameKey } from './api-key.js';
 import { can, type Permission } from './roles.js';
 import type { Db } from '../../db/database.js';
 import type { ApiKeyIdentity } from '../../db/api-key-store.js';
-import type { Role } from '../../db/schema.js';
+import type { KeyRole } from '../../db/schema.js';
 import { RpaError } from '../../errors/failures.js';
 
 declare module 'express-serve-static-core' {
@@ -24,7 +24,7 @@ export function presentedKey(req: Request): string | undefined {
 
 /** Resolves a key to who holds it: the bootstrap admin key (RPA_API_KEY) or a stored, unrevoked key. */
 export async function identify(db: Db, bootstrapKey: string | undefined, key: string): Promise<ApiKeyIdentity | undefined> {
-  if (bootstrapKey && sameKey(key, bootstrapKey)) return { name: 'bootstrap-admin', role: 'admin' as Role };
+  if (bootstrapKey && sameKey(key, bootstrapKey)) return { name: 'bootstrap-admin', role: 'admin' as KeyRole };
   return findActiveKey(db, key);
 }
 

@@ -1,15 +1,15 @@
-import type { Role } from '../../db/schema.js';
+import type { KeyRole } from '../../db/schema.js';
 
 /** What each role may do. Roles are not a strict ladder: a viewer reads but submits nothing. */
 export type Permission = 'jobs:submit' | 'jobs:read' | 'jobs:operate' | 'batches:read' | 'system:read' | 'queues:read' | 'queues:write' | 'keys:manage';
 
-const GRANTS: Record<Role, readonly Permission[]> = {
+const GRANTS: Record<KeyRole, readonly Permission[]> = {
   submitter: ['jobs:submit', 'jobs:read'],
   viewer: ['jobs:read', 'batches:read', 'system:read', 'queues:read'],
   operator: ['jobs:submit', 'jobs:read', 'jobs:operate', 'batches:read', 'system:read', 'queues:read', 'queues:write'],
   admin: ['jobs:submit', 'jobs:read', 'jobs:operate', 'batches:read', 'system:read', 'queues:read', 'queues:write', 'keys:manage'],
 };
 
-export function can(role: Role, permission: Permission): boolean {
+export function can(role: KeyRole, permission: Permission): boolean {
   return GRANTS[role].includes(permission);
 }

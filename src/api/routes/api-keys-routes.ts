@@ -2,7 +2,7 @@ import { Router } from 'express';
 import type { Db } from '../../db/database.js';
 import { listApiKeys, revokeApiKey } from '../../db/api-key-store.js';
 import { createApiKey } from '../auth/api-key.js';
-import { ROLES, type Role } from '../../db/schema.js';
+import { KEY_ROLES, type KeyRole } from '../../db/schema.js';
 import { RpaError } from '../../errors/failures.js';
 import { requirePermission } from '../auth/authenticate.js';
 
@@ -13,11 +13,11 @@ export function parseKeyName(value: unknown): string {
   return value;
 }
 
-export function parseRole(value: unknown): Role {
-  if (typeof value !== 'string' || !(ROLES as readonly string[]).includes(value)) {
-    throw new RpaError('VALIDATION_FAILED', `role: must be one of ${ROLES.join(', ')}`, { field: 'role' });
+export function parseRole(value: unknown): KeyRole {
+  if (typeof value !== 'string' || !(KEY_ROLES as readonly string[]).includes(value)) {
+    throw new RpaError('VALIDATION_FAILED', `role: must be one of ${KEY_ROLES.join(', ')}`, { field: 'role' });
   }
-  return value as Role;
+  return value as KeyRole;
 }
 
 export function apiKeysRoutes(deps: { db: Db }): Router {

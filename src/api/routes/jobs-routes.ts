@@ -78,7 +78,8 @@ export function jobsRoutes(deps: JobsRoutesDeps): Router {
     res.json({ events: await listJobEvents(deps.db, id) });
   });
 
-  router.post('/jobs/:id/cancel', requirePermission('jobs:operate'), async (req, res) => {
+  // Withdraw a job that has not started. `/cancel` is the route's first name, kept for ORDS.
+  router.post(['/jobs/:id/withdraw', '/jobs/:id/cancel'], requirePermission('jobs:operate'), async (req, res) => {
     const id = idParam(req.params.id);
     const actor = req.identity!.name;
     const withdrawn = await withdrawJob(deps.db, id, actor);

@@ -1,0 +1,75 @@
+import type { ChildProcess } from 'node:child_process';
+import { expect } from 'chai';
+import { batchFlowJobIds } from '../../src/queues/queue-names.js';
+import { SYSTEM_API_KEY, startSystemHarness, waitForJobs, type SystemHarness } from '../support/system-harness.js';
+import { exited, startWorkerProcess, until } from '../support/worker-process.js';
+
+const LOCK_MS = 3_000;
+const WORKER_ENV = { BATCH_LOCK_DURATION_MS: String(LOCK_MS) };
+
+/**
+ * An operator removes a batch's run job through Bull Board mid-batch (its worker died and left
+ * it "active"): nothing would ever run or finalise that batch. The reaper settles it once, its
+ * jobs go back to waiting, and each of them ends once.
+ */
+describe('a batch-run job removed through Bull Board mid-batch', function () {
+  this.timeout(600_000);
+  let harness: SystemHarness;
+  let worker: ChildProcess | undefined;
+
+  before(async () => {
+    harness = await startSystemHarness({ RPA_ROLES: 'api,batcher,browser,portals', BATCH_SIZE: '8', BATCH_LOCK_DURATION_MS: String(LOCK_MS) });
+    await harness.portal('evotel', 'POST', '/__sandbox/config', { latency_ms: 200 });
+  });
+  after(async () => {
+    worker?.kill('SIGKILL');
+    await harness?.close();
+  });
+
+  it('recovers its jobs, and every job ends once', async () => {
+    const circuits = Array.from({ length: 8 }, (_, i) => `EVO82${String(i).padStart(3, '0')}${(i % 6) + 1}`);
+    const res = await harness.api('POST', '/jobs/bulk', { provider: 'evotel', action: 'cancellation', jobs: circuits.map((circuit_number) => ({ circuit_number })) });
+    expect(res.status).to.equal(202);
+    const ids: number[] = res.body.job_ids;
+
+    worker = startWorkerProcess(harness, ['evotel'], WORKER_ENV);
+    await until(async () => (await harness.database.db.selectFrom('jobs').select('id').where('status', '=', 'completed').execute()).length >= 2, 180_000, 'two jobs done');
+    const batch = await harness.database.db.selectFrom('batches').select(['id', 'status']).where('status', '=', 'in_progress').executeTakeFirstOrThrow();
+    worker.kill('SIGKILL');
+    await exited(worker);
+    worker = undefined;
+    // Its lock runs out; nobody is left to see the job stalled: it stays "active" in the board.
+    await new Promise((r) => setTimeout(r, 2 * LOCK_MS));
+    const queue = `batch-run-evotel`;
+    const jobId = batchFlowJobIds(batch.id).run;
+    const removed = await fetch(`${harness.system.apiUrl}/admin/queues/api/queues/${queue}/${jobId}/clean`, { method: 'PUT', headers: { authorization: `Bearer ${SYSTEM_API_KEY}` } });
+    expect(removed.status, await removed.text()).to.be.within(200, 299);
+    expect(await harness.system.queues!.batchRuns('evotel').getJobState(jobId)).to.equal('unknown');
+
+    worker = startWorkerProcess(harness, ['evotel'], WORKER_ENV);
+    const jobs = await waitForJobs(harness, ids, 300_000);
+    for (const job of jobs.values()) {
+      expect(job.status, JSON.stringify(job.error)).to.equal('completed');
+      expect(job.result).to.include({ cancelled: true, already_cancelled: false });
+    }
+    const stats = await harness.portal('evotel', 'GET', '/__sandbox/stats');
+    expect(stats.duplicate_cancel_attempts).to.equal(0);
+    for (const c of circuits) expect(stats.cancellations[c], c).to.equal(1);
+    const terminal = await harness.database.db
+      .selectFrom('job_events')
+      .select(['job_id', (eb) => eb.fn.countAll<number>().as('n')])
+      .where('job_id', 'in', ids.map(String))
+      .where('to_status', 'in', ['completed', 'failed', 'cancelled'])
+      .groupBy('job_id')
+      .execute();
+    for (const row of terminal) expect(Number(row.n), `terminal events of job ${row.job_id}`).to.equal(1);
+    const settled = await harness.database.db.selectFrom('batches').select(['status', 'error']).where('id', '=', batch.id).executeTakeFirstOrThrow();
+    expect(settled.status).to.equal('failed');
+    expect(settled.error?.message).to.match(/no live run/);
+    const events = await harness.database.db.selectFrom('job_events').select('cause').where('batch_id', '=', batch.id).where('actor', '=', 'batch-reaper').execute();
+    expect(events.length, 'jobs the reaper handed back').to.be.greaterThan(0);
+    worker.kill('SIGTERM');
+    await exited(worker);
+    worker = undefined;
+  });
+});
