@@ -138,7 +138,7 @@ async function main(): Promise<void> {
     const pgClient = new pg.Client({ connectionString: system.runtime!.databaseUrl });
     await pgClient.connect();
     closers.push(() => pgClient.end());
-    const rawValkey = createValkey(system.runtime!.valkeyUrl!, 'producer');
+    const rawValkey = createValkey(system.runtime!.valkey!, 'producer');
     closers.push(async () => rawValkey.disconnect());
     const rawQueue = new Queue('bench-raw', { connection: rawValkey as unknown as ConnectionOptions, prefix: '{bench-raw}' });
     rawQueue.on('error', () => undefined);

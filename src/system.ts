@@ -2,7 +2,6 @@ import type { Server } from 'node:http';
 import { once } from 'node:events';
 import { hostname } from 'node:os';
 import type { AddressInfo } from 'node:net';
-import type { Redis } from 'iovalkey';
 import { createApiApp } from './api/api-app.js';
 import { startHealthServer } from './api/health-server.js';
 import { createOperatorRouters } from './api/operator-routers.js';
@@ -23,6 +22,7 @@ import { startCallbackWorker, type CallbackWorkerHandle } from './callbacks/call
 import type { Config, ProcessRole } from './config/config.js';
 import { LiveSettings } from './config/live-settings.js';
 import { childEnvironment, freezeRuntime, type Runtime } from './config/runtime.js';
+import { describeValkey, type ValkeyEndpoint } from './config/valkey-endpoint.js';
 import { createDb, type Db } from './db/database.js';
 import { migrateToLatest } from './db/migrate.js';
 import { JobSubmission } from './jobs/job-submission.js';
@@ -32,10 +32,11 @@ import { BatchFlowProducer } from './queues/batch-flow.js';
 import { Batcher } from './queues/batcher.js';
 import { startMaintenanceWorker } from './processors/maintenance-worker.js';
 import { JobEnqueuer } from './queues/job-enqueuer.js';
+import { maintenanceQueue, providerJobsQueue } from './queues/queue-names.js';
 import { QueueRegistry } from './queues/queue-registry.js';
 import { Sweeper } from './queues/sweeper.js';
 import { watchValkeyResets } from './queues/valkey-resets.js';
-import { createValkey } from './queues/valkey.js';
+import { createValkey, type ValkeyClient } from './queues/valkey.js';
 import { lockDataDir } from './infra/data-dir-lock.js';
 import { startInfrastructure, type Infrastructure } from './infra/infrastructure.js';
 import { assertWritableDataDir, portTaken, preflight, usesEmbeddedServices, usesServices } from './infra/preflight.js';
@@ -81,7 +82,7 @@ const has = (config: Config, ...roles: ProcessRole[]) => roles.some((r) => confi
  */
 export async function startSystem(config: Config, logger: Logger, options: StartSystemOptions = {}): Promise<System> {
   // What this start finds out, frozen into system.runtime once every role is up.
-  const found: { databaseUrl?: string; valkeyUrl?: string; portalUrls: Record<string, string>; browserPool?: { url: string; token: string }; poolTokens?: Record<string, string> } = {
+  const found: { databaseUrl?: string; valkey?: ValkeyEndpoint; portalUrls: Record<string, string>; browserPool?: { url: string; token: string }; poolTokens?: Record<string, string> } = {
     portalUrls: Object.fromEntries(Object.values(config.providers).flatMap((p) => (p.url ? [[p.descriptor.name, p.url]] : []))),
     browserPool: config.browserPool.url && config.browserPool.token ? { url: config.browserPool.url, token: config.browserPool.token } : undefined,
   };
@@ -108,7 +109,8 @@ export async function startSystem(config: Config, logger: Logger, options: Start
       const infra: Infrastructure = await startInfrastructure(config, logger, { advertise: options.advertise });
       closers.push(() => infra.close());
       found.databaseUrl = infra.databaseUrl;
-      found.valkeyUrl = infra.valkeyUrl;
+      found.valkey = infra.valkey;
+      if (config.valkey) logger.info({ valkey: describeValkey(config.valkey) }, `Valkey: ${config.valkey.mode === 'server' ? 'one server' : config.valkey.mode === 'sentinel' ? 'the master of a Sentinel group, followed through failovers' : 'a Valkey Cluster'}`);
       // A request must not hang while Postgres is out: it answers 503 within ~2 s.
       const db = createDb(infra.databaseUrl, { connectTimeoutMs: 2_000 });
       closers.push(() => db.destroy());
@@ -151,8 +153,8 @@ export async function startSystem(config: Config, logger: Logger, options: Start
       return system;
     }
     const db = system.db;
-    const connect = (kind: 'worker' | 'producer'): Redis => {
-      const client = createValkey(found.valkeyUrl!, kind);
+    const connect = (kind: 'worker' | 'producer'): ValkeyClient => {
+      const client = createValkey(found.valkey!, kind);
       closers.push(async () => client.disconnect());
       return client;
     };
@@ -161,8 +163,8 @@ export async function startSystem(config: Config, logger: Logger, options: Start
     closers.push(() => queues.close());
     system.queues = queues;
     // The pool directory and the fleet election fail fast while Valkey is away (no offline queue).
-    let browserValkey: Redis | undefined;
-    const directoryConnection = async (): Promise<Redis> => {
+    let browserValkey: ValkeyClient | undefined;
+    const directoryConnection = async (): Promise<ValkeyClient> => {
       if (!browserValkey) {
         browserValkey = connect('producer');
         await once(browserValkey, 'ready', { signal: AbortSignal.timeout(5_000) }).catch(() => undefined);
@@ -233,7 +235,7 @@ export async function startSystem(config: Config, logger: Logger, options: Start
       }
     };
     const readiness = has(config, 'worker') ? async () => ({ browsers: await browsersReady() }) : undefined;
-    const runtime = freezeRuntime({ databaseUrl: found.databaseUrl, valkeyUrl: found.valkeyUrl, portalUrls: found.portalUrls, browserPool: found.browserPool, poolTokens: found.poolTokens });
+    const runtime = freezeRuntime({ databaseUrl: found.databaseUrl, valkey: found.valkey, portalUrls: found.portalUrls, browserPool: found.browserPool, poolTokens: found.poolTokens });
     system.runtime = runtime;
 
     if (has(config, 'worker')) {
@@ -320,7 +322,7 @@ export async function startSystem(config: Config, logger: Logger, options: Start
       // Valkey is not the truth: what it lost (a restart without data, FLUSHALL) is put back.
       const resets = watchValkeyResets({
         redis: workerConnection,
-        key: `{${config.queuePrefix}-meta}:marker`,
+        keys: [...Object.keys(config.providers).map((p) => providerJobsQueue(config.queuePrefix, p).prefix), maintenanceQueue(config.queuePrefix).prefix].map((tag) => `${tag}:valkey-marker`),
         restore: async () => {
           for (const restore of restorers) await restore();
         },

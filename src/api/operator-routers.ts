@@ -1,5 +1,5 @@
 import type { Router } from 'express';
-import type { Redis } from 'iovalkey';
+import type { ValkeyClient } from '../queues/valkey.js';
 import { LoginCircuitBreaker } from '../processors/login-circuit-breaker.js';
 import { PoolClient } from '../browser/client/pool-client.js';
 import type { Config } from '../config/config.js';
@@ -25,7 +25,7 @@ export interface OperatorRouters {
 }
 
 /** What the operations team uses from the API process: Bull Board, /metrics, /events and /schedules. */
-export function createOperatorRouters(deps: { config: Config; runtime: Runtime; db: Db; queues: QueueRegistry; valkey: Redis; logger: Logger }): OperatorRouters {
+export function createOperatorRouters(deps: { config: Config; runtime: Runtime; db: Db; queues: QueueRegistry; valkey: ValkeyClient; logger: Logger }): OperatorRouters {
   const { config, db, queues, logger } = deps;
   const totp = new TotpManager({ redis: deps.valkey, ...totpSettingsFromConfig(config), logger });
   const pool = deps.runtime.browserPool ? new PoolClient({ ...deps.runtime.browserPool, logger }) : undefined;

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
-import type { Redis } from 'iovalkey';
+import type { ValkeyClient } from '../queues/valkey.js';
 import type { Config } from '../config/config.js';
 import type { Runtime } from '../config/runtime.js';
 import type { Db } from '../db/database.js';
@@ -57,7 +57,7 @@ export function browserRoleOptions(config: Config, token: PoolToken, logger: Log
 
 export interface FleetDeps {
   /** A fail-fast Valkey connection (election, directory). */
-  redis: Redis;
+  redis: ValkeyClient;
   queues: QueueRegistry;
   /** For the schedules' next runs; without it no schedule warms a pool. */
   db?: Db;
@@ -145,7 +145,7 @@ function kubernetesBackend(config: Config, token: PoolToken, deps: FleetDeps): P
  * What a sandboxed batch child leases from: the pools in the directory it holds a token for
  * (Runtime.poolTokens), or the one fixed pool (BROWSER_POOL_URL, Runtime.browserPool).
  */
-export function createBrowserSource(config: Config, runtime: Runtime, deps: { redis: Redis; logger: Logger }): BrowserSource {
+export function createBrowserSource(config: Config, runtime: Runtime, deps: { redis: ValkeyClient; logger: Logger }): BrowserSource {
   if (runtime.poolTokens) {
     return new PoolLeaseSource({
       pools: directoryPools(new PoolDirectory({ redis: deps.redis, prefix: config.queuePrefix }), runtime.poolTokens),

@@ -1,5 +1,5 @@
 import { Worker, UnrecoverableError, type ConnectionOptions, type Job } from 'bullmq';
-import type { Redis } from 'iovalkey';
+import type { ValkeyClient } from '../queues/valkey.js';
 import { findDeliveryWithJob, markDelivered, markRefused, recordAttemptFailure } from '../db/callback-store.js';
 import type { Db } from '../db/database.js';
 import { coerceError } from '../errors/coerce-error.js';
@@ -15,7 +15,7 @@ import { resolveCallbackTarget, type HostLookup } from './callback-url-guard.js'
 export interface CallbackWorkerOptions {
   db: Db;
   /** A worker connection (`createValkey(url, 'worker')`); the caller closes it. */
-  connection: Redis;
+  connection: ValkeyClient;
   basePrefix: string;
   /** CALLBACK_SECRET: signs every body. */
   /** The HMAC key, or how to read it now (a rotated CALLBACK_SECRET is used from the next callback on). */

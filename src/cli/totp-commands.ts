@@ -1,8 +1,7 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../config/config.js';
-import { RpaError } from '../errors/failures.js';
 import { createValkey } from '../queues/valkey.js';
-import { readServicesFile } from '../infra/infrastructure.js';
+import { valkeyToTalkTo } from './cli-context.js';
 import { TOTP_EVENTS, type TotpStats } from '../totp/totp-counters.js';
 import { TotpManager } from '../totp/totp-manager.js';
 import { totpSettingsFromConfig } from '../totp/totp-settings.js';
@@ -17,11 +16,7 @@ export function registerTotpCommands(program: Command): void {
     .option('--json', 'print JSON instead of a table')
     .action(async (options: { day?: string; json?: boolean }) => {
       const config = loadConfig();
-      const valkeyUrl = config.valkeyUrl ?? readServicesFile(config)?.valkeyUrl;
-      if (!valkeyUrl) {
-        throw new RpaError('SERVICE_UNAVAILABLE', 'no Valkey to read: set VALKEY_URL, or start the system so its embedded Valkey is advertised');
-      }
-      const redis = createValkey(valkeyUrl, 'producer', { enableOfflineQueue: true });
+      const redis = createValkey(valkeyToTalkTo(config), 'producer', { enableOfflineQueue: true });
       const manager = new TotpManager({ redis, ...totpSettingsFromConfig(config) });
       try {
         const day = options.day ?? new Date().toISOString().slice(0, 10);

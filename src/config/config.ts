@@ -5,6 +5,7 @@ import type { ProviderDescriptor } from '../providers/provider.js';
 import { readSecretsDir, settingFileName } from './secrets-dir.js';
 import { isSetting, type Setting, type SettingsTree, type ValuesOf } from './setting.js';
 import { OWNED_PREFIXES, PROCESS_ROLES, SETTINGS, providerSettings, type ProcessRole } from './settings.js';
+import { valkeyEndpointOf, type ValkeyEndpoint } from './valkey-endpoint.js';
 
 export { PROCESS_ROLES, type ProcessRole };
 
@@ -28,11 +29,15 @@ export interface ProviderConfig {
 }
 
 type Settings = ValuesOf<typeof SETTINGS>;
+/** Read through `Config.valkey` only. */
+type ValkeySettingName = 'valkeyUrl' | 'valkeySentinels' | 'valkeySentinelName' | 'valkeySentinelPassword' | 'valkeyClusterNodes' | 'valkeyPassword';
 
 /** The configuration: every setting, validated once and frozen. What a process learns later is in its Runtime. */
-export interface Config extends Omit<Settings, 'evidenceDir' | 'callbackSecret'> {
+export interface Config extends Omit<Settings, 'evidenceDir' | 'callbackSecret' | ValkeySettingName> {
   evidenceDir: string;
   callbackSecret: string;
+  /** The Valkey the settings name (one server, a Sentinel group, a Cluster); undefined: the embedded one. */
+  valkey: ValkeyEndpoint | undefined;
   providers: Readonly<Record<string, Readonly<ProviderConfig>>>;
 }
 
@@ -113,9 +118,12 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
       { field: 'CALLBACK_SECRET' },
     );
   }
+  const valkey = valkeyEndpointOf(settings);
   const dataDir = resolve(cwd, settings.dataDir);
+  const { valkeyUrl, valkeySentinels, valkeySentinelName, valkeySentinelPassword, valkeyClusterNodes, valkeyPassword, ...rest } = settings;
   const config: Config = {
-    ...settings,
+    ...rest,
+    valkey,
     dataDir,
     evidenceDir: resolve(cwd, settings.evidenceDir ?? join(dataDir, 'evidence')),
     callbackSecret: settings.callbackSecret ?? PRACTICE_CALLBACK_SECRET,

@@ -43,3 +43,20 @@ export const timeZone: Parser<string> = z.string().refine((zone) => {
     return false;
   }
 }, 'must be an IANA time zone such as Africa/Johannesburg');
+
+/** A comma-separated list of `host:port` (an IPv6 host in brackets: `[::1]:26379`), at least one. */
+export const hostPorts: Parser<Array<{ host: string; port: number }>> = z.string().transform((text, ctx) => {
+  const items = text.split(',').map((item) => item.trim()).filter(Boolean);
+  if (items.length === 0) ctx.addIssue({ code: 'custom', message: 'must list at least one host:port' });
+  const nodes: Array<{ host: string; port: number }> = [];
+  for (const item of items) {
+    const match = /^(?:\[([0-9a-fA-F:.]+)\]|([A-Za-z0-9._-]+)):(\d{1,5})$/.exec(item);
+    const port = Number(match?.[3]);
+    if (!match || port < 1 || port > 65535) {
+      ctx.addIssue({ code: 'custom', message: 'must be comma-separated host:port (e.g. valkey-0:26379,valkey-1:26379)' });
+      return z.NEVER;
+    }
+    nodes.push({ host: match[1] ?? match[2]!, port });
+  }
+  return nodes;
+});

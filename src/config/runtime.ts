@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { RpaError } from '../errors/failures.js';
 import { loadProviderModules } from '../providers/provider-plugins.js';
 import { configSources, liveSettingSources, loadConfig, providerModulePaths, type Config } from './config.js';
+import { valkeyEndpointSchema, type ValkeyEndpoint } from './valkey-endpoint.js';
 
 /**
  * What a process learns while it starts, apart from its settings: where the (embedded)
@@ -11,7 +12,8 @@ import { configSources, liveSettingSources, loadConfig, providerModulePaths, typ
 export interface Runtime {
   /** Postgres and Valkey (a process with only the browser or portals role has neither). */
   readonly databaseUrl?: string;
-  readonly valkeyUrl?: string;
+  /** The configured Valkey (one server, Sentinel, Cluster), else the embedded server's URL. */
+  readonly valkey?: ValkeyEndpoint;
   /** Base URL of each provider's portal: its `<NAME>_URL`, or the practice portal started for it. */
   readonly portalUrls: Readonly<Record<string, string>>;
   /** The fixed pool (BROWSER_POOL_URL), else the one this process serves (browser role). */
@@ -28,7 +30,7 @@ const endpoint = z.object({ url: z.string().url(), token: z.string().min(16) }).
 const runtimeSchema = z
   .object({
     databaseUrl: z.string().regex(/^postgres(ql)?:\/\//).optional(),
-    valkeyUrl: z.string().regex(/^(redis|rediss|valkey|valkeys):\/\//).optional(),
+    valkey: valkeyEndpointSchema.optional(),
     portalUrls: z.record(z.string().url()),
     browserPool: endpoint.optional(),
     poolTokens: z.record(z.string().regex(/^[a-z0-9-]{1,64}$/), z.string().min(16)).optional(),
@@ -49,6 +51,7 @@ export function freezeRuntime(runtime: Runtime): Runtime {
   return Object.freeze({
     ...runtime,
     portalUrls: Object.freeze({ ...runtime.portalUrls }),
+    ...(runtime.valkey ? { valkey: Object.freeze({ ...runtime.valkey }) } : {}),
     ...(runtime.poolTokens ? { poolTokens: Object.freeze({ ...runtime.poolTokens }) } : {}),
   });
 }

@@ -1,6 +1,6 @@
 import { findBinary } from '../infra/system-binaries.js';
 import type { ProviderDescriptor } from '../providers/provider.js';
-import { base32, int, list, listOf, oneOf, pattern, secret, text, timeZone, url } from './parsers.js';
+import { base32, hostPorts, int, list, listOf, oneOf, pattern, secret, text, timeZone, url } from './parsers.js';
 import { optional, setting, type SettingsTree } from './setting.js';
 
 /** What a process can run (RPA_ROLES); not to be confused with the roles of API keys. */
@@ -26,7 +26,15 @@ export const SETTINGS = {
   evidenceDir: optional('EVIDENCE_DIR', text, 'where screenshots of each job are kept', { shownDefault: '`<data>/evidence`' }),
   secretsDir: optional('SECRETS_DIR', text, 'a folder with one file per setting (as Kubernetes mounts Secrets and ConfigMaps)'),
   databaseUrl: optional('DATABASE_URL', pattern(/^postgres(ql)?:\/\//, 'must be a postgres:// URL'), 'Postgres', { shownDefault: 'embedded Postgres', secret: true }),
-  valkeyUrl: optional('VALKEY_URL', pattern(/^(redis|rediss|valkey|valkeys):\/\//, 'must be a redis:// or valkey:// URL'), 'Valkey', { shownDefault: 'embedded redis-server/valkey-server', secret: true }),
+  valkeyUrl: optional('VALKEY_URL', pattern(/^(redis|rediss|valkey|valkeys):\/\//, 'must be a redis:// or valkey:// URL'), 'Valkey: one server (at most one of `VALKEY_URL`, `VALKEY_SENTINELS` and `VALKEY_CLUSTER_NODES`)', {
+    shownDefault: 'embedded redis-server/valkey-server',
+    secret: true,
+  }),
+  valkeySentinels: optional('VALKEY_SENTINELS', hostPorts, 'Valkey through Sentinel: comma-separated host:port of the sentinels; commands follow the master through failovers'),
+  valkeySentinelName: setting('VALKEY_SENTINEL_NAME', text, 'mymaster', 'the master group the sentinels watch (with `VALKEY_SENTINELS`)'),
+  valkeySentinelPassword: optional('VALKEY_SENTINEL_PASSWORD', text, 'password of the sentinels themselves, when they have one (with `VALKEY_SENTINELS`)', { secret: true }),
+  valkeyClusterNodes: optional('VALKEY_CLUSTER_NODES', hostPorts, 'Valkey Cluster: comma-separated host:port of some of its nodes (the others are discovered)'),
+  valkeyPassword: optional('VALKEY_PASSWORD', text, 'password of the Valkey servers behind `VALKEY_SENTINELS` or `VALKEY_CLUSTER_NODES` (`VALKEY_URL` carries its own)', { secret: true }),
   queuePrefix: setting('QUEUE_PREFIX', pattern(/^[A-Za-z0-9_-]+$/, 'must be letters, digits, - or _'), 'rpa', 'BullMQ key prefix'),
   apiKey: optional('RPA_API_KEY', secret(16), 'bootstrap admin API key', { shownDefault: 'generated into data/admin-api-key', secret: true }),
   logLevel: setting('LOG_LEVEL', oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), 'info', 'pino log level'),

@@ -1,29 +1,18 @@
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Config } from '../config/config.js';
+import type { ValkeyEndpoint } from '../config/valkey-endpoint.js';
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from './embedded-postgres.js';
 import { startEmbeddedValkey, type EmbeddedValkeyHandle } from './embedded-valkey.js';
 import type { Logger } from '../logger.js';
+import { servicesFile, type AdvertisedServices } from './services-file.js';
 
 export interface Infrastructure {
   databaseUrl: string;
-  valkeyUrl: string;
+  valkey: ValkeyEndpoint;
   /** Which of the two this process started itself (embedded defaults). */
   embedded: { postgres: boolean; valkey: boolean };
   close(): Promise<void>;
-}
-
-/** Where a running system tells the CLI how to reach its embedded services (mode 600: it holds a password). */
-export function servicesFile(config: Config): string {
-  return join(config.dataDir, 'services.json');
-}
-
-export function readServicesFile(config: Config): { databaseUrl?: string; valkeyUrl?: string; pid?: number } | undefined {
-  try {
-    return JSON.parse(readFileSync(servicesFile(config), 'utf8'));
-  } catch {
-    return undefined;
-  }
 }
 
 /**
@@ -40,19 +29,20 @@ export async function startInfrastructure(config: Config, logger: Logger, option
       // The server's own maintenance database is kept apart from ours.
       await ensureDatabase(postgres.url, 'rpa');
     }
-    if (!config.valkeyUrl) valkey = await startEmbeddedValkey(join(config.dataDir, 'valkey'), logger);
+    if (!config.valkey) valkey = await startEmbeddedValkey(join(config.dataDir, 'valkey'), logger);
   } catch (error) {
     await Promise.allSettled([postgres?.stop(), valkey?.stop()]);
     throw error;
   }
   const databaseUrl = config.databaseUrl ?? postgres!.urlFor('rpa');
-  const valkeyUrl = config.valkeyUrl ?? valkey!.url;
+  const valkeyEndpoint: ValkeyEndpoint = config.valkey ?? { mode: 'server', url: valkey!.url };
   if (options.advertise) {
-    writeFileSync(servicesFile(config), JSON.stringify({ databaseUrl, valkeyUrl, pid: process.pid }), { mode: 0o600 });
+    const advertised: AdvertisedServices = { databaseUrl, valkey: valkeyEndpoint, pid: process.pid };
+    writeFileSync(servicesFile(config), JSON.stringify(advertised), { mode: 0o600 });
   }
   return {
     databaseUrl,
-    valkeyUrl,
+    valkey: valkeyEndpoint,
     embedded: { postgres: Boolean(postgres), valkey: Boolean(valkey) },
     close: async () => {
       if (options.advertise) rmSync(servicesFile(config), { force: true });

@@ -52,7 +52,7 @@ export function usesServices(config: Config): boolean {
 
 /** True when it starts Postgres or Valkey of its own, with their files in the data folder. */
 export function usesEmbeddedServices(config: Config): boolean {
-  return usesServices(config) && (!config.databaseUrl || !config.valkeyUrl);
+  return usesServices(config) && (!config.databaseUrl || !config.valkey);
 }
 
 /**
@@ -62,7 +62,7 @@ export function usesEmbeddedServices(config: Config): boolean {
 export async function preflight(config: Config): Promise<void> {
   const has = (role: Config['roles'][number]) => config.roles.includes(role);
   const needsServices = usesServices(config);
-  if (needsServices && !config.valkeyUrl && !findBinary('valkey-server', 'redis-server')) throw new RpaError('STARTUP_FAILED', VALKEY_INSTALL_HINT);
+  if (needsServices && !config.valkey && !findBinary('valkey-server', 'redis-server')) throw new RpaError('STARTUP_FAILED', VALKEY_INSTALL_HINT);
   const runsBrowsers = has('browser') || (has('worker') && !config.browserPool.url && config.browserManager.mode === 'local');
   if (runsBrowsers && !config.chromiumPath) {
     throw new RpaError('STARTUP_FAILED', 'no Chromium on PATH: install it (Debian/Ubuntu: sudo apt-get install chromium), or point CHROMIUM_PATH at yours', { field: 'CHROMIUM_PATH' });

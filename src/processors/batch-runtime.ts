@@ -1,5 +1,4 @@
 import { hostname } from 'node:os';
-import type { Redis } from 'iovalkey';
 import { createBrowserSource } from '../browser/browser-options.js';
 import type { Config } from '../config/config.js';
 import type { Runtime } from '../config/runtime.js';
@@ -12,7 +11,7 @@ import { automationFor } from '../providers/registry.js';
 import { CallbackEnqueuer } from '../callbacks/callback-enqueuer.js';
 import { JobEnqueuer } from '../queues/job-enqueuer.js';
 import { QueueRegistry } from '../queues/queue-registry.js';
-import { createValkey } from '../queues/valkey.js';
+import { createValkey, type ValkeyClient } from '../queues/valkey.js';
 import { TotpManager } from '../totp/totp-manager.js';
 import { totpSettingsFromConfig } from '../totp/totp-settings.js';
 import { BatchRunner } from './batch-runner.js';
@@ -38,7 +37,7 @@ export function createBatchRuntime(config: Config, runtime: Runtime, logger: Log
   };
   const db = createDb(need(runtime.databaseUrl, 'DATABASE_URL'), { max: 4 });
   const live = new LiveSettings(config, logger).watch();
-  const valkey: Redis = createValkey(need(runtime.valkeyUrl, 'VALKEY_URL'), 'worker');
+  const valkey: ValkeyClient = createValkey(need(runtime.valkey, 'VALKEY_URL'), 'worker');
   const queues = new QueueRegistry(valkey, config.queuePrefix);
   const enqueuer = new JobEnqueuer(db, queues, logger);
   const callbacks = new CallbackEnqueuer(db, queues, logger);

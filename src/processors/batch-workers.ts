@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { Worker, type ConnectionOptions } from 'bullmq';
-import type { Redis } from 'iovalkey';
+import type { ValkeyClient } from '../queues/valkey.js';
 import type { Db } from '../db/database.js';
 import type { Logger } from '../logger.js';
 import { createBatchFinalizer, type BatchFinalizerDeps } from './batch-finalizer.js';
@@ -14,7 +14,7 @@ export const BATCH_PROCESSOR_FILE = fileURLToPath(new URL('../processors/batch-p
 export interface BatchWorkersOptions {
   providers: { name: string; maxSessions: number }[];
   db: Db;
-  connection: Redis;
+  connection: ValkeyClient;
   queues: QueueRegistry;
   basePrefix: string;
   /** Environment of the sandboxed children (resolved settings: database, Valkey, pool, portals). */

@@ -1,4 +1,4 @@
-import type { Redis } from 'iovalkey';
+import type { ValkeyClient } from '../queues/valkey.js';
 import type { Logger } from '../logger.js';
 
 export interface BreakerState {
@@ -16,7 +16,7 @@ export interface BreakerState {
  */
 export class LoginCircuitBreaker {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: ValkeyClient,
     private readonly basePrefix: string,
     private readonly threshold: number,
     private readonly cooldownMs: number,

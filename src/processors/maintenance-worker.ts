@@ -1,5 +1,5 @@
 import { Worker, type ConnectionOptions, type Job } from 'bullmq';
-import type { Redis } from 'iovalkey';
+import type { ValkeyClient } from '../queues/valkey.js';
 import type { CallbackUrlPolicy } from '../callbacks/callback-url-guard.js';
 import type { Db } from '../db/database.js';
 import type { JobSubmission } from '../jobs/job-submission.js';
@@ -15,7 +15,7 @@ export const DEFAULT_RETENTION_CRON = '15 3 * * *';
 
 export interface MaintenanceWorkerOptions {
   db: Db;
-  connection: Redis;
+  connection: ValkeyClient;
   queues: QueueRegistry;
   submission: JobSubmission;
   callbackPolicy: CallbackUrlPolicy;

@@ -1,5 +1,5 @@
 import { FlowProducer, type ConnectionOptions } from 'bullmq';
-import type { Redis } from 'iovalkey';
+import type { ValkeyClient } from './valkey.js';
 import { batchFlowJobIds, batchQueue, batchRunQueue } from './queue-names.js';
 
 /** Data of both jobs of a batch flow: pointers only (no secrets, no circuits in Valkey). */
@@ -22,7 +22,7 @@ export class BatchFlowProducer {
   private readonly producer: FlowProducer;
 
   constructor(
-    connection: Redis,
+    connection: ValkeyClient,
     private readonly basePrefix: string,
   ) {
     this.producer = new FlowProducer({ connection: connection as unknown as ConnectionOptions });

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Worker, type ConnectionOptions, type Job } from 'bullmq';
-import type { Redis } from 'iovalkey';
+import type { ValkeyClient } from './valkey.js';
 import type { Db } from '../db/database.js';
 import { staleCreatedBatches } from '../db/batch-store.js';
 import { createBatchWithJobs } from '../db/job-transitions.js';
@@ -14,7 +14,7 @@ export interface BatcherOptions {
   provider: string;
   db: Db;
   /** A worker connection (maxRetriesPerRequest: null). */
-  connection: Redis;
+  connection: ValkeyClient;
   basePrefix: string;
   batchSize: number;
   maxWaitMs: number;

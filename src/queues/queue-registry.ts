@@ -1,5 +1,5 @@
 import { Queue, type ConnectionOptions } from 'bullmq';
-import type { Redis } from 'iovalkey';
+import type { ValkeyClient } from './valkey.js';
 import { providerNames } from '../providers/descriptors.js';
 import { batchQueue, batchRunQueue, callbackQueue, maintenanceQueue, providerJobsQueue, type QueueRef } from './queue-names.js';
 
@@ -8,7 +8,7 @@ export class QueueRegistry {
   private readonly queues = new Map<string, Queue>();
 
   constructor(
-    private readonly connection: Redis,
+    private readonly connection: ValkeyClient,
     readonly basePrefix: string,
   ) {}
 

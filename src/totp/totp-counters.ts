@@ -1,4 +1,4 @@
-import type { Redis } from 'iovalkey';
+import type { ValkeyClient } from '../queues/valkey.js';
 import { RpaError } from '../errors/failures.js';
 import type { TotpKeys } from './totp-keys.js';
 
@@ -30,12 +30,12 @@ export function utcDay(ms: number): string {
  * `retentionDays` so the counters never grow without bound.
  */
 export class TotpCounters {
-  private readonly redis: Redis;
+  private readonly redis: ValkeyClient;
   private readonly keys: TotpKeys;
   private readonly now: () => number;
   private readonly retentionSeconds: number;
 
-  constructor(options: { redis: Redis; keys: TotpKeys; now?: () => number; retentionDays?: number }) {
+  constructor(options: { redis: ValkeyClient; keys: TotpKeys; now?: () => number; retentionDays?: number }) {
     this.redis = options.redis;
     this.keys = options.keys;
     this.now = options.now ?? Date.now;

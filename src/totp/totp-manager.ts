@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Redis } from 'iovalkey';
+import type { ValkeyClient } from '../queues/valkey.js';
 import { RpaError } from '../errors/failures.js';
 import { silentLogger, type Logger } from '../logger.js';
 import { TOTP_PERIOD_MS, stepAt, stepStartMs, totpCodeForStep } from './totp-code.js';
@@ -13,7 +13,7 @@ export type TotpOutcome = 'accepted' | 'refused';
 
 export interface TotpManagerOptions {
   /** iovalkey client; the caller owns it (close() does not quit it). */
-  redis: Redis;
+  redis: ValkeyClient;
   logger?: Logger;
   /** Separates deployments or tests on one Valkey: keys become `{totp}:<prefix>:…`. */
   prefix?: string;
@@ -117,7 +117,7 @@ const MAX_STALE_RETRIES = 3;
  * accepted and refused per provider per UTC day.
  */
 export class TotpManager {
-  private readonly redis: Redis;
+  private readonly redis: ValkeyClient;
   private readonly logger: Logger;
   private readonly keys: TotpKeys;
   private readonly counters: TotpCounters;

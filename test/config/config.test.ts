@@ -77,9 +77,37 @@ describe('configuration', () => {
     expect(loadConfig({ env: {} }).callbackSecret).to.have.length.greaterThan(15);
   });
 
+  it('names one Valkey: a server, a Sentinel group or a Cluster, or none (the embedded one); conflicting ones refused by name', () => {
+    expect(loadConfig({ env: {} }).valkey).to.equal(undefined);
+    expect(loadConfig({ env: { VALKEY_URL: 'redis://:pw@10.0.0.5:6379/0' } }).valkey).to.deep.equal({ mode: 'server', url: 'redis://:pw@10.0.0.5:6379/0' });
+    const sentinel = loadConfig({ env: { VALKEY_SENTINELS: 'sentinel-0.svc:26379, sentinel-1.svc:26379,[::1]:26380', VALKEY_PASSWORD: 'data-pw', VALKEY_SENTINEL_PASSWORD: 'sentinel-pw' } });
+    expect(sentinel.valkey).to.deep.equal({
+      mode: 'sentinel',
+      sentinels: [{ host: 'sentinel-0.svc', port: 26379 }, { host: 'sentinel-1.svc', port: 26379 }, { host: '::1', port: 26380 }],
+      name: 'mymaster',
+      password: 'data-pw',
+      sentinelPassword: 'sentinel-pw',
+    });
+    expect(loadConfig({ env: { VALKEY_SENTINELS: 'a:1', VALKEY_SENTINEL_NAME: 'queues' } }).valkey).to.deep.include({ name: 'queues' });
+    expect(loadConfig({ env: { VALKEY_CLUSTER_NODES: 'n1:7000,n2:7001' } }).valkey).to.deep.equal({ mode: 'cluster', nodes: [{ host: 'n1', port: 7000 }, { host: 'n2', port: 7001 }] });
+
+    const both = refusal({ VALKEY_URL: 'redis://10.0.0.5:6379', VALKEY_SENTINELS: 'a:26379' });
+    expect(both).to.include({ code: 'CONFIG_INVALID' });
+    expect(both.message).to.include('VALKEY_URL and VALKEY_SENTINELS');
+    expect(refusal({ VALKEY_SENTINELS: 'a:26379', VALKEY_CLUSTER_NODES: 'b:7000' }).message).to.include('VALKEY_SENTINELS and VALKEY_CLUSTER_NODES');
+    expect(refusal({ VALKEY_SENTINELS: 'a:26379,not a node' })).to.include({ field: 'VALKEY_SENTINELS' });
+    expect(refusal({ VALKEY_CLUSTER_NODES: 'n1:99999' })).to.include({ field: 'VALKEY_CLUSTER_NODES' });
+    expect(refusal({ VALKEY_CLUSTER_NODES: ' , ' })).to.include({ field: 'VALKEY_CLUSTER_NODES' });
+    const stray = refusal({ VALKEY_URL: 'redis://10.0.0.5:6379', VALKEY_PASSWORD: 'Secret-Never-Echoed-1' });
+    expect(stray).to.include({ field: 'VALKEY_PASSWORD' });
+    expect(stray.message).to.include('VALKEY_URL').and.not.include('Secret-Never-Echoed-1');
+    expect(refusal({ VALKEY_PASSWORD: 'x' })).to.include({ field: 'VALKEY_PASSWORD' });
+    expect(refusal({ VALKEY_SENTINEL_PASSWORD: 'x', VALKEY_CLUSTER_NODES: 'n1:7000' })).to.include({ field: 'VALKEY_SENTINEL_PASSWORD' });
+  });
+
   it('hands a child process its settings and runtime as one value, and nothing else of ours', async () => {
     const config = loadConfig({ env: { BATCH_SIZE: '9', OPENSERVE_PASSWORD: 'not-for-chromium', LOG_LEVEL: 'warn' } });
-    const runtime = freezeRuntime({ databaseUrl: 'postgres://u:p@127.0.0.1:5432/rpa', valkeyUrl: 'redis://127.0.0.1:6379', portalUrls: { openserve: 'http://127.0.0.1:4000' } });
+    const runtime = freezeRuntime({ databaseUrl: 'postgres://u:p@127.0.0.1:5432/rpa', valkey: { mode: 'server', url: 'redis://127.0.0.1:6379' }, portalUrls: { openserve: 'http://127.0.0.1:4000' } });
     const env = childEnvironment(config, runtime);
     const system = ['PATH', 'HOME', 'LANG', 'LC_ALL', 'TZ', 'TMPDIR', 'NODE_OPTIONS', 'NODE_EXTRA_CA_CERTS'];
     expect(Object.keys(env).filter((k) => !system.includes(k))).to.deep.equal([PROCESS_CONTEXT_VAR]);
@@ -89,7 +117,7 @@ describe('configuration', () => {
     expect(child.config.providers.openserve!.password).to.equal('not-for-chromium');
     expect(child.runtime).to.deep.equal(runtime);
     expect(configSources(child.config)).to.deep.equal(configSources(config));
-    const refused = await inheritedContext({ [PROCESS_CONTEXT_VAR]: '{"settings":{},"fromFiles":[],"runtime":{"portalUrls":{},"valkeyUrl":"http://x"}}' }).catch((e: Error) => e);
+    const refused = await inheritedContext({ [PROCESS_CONTEXT_VAR]: '{"settings":{},"fromFiles":[],"runtime":{"portalUrls":{},"valkey":{"mode":"server","url":"http://x"}}}' }).catch((e: Error) => e);
     expect(String(refused)).to.match(/RPA_PROCESS_CONTEXT/);
   });
 

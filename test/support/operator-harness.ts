@@ -37,7 +37,7 @@ export async function startOperatorHarness(env: Record<string, string> = {}): Pr
   });
   const valkey = createValkey(server.url, 'producer');
   const queues = new QueueRegistry(valkey, config.queuePrefix);
-  const runtime = freezeRuntime({ databaseUrl: database.url, valkeyUrl: server.url, portalUrls: {}, browserPool: config.browserPool.url && config.browserPool.token ? { url: config.browserPool.url, token: config.browserPool.token } : undefined });
+  const runtime = freezeRuntime({ databaseUrl: database.url, valkey: { mode: 'server', url: server.url }, portalUrls: {}, browserPool: config.browserPool.url && config.browserPool.token ? { url: config.browserPool.url, token: config.browserPool.token } : undefined });
   const operator = createOperatorRouters({ config, runtime, db: database.db, queues, valkey, logger: testLogger });
   const app = createApiApp({
     db: database.db,

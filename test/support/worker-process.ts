@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { valkeySettingsFor } from '../../src/config/valkey-endpoint.js';
 import type { SystemHarness } from './system-harness.js';
 import { testRoot, uniquePrefix } from './shared-services.js';
 
@@ -18,7 +19,7 @@ export function startWorkerProcess(harness: SystemHarness, providers: readonly s
     RPA_ROLES: 'worker',
     RPA_DATA_DIR: join(testRoot(), uniquePrefix('worker')),
     DATABASE_URL: runtime.databaseUrl,
-    VALKEY_URL: runtime.valkeyUrl,
+    ...valkeySettingsFor(runtime.valkey!),
     QUEUE_PREFIX: config.queuePrefix,
     BROWSER_POOL_URL: runtime.browserPool?.url,
     BROWSER_POOL_TOKEN: runtime.browserPool?.token,

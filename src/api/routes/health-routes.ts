@@ -1,5 +1,5 @@
 import { Router } from 'express';
-import type { Redis } from 'iovalkey';
+import type { ValkeyClient } from '../../queues/valkey.js';
 import { pingDatabase, type Db } from '../../db/database.js';
 import { providerNames } from '../../providers/descriptors.js';
 import { withTimeout } from '../../queues/job-enqueuer.js';
@@ -7,7 +7,7 @@ import type { QueueRegistry } from '../../queues/queue-registry.js';
 
 export interface HealthDeps {
   db: Db;
-  valkey: Redis;
+  valkey: ValkeyClient;
   queues: QueueRegistry;
   /** More sections for GET /health (circuit breakers, browser pool …). */
   details?: () => Promise<Record<string, unknown>>;

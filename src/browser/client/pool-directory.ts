@@ -1,4 +1,4 @@
-import type { Redis } from 'iovalkey';
+import type { ValkeyClient } from '../../queues/valkey.js';
 
 /** One ready pool as the directory lists it. No token: `tokenId` names the token (see pool-token.ts). */
 export interface PoolEntry {
@@ -29,9 +29,18 @@ export interface Fence {
 }
 
 export interface PoolDirectoryOptions {
-  redis: Redis;
+  redis: ValkeyClient;
   /** QUEUE_PREFIX: one directory per installation. */
   prefix: string;
+}
+
+/**
+ * The hash tag of every key of the browser fleet of one installation (the directory, the
+ * fleet's lock, term and round): one Valkey Cluster slot, since a fenced registration reads the
+ * lock and writes the directory in one script.
+ */
+export function browserKeyTag(prefix: string): string {
+  return `{${prefix}-browser}`;
 }
 
 /** Writes one entry (fenced or not) and drops entries that expired. 1 = written, 0 = fenced out. */
@@ -60,7 +69,7 @@ export class PoolDirectory {
   readonly key: string;
 
   constructor(private readonly o: PoolDirectoryOptions) {
-    this.key = `${o.prefix}:browser:pools`;
+    this.key = `${browserKeyTag(o.prefix)}:pools`;
   }
 
   /** Registers or refreshes a pool for `ttlMs`; false when `fence` no longer holds. */

@@ -1,8 +1,8 @@
 import { once } from 'node:events';
-import type { Redis } from 'iovalkey';
+import type { ValkeyClient } from '../../queues/valkey.js';
 import { coerceError } from '../../errors/coerce-error.js';
 import type { Logger } from '../../logger.js';
-import type { PoolDirectory } from '../client/pool-directory.js';
+import { browserKeyTag, type PoolDirectory } from '../client/pool-directory.js';
 import type { PoolToken } from '../client/pool-token.js';
 import { withTimeout } from '../with-timeout.js';
 import { FleetManager, type FleetManagerOptions } from './fleet-manager.js';
@@ -13,7 +13,7 @@ export interface FleetOptions {
   /** Where the pools run: local processes or pods (for /health). */
   mode: string;
   /** A fail-fast Valkey connection: the election, the directory and the leader's status. */
-  redis: Redis;
+  redis: ValkeyClient;
   /** QUEUE_PREFIX: one fleet per installation and pool token. */
   prefix: string;
   /** The pool token of this fleet's pools (BROWSER_POOL_TOKEN, or one generated for this worker alone). */
@@ -85,7 +85,7 @@ export class Fleet {
     this.log = o.logger.child({ component: 'fleet', member: o.memberId });
     this.intervalMs = o.intervalMs ?? 5_000;
     this.now = o.now ?? (() => new Date());
-    const key = `${o.prefix}:browser:fleet:${o.token.id}`;
+    const key = `${browserKeyTag(o.prefix)}:fleet:${o.token.id}`;
     this.statusKey = `${key}:round`;
     this.election = new LeaderElection({
       redis: o.redis,

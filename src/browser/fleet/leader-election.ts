@@ -1,4 +1,4 @@
-import type { Redis } from 'iovalkey';
+import type { ValkeyClient } from '../../queues/valkey.js';
 import { coerceError } from '../../errors/coerce-error.js';
 import type { Logger } from '../../logger.js';
 import type { Fence } from '../client/pool-directory.js';
@@ -6,7 +6,7 @@ import { withTimeout } from '../with-timeout.js';
 
 export interface LeaderElectionOptions {
   /** A fail-fast connection (no offline queue): a renewal must fail, not wait, while Valkey is away. */
-  redis: Redis;
+  redis: ValkeyClient;
   /** The lock's key; `<key>:term` counts the terms (the fencing tokens). */
   key: string;
   /** This member's name (its pod, or host and pid): shown to the others, never secret. */

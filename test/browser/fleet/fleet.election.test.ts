@@ -77,7 +77,7 @@ describe('fleet election: one worker decides how many pools run (two processes, 
 
   const poolPods = () => [...api.pods.values()].filter((p) => p.metadata.labels?.['app.kubernetes.io/component'] === 'browser-pool');
   const creates = () => api.requestsFor('POST', /\/pods$/);
-  const leaderName = async () => (await redis.get(`${prefix}:browser:fleet:configured:leader`))?.split(' ')[0];
+  const leaderName = async () => (await redis.get(`{${prefix}-browser}:fleet:configured:leader`))?.split(' ')[0];
 
   it('the pods the API server is asked for match one decision; when the leader dies the other takes over', async () => {
     // 25 queued jobs, 10 per pool: one decision wants 3 pools (each member alone would make 3 too).
