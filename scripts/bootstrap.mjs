@@ -68,12 +68,16 @@ if (!process.env.VALKEY_URL && !onPath('valkey-server', 'redis-server')) wanted.
 if (!process.env.CHROMIUM_PATH && !onPath('chromium', 'chromium-browser', 'google-chrome')) wanted.push('chromium');
 // The monitoring tests run promtool and a Prometheus of their own (test/monitoring).
 if (mode === 'test' && !(onPath('prometheus') && onPath('promtool'))) wanted.push('prometheus');
+// The Valkey failover tests run sentinels of their own (test/support/sentinel-group.ts) and
+// build clusters with redis-cli (redis-tools, which redis-server brings).
+if (mode === 'test' && !onPath('valkey-sentinel', 'redis-sentinel')) wanted.push('redis-sentinel');
+if (mode === 'test' && !onPath('valkey-cli', 'redis-cli') && !wanted.includes('redis-server')) wanted.push('redis-tools');
 if (wanted.length > 0) {
   const isRoot = process.getuid?.() === 0;
   if (isRoot && onPath('apt-get')) {
     console.error(`bootstrap: installing ${wanted.join(' ')} with apt-get`);
     const aptEnv = { ...env, DEBIAN_FRONTEND: 'noninteractive' };
-    // Debian's prometheus (and redis-server) packages start a system service on install unless
+    // Debian's prometheus (and redis-server, redis-sentinel) packages start a system service on install unless
     // policy-rc.d says no: the tests start their own servers, so no service may be started.
     const policy = '/usr/sbin/policy-rc.d';
     const ownPolicy = !existsSync(policy);
@@ -95,8 +99,10 @@ if (wanted.length > 0) {
       console.error(`bootstrap: apt-get install ${wanted.join(' ')} failed; install them by hand`);
       process.exit(1);
     }
-    // The package also enables its unit for the next boot; the tests never want it running.
-    if (wanted.includes('prometheus') && onPath('systemctl')) run('systemctl', ['disable', '--quiet', 'prometheus'], { env: aptEnv });
+    // The packages also enable their units for the next boot; the tests never want them running.
+    for (const unit of ['prometheus', 'redis-sentinel']) {
+      if (wanted.includes(unit) && onPath('systemctl')) run('systemctl', ['disable', '--quiet', unit], { env: aptEnv });
+    }
   } else {
     console.error(
       `bootstrap: missing ${wanted.join(' and ')}: install ${wanted.length > 1 ? 'them' : 'it'} (Debian/Ubuntu: sudo apt-get install ${wanted.join(' ')}),` +
