@@ -17,15 +17,19 @@ export interface SystemHarness {
   close(): Promise<void>;
 }
 
-/** The whole system in this process (every role), over a fresh database and queue prefix. */
+/**
+ * The whole system in this process (every role), over a fresh database and queue prefix, on the
+ * shared Valkey unless `env` names another (VALKEY_URL, or Sentinel or Cluster settings:
+ * `valkeySettingsFor(endpoint)`).
+ */
 export async function startSystemHarness(env: Record<string, string> = {}, options: StartSystemOptions = {}): Promise<SystemHarness> {
   const database = await createTestDatabase({ migrate: false });
-  const valkey = await sharedValkey();
+  const ownValkey = ['VALKEY_URL', 'VALKEY_SENTINELS', 'VALKEY_CLUSTER_NODES'].some((name) => env[name] !== undefined);
   const config = loadConfig({
     env: {
       RPA_DATA_DIR: join(testRoot(), uniquePrefix('data')),
       DATABASE_URL: database.url,
-      VALKEY_URL: valkey.url,
+      ...(ownValkey ? {} : { VALKEY_URL: (await sharedValkey()).url }),
       QUEUE_PREFIX: uniquePrefix('sys'),
       RPA_API_KEY: SYSTEM_API_KEY,
       CALLBACK_SECRET,
