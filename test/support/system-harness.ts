@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { loadConfig } from '../../src/config/config.js';
+import type { Logger } from '../../src/logger.js';
 import { startSystem, type StartSystemOptions, type System } from '../../src/system.js';
 import { createTestDatabase, type TestDatabase } from './test-database.js';
 import { sharedValkey, testLogger, testRoot, uniquePrefix } from './shared-services.js';
@@ -22,7 +23,8 @@ export interface SystemHarness {
  * shared Valkey unless `env` names another (VALKEY_URL, or Sentinel or Cluster settings:
  * `valkeySettingsFor(endpoint)`).
  */
-export async function startSystemHarness(env: Record<string, string> = {}, options: StartSystemOptions = {}): Promise<SystemHarness> {
+export async function startSystemHarness(env: Record<string, string> = {}, harnessOptions: StartSystemOptions & { logger?: Logger } = {}): Promise<SystemHarness> {
+  const { logger = testLogger, ...options } = harnessOptions;
   const database = await createTestDatabase({ migrate: false });
   const ownValkey = ['VALKEY_URL', 'VALKEY_SENTINELS', 'VALKEY_CLUSTER_NODES'].some((name) => env[name] !== undefined);
   const config = loadConfig({
@@ -43,7 +45,7 @@ export async function startSystemHarness(env: Record<string, string> = {}, optio
       ...env,
     },
   });
-  const system = await startSystem(config, testLogger, { callbackBackoffBaseMs: 200, ...options });
+  const system = await startSystem(config, logger, { callbackBackoffBaseMs: 200, ...options });
   const json = async (res: Response) => {
     const text = await res.text();
     try {
