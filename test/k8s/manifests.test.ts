@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { expect } from 'chai';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -108,6 +109,8 @@ describe('k8s manifests', function () {
       /** Where the workers run, and where their browser pods do. */
       const orchestratorNs = () => named('Deployment', 'rpa-worker')!.metadata.namespace!;
       const browserNs = () => named('Role', 'rpa-browser-manager')!.metadata.namespace!;
+      /** Valkey under Sentinel (k8s/components/valkey-sentinel) rather than one Valkey pod. */
+      const sentinel = () => Boolean(named('StatefulSet', 'rpa-valkey-sentinel'));
 
       before(() => {
         objects = renderKustomization(join(K8S_DIR, 'overlays', overlay));
@@ -135,7 +138,7 @@ describe('k8s manifests', function () {
       it('has the pieces the issue asks for', () => {
         for (const name of ['rpa-api', 'rpa-worker', 'rpa-browser-pool']) expect(named('Deployment', name), name).to.exist;
         expect(named('StatefulSet', 'rpa-valkey')).to.exist;
-        for (const name of ['rpa-api', 'rpa-browser-pool', 'rpa-valkey']) expect(named('Service', name), name).to.exist;
+        for (const name of ['rpa-api', 'rpa-browser-pool', sentinel() ? 'rpa-valkey-sentinel-headless' : 'rpa-valkey']) expect(named('Service', name), name).to.exist;
         expect(named('ConfigMap', 'rpa-system-config')).to.exist;
         expect(named('HorizontalPodAutoscaler', 'rpa-api')?.spec.scaleTargetRef).to.deep.equal({ apiVersion: 'apps/v1', kind: 'Deployment', name: 'rpa-api' });
         for (const name of ['rpa-api', 'rpa-worker', 'rpa-browser-pool']) expect(named('PodDisruptionBudget', name), name).to.exist;
@@ -294,8 +297,11 @@ describe('k8s manifests', function () {
         for (const target of ['rpa-browser-pool', 'on-demand browser pod']) {
           expect(sources.filter((s) => may(s, target)), target).to.deep.equal(['rpa-worker']);
         }
-        for (const target of ['rpa-valkey', 'rpa-postgres'].filter((t) => pods[t])) {
-          expect(sources.filter((s) => may(s, target)).sort(), target).to.deep.equal(['rpa-api', 'rpa-worker']);
+        if (pods['rpa-postgres']) expect(sources.filter((s) => may(s, 'rpa-postgres')).sort(), 'rpa-postgres').to.deep.equal(['rpa-api', 'rpa-worker']);
+        // Under Sentinel, Valkey and the sentinels also reach each other (replication, watching).
+        const valkeyPeers = sentinel() ? ['rpa-api', 'rpa-valkey', 'rpa-valkey-sentinel', 'rpa-worker'] : ['rpa-api', 'rpa-worker'];
+        for (const target of ['rpa-valkey', 'rpa-valkey-sentinel'].filter((t) => pods[t])) {
+          expect(sources.filter((s) => may(s, target)).sort(), target).to.deep.equal(valkeyPeers);
         }
         // The API is open on its port (the router, ORDS, Prometheus); nothing else of it is.
         expect(connectionAllowed(policies, { ip: '203.0.113.50' }, pods['rpa-api']!, 8620)).to.equal(true);
@@ -336,12 +342,18 @@ describe('k8s manifests', function () {
             .sort();
         const db = overlay.endsWith('external-db') ? ['external Postgres'] : ['rpa-postgres'];
         const dns = ['cluster DNS', 'kube-dns'];
-        expect(reach('rpa-api'), 'API').to.deep.equal([...db, 'rpa-valkey', ...dns].sort());
-        expect(reach('rpa-worker'), 'workers').to.deep.equal([...db, 'rpa-valkey', ...dns, 'rpa-browser-pool', 'on-demand browser pod', 'Kubernetes API', 'ORDS'].sort());
+        const valkey = sentinel() ? ['rpa-valkey', 'rpa-valkey-sentinel'] : ['rpa-valkey'];
+        expect(reach('rpa-api'), 'API').to.deep.equal([...db, ...valkey, ...dns].sort());
+        expect(reach('rpa-worker'), 'workers').to.deep.equal([...db, ...valkey, ...dns, 'rpa-browser-pool', 'on-demand browser pod', 'Kubernetes API', 'ORDS'].sort());
         for (const browser of ['rpa-browser-pool', 'on-demand browser pod']) {
           expect(reach(browser), browser).to.deep.equal([...dns, 'portals'].sort());
         }
-        for (const quiet of ['rpa-valkey', 'rpa-postgres', 'some other pod in the namespace', 'some other pod in the browser namespace'].filter((p) => pods[p])) {
+        if (sentinel()) {
+          // Each other (a replica its master, sentinels the Valkey pods and their peers) and DNS, nothing else.
+          expect(reach('rpa-valkey'), 'rpa-valkey').to.deep.equal(['rpa-valkey-sentinel', ...dns].sort());
+          expect(reach('rpa-valkey-sentinel'), 'rpa-valkey-sentinel').to.deep.equal(['rpa-valkey', ...dns].sort());
+        }
+        for (const quiet of [...(sentinel() ? [] : ['rpa-valkey']), 'rpa-postgres', 'some other pod in the namespace', 'some other pod in the browser namespace'].filter((p) => pods[p])) {
           expect(reach(quiet), quiet).to.deep.equal([]);
         }
         // Browser pods go to the portals on HTTPS only, and every address outside the cluster
@@ -429,9 +441,47 @@ describe('k8s manifests', function () {
         expect(flag('--appendonly')).to.equal('yes');
         expect(flag('--maxmemory-policy')).to.equal('noeviction');
         expect(flag('--requirepass')).to.equal('$(VALKEY_PASSWORD)');
-        expect(valkey.spec.template.spec.containers[0].env[0].valueFrom.secretKeyRef).to.deep.equal({ name: 'rpa-valkey', key: 'password' });
+        expect(valkey.spec.template.spec.containers[0].env.find((e: any) => e.name === 'VALKEY_PASSWORD').valueFrom.secretKeyRef).to.deep.equal({ name: 'rpa-valkey', key: 'password' });
+        expect(flag('--appendfsync')).to.equal('everysec');
         expect(valkey.spec.volumeClaimTemplates[0].spec.resources.requests.storage).to.be.a('string');
       });
+
+      if (overlay.includes('sentinel')) {
+        it('runs Valkey under Sentinel: three Valkey pods and three sentinels (quorum 2), the orchestrator finding the master through them', () => {
+          const valkey = named('StatefulSet', 'rpa-valkey')!;
+          const sentinels = named('StatefulSet', 'rpa-valkey-sentinel')!;
+          expect(valkey.spec.replicas).to.equal(3);
+          expect(sentinels.spec.replicas).to.equal(3);
+          expect(named('Service', 'rpa-valkey'), 'no one-address Service balancing over master and replicas').to.equal(undefined);
+          const script = (workload: K8sObject) => workload.spec.template.spec.containers[0].command[2] as string;
+          expect(script(valkey)).to.include('--replicaof').and.include('--replica-announce-ip').and.include('"$@"');
+          const conf = script(sentinels);
+          expect(conf).to.match(/sentinel monitor rpa-valkey \$master 6379 2/);
+          expect(conf).to.include('sentinel resolve-hostnames yes').and.include('sentinel announce-hostnames yes');
+          for (const ns of [valkey, sentinels, named('Service', 'rpa-valkey-sentinel-headless')!]) expect(ns.metadata.namespace, ns.metadata.name).to.equal(orchestratorNs());
+          // The sentinels' addresses are their pods' stable names under the headless Service, the master's name the one they watch.
+          const config = named('ConfigMap', 'rpa-system-config')!;
+          const headless = named('Service', 'rpa-valkey-sentinel-headless')!;
+          expect(config.data['valkey-sentinels'].split(',')).to.deep.equal([0, 1, 2].map((i) => `${sentinels.metadata.name}-${i}.${headless.metadata.name}:${headless.spec.ports[0].port}`));
+          expect(sentinels.spec.serviceName).to.equal(headless.metadata.name);
+          expect(config.data['valkey-sentinel-name']).to.equal('rpa-valkey');
+          for (const component of ['api', 'worker']) {
+            const env = byComponent(templates, component)!.spec.containers[0].env as any[];
+            expect(env.map((e) => e.name), component).not.to.include.members(['VALKEY_URL']);
+            for (const name of ['VALKEY_PASSWORD', 'VALKEY_SENTINEL_PASSWORD']) expect(env.find((e) => e.name === name)?.valueFrom.secretKeyRef, `${component} ${name}`).to.deep.equal({ name: 'rpa-valkey', key: 'password' });
+          }
+        });
+
+        it('has start-up scripts a shell accepts (after the kubelet turns $$ into $)', () => {
+          for (const t of templates) {
+            for (const c of t.spec.containers) {
+              if (c.command?.[0] !== 'sh' || c.command[1] !== '-c') continue;
+              const checked = spawnSync('sh', ['-n', '-c', String(c.command[2]).replace(/\$\$/g, '$')], { encoding: 'utf8' });
+              expect(checked.status, `${t.owner.metadata.name}: ${checked.stderr}`).to.equal(0);
+            }
+          }
+        });
+      }
 
       it('points the browser service manager at the browser image the overlay deploys', () => {
         const config = named('ConfigMap', 'rpa-system-config')!;
@@ -453,6 +503,7 @@ describe('k8s manifests', function () {
           for (const e of worker.env) {
             if (e.value !== undefined) env[e.name] = e.value.replace(/\$\(([A-Z0-9_]+)\)/g, 'secretvalue');
             else if (e.valueFrom?.fieldRef) env[e.name] = e.valueFrom.fieldRef.fieldPath === 'metadata.namespace' ? orchestratorNs() : 'rpa-worker-0';
+            else if (e.valueFrom?.secretKeyRef) env[e.name] = 'secretvalue';
           }
           delete env.SECRETS_DIR;
           const loaded = loadConfig({ env: { ...env, SECRETS_DIR: dir } });
@@ -462,6 +513,7 @@ describe('k8s manifests', function () {
           expect(loaded.browserManager.k8s.namespace).to.equal(browserNs());
           expect(loaded.browserManager.k8s.ownerPodNamespace).to.equal(orchestratorNs());
           expect(loaded.roles).to.include('worker');
+          expect(loaded.valkey?.mode, 'how the workers reach Valkey').to.equal(sentinel() ? 'sentinel' : 'server');
         } finally {
           rmSync(dir, { recursive: true, force: true });
         }
