@@ -117,6 +117,9 @@ describe('configuration', () => {
     expect(child.config.providers.openserve!.password).to.equal('not-for-chromium');
     expect(child.runtime).to.deep.equal(runtime);
     expect(configSources(child.config)).to.deep.equal(configSources(config));
+    // A Sentinel (or Cluster) address reaches the child the same way, passwords and all.
+    const sentinel = freezeRuntime({ valkey: { mode: 'sentinel', sentinels: [{ host: '10.0.0.7', port: 26379 }], name: 'rpa', password: 'p', sentinelPassword: 's' }, portalUrls: {} });
+    expect((await inheritedContext(childEnvironment(config, sentinel))).runtime.valkey).to.deep.equal(sentinel.valkey);
     const refused = await inheritedContext({ [PROCESS_CONTEXT_VAR]: '{"settings":{},"fromFiles":[],"runtime":{"portalUrls":{},"valkey":{"mode":"server","url":"http://x"}}}' }).catch((e: Error) => e);
     expect(String(refused)).to.match(/RPA_PROCESS_CONTEXT/);
   });

@@ -82,5 +82,11 @@ describe('the system on a Valkey Cluster (three masters)', function () {
     }
     expect(total, 'keys written').to.be.greaterThan(20);
     expect(untagged).to.deep.equal([]);
+
+    // The health checks read the cluster too.
+    const health = await harness.api('GET', '/health');
+    expect(health.body.valkey.ok, JSON.stringify(health.body.valkey)).to.equal(true);
+    expect(health.body.queues.octotel).to.include({ waiting: 0, active: 0 });
+    expect((await harness.api('GET', '/health/ready')).status).to.equal(200);
   });
 });

@@ -1,4 +1,8 @@
 import { expect } from 'chai';
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import type { Cluster } from 'iovalkey';
 import { PoolDirectory } from '../../src/browser/client/pool-directory.js';
 import { LeaderElection } from '../../src/browser/fleet/leader-election.js';
@@ -9,11 +13,13 @@ import { QueueRegistry } from '../../src/queues/queue-registry.js';
 import { watchValkeyResets } from '../../src/queues/valkey-resets.js';
 import { createValkey } from '../../src/queues/valkey.js';
 import { TotpManager } from '../../src/totp/totp-manager.js';
-import { testLogger, uniquePrefix } from '../support/shared-services.js';
+import { valkeySettingsFor } from '../../src/config/valkey-endpoint.js';
+import { testLogger, testRoot, uniquePrefix } from '../support/shared-services.js';
 import { startValkeyCluster, type ValkeyCluster } from '../support/valkey-cluster.js';
 import { until } from '../support/worker-process.js';
 
 const TOTP_SECRET = 'JBSWY3DPEHPK3PXP';
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
 /**
  * The system's own multi-key commands (Lua scripts, MULTI) on a real three-master Valkey Cluster:
@@ -60,6 +66,13 @@ describe('the system\'s multi-key commands on a Valkey Cluster (three masters; r
     } finally {
       await totp.close();
     }
+  });
+
+  it('is what `rpa totp status` reads with VALKEY_CLUSTER_NODES and VALKEY_PASSWORD set', async () => {
+    const { stdout } = await promisify(execFile)(process.execPath, [join(ROOT, 'bin', 'rpa.mjs'), 'totp', 'status', '--json'], {
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, QUEUE_PREFIX: prefix, RPA_DATA_DIR: join(testRoot(), uniquePrefix('cli')), ...valkeySettingsFor(cluster.endpoint) },
+    });
+    expect(JSON.parse(stdout).providers.octotel).to.include({ consumed: 1, accepted: 1 });
   });
 
   it('elects a fleet leader (lock and term in one script) and writes a fenced pool registration (lock and directory in one script)', async () => {

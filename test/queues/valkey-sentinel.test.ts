@@ -1,9 +1,16 @@
 import { expect } from 'chai';
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { Queue, Worker, type ConnectionOptions } from 'bullmq';
 import { createValkey, type ValkeyClient } from '../../src/queues/valkey.js';
 import { startSentinelGroup, type SentinelGroup } from '../support/sentinel-group.js';
-import { uniquePrefix } from '../support/shared-services.js';
+import { valkeySettingsFor } from '../../src/config/valkey-endpoint.js';
+import { testRoot, uniquePrefix } from '../support/shared-services.js';
 import { until } from '../support/worker-process.js';
+
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
 /**
  * createValkey through iovalkey's Sentinel support, against a real master, replica and three
@@ -78,6 +85,12 @@ describe('createValkey through Sentinel (a master, a replica, three sentinels; r
     await until(async () => added.every((id) => ran.has(id)), 60_000, 'every job, before and after the failover, to run');
     await bullWorker.close();
     await queue.close();
+
+    // The CLI finds the master through the same settings.
+    const { stdout } = await promisify(execFile)(process.execPath, [join(ROOT, 'bin', 'rpa.mjs'), 'totp', 'status', '--json'], {
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, RPA_DATA_DIR: join(testRoot(), uniquePrefix('cli')), ...valkeySettingsFor(group.endpoint) },
+    });
+    expect(JSON.parse(stdout)).to.have.property('providers');
 
     // The old master, restarted, comes back as a replica of the new one.
     await group.servers.get(killed)!.restart();
