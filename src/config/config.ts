@@ -30,7 +30,8 @@ export interface ProviderConfig {
 
 type Settings = ValuesOf<typeof SETTINGS>;
 /** Read through `Config.valkey` only. */
-type ValkeySettingName = 'valkeyUrl' | 'valkeySentinels' | 'valkeySentinelName' | 'valkeySentinelPassword' | 'valkeyClusterNodes' | 'valkeyPassword';
+const VALKEY_SETTING_NAMES = ['valkeyUrl', 'valkeySentinels', 'valkeySentinelName', 'valkeySentinelPassword', 'valkeyClusterNodes', 'valkeyPassword'] as const;
+type ValkeySettingName = (typeof VALKEY_SETTING_NAMES)[number];
 
 /** The configuration: every setting, validated once and frozen. What a process learns later is in its Runtime. */
 export interface Config extends Omit<Settings, 'evidenceDir' | 'callbackSecret' | ValkeySettingName> {
@@ -120,7 +121,8 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   }
   const valkey = valkeyEndpointOf(settings);
   const dataDir = resolve(cwd, settings.dataDir);
-  const { valkeyUrl, valkeySentinels, valkeySentinelName, valkeySentinelPassword, valkeyClusterNodes, valkeyPassword, ...rest } = settings;
+  const rest: Omit<Settings, ValkeySettingName> & Partial<Settings> = { ...settings };
+  for (const name of VALKEY_SETTING_NAMES) delete rest[name];
   const config: Config = {
     ...rest,
     valkey,
