@@ -1,4 +1,4 @@
-import { DeleteObjectCommand, GetObjectCommand, HeadBucketCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { RpaError } from '../errors/failures.js';
 import { assertSafeKey, type EvidenceStore } from './evidence-store.js';
 
@@ -45,11 +45,25 @@ export class S3EvidenceStore implements EvidenceStore {
       maxAttempts: 3,
       requestHandler: { connectionTimeout: Math.min(timeout, 5_000), requestTimeout: timeout },
     });
+    if (options.forcePathStyle) {
+      // SDK v3 sends bucket operations (the listing) as `/bucket/`; some S3-compatible servers
+      // sign the canonical request as `/bucket` and answer SignatureDoesNotMatch (older Ceph
+      // RGW, s3rver). AWS and MinIO take either, so the slash goes before the request is signed.
+      const bucketPath = `/${this.bucket}/`;
+      this.client.middlewareStack.add(
+        (next) => async (args) => {
+          const request = args.request as { path?: string };
+          if (request.path === bucketPath) request.path = bucketPath.slice(0, -1);
+          return next(args);
+        },
+        { step: 'build', name: 'bucketPathWithoutSlash' },
+      );
+    }
   }
 
-  /** Resolves when the bucket answers to these credentials (HeadBucket). */
+  /** Resolves when the bucket answers to these credentials: a one-key listing (the permission retention needs anyway). */
   async check(): Promise<void> {
-    await this.call('check the bucket', () => this.client.send(new HeadBucketCommand({ Bucket: this.bucket })));
+    await this.call('check the bucket', () => this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.prefix, MaxKeys: 1 })));
   }
 
   async put(key: string, body: Buffer, contentType: string): Promise<void> {
