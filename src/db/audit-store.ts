@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import { extendChain, type AuditKind } from '../evidence/audit-chain.js';
+import { RpaError } from '../errors/failures.js';
 import type { Db } from './database.js';
 
 /** One thing to put on a job's chain: an event (its job_events id) or an evidence item (its job_evidence id). */
@@ -11,26 +12,40 @@ export interface AuditItem {
   sha256: string;
 }
 
+/** Where a job's chain ends: its length and its head (null while empty). */
+export interface ChainTail {
+  seq: number;
+  head: string | null;
+}
+
 /**
- * Extends the chains of the items' jobs, in the order given, in the caller's transaction (one
- * is opened when the caller has none). The jobs' rows are locked first (FOR UPDATE, in id
- * order): two transactions appending to one job's chain take turns, the second reading the
- * head the first committed. (job_id, seq) is the primary key besides, so a chain can never
- * fork. Set-based: a bulk submission of 10,000 jobs costs three statements.
+ * Locks the jobs' rows (FOR NO KEY UPDATE, in id order) and reads where their chains end. Call
+ * it first in the transaction, before inserting the rows the entries stand for: an insert into
+ * a table that references jobs takes a share lock on the job's row, and two transactions that
+ * both took one before asking for this lock would deadlock. Two appends for one job take turns
+ * here, the second reading the head the first committed.
  */
-export async function appendAudit(db: Db, items: readonly AuditItem[]): Promise<void> {
-  if (items.length === 0) return;
-  if (!db.isTransaction) return db.transaction().execute((trx) => appendAudit(trx, items));
-  const jobIds = [...new Set(items.map((i) => i.jobId))].sort((a, b) => (BigInt(a) < BigInt(b) ? -1 : 1));
+export async function lockChains(db: Db, jobIds: readonly string[]): Promise<Map<string, ChainTail>> {
+  const ids = [...new Set(jobIds)].sort((a, b) => (BigInt(a) < BigInt(b) ? -1 : BigInt(a) > BigInt(b) ? 1 : 0));
+  if (ids.length === 0) return new Map();
   const { rows } = await sql<{ id: string; audit_seq: number; audit_head: string | null }>`
-    SELECT id, audit_seq, audit_head FROM jobs WHERE id = ANY(${jobIds}::bigint[]) ORDER BY id FOR UPDATE
+    SELECT id, audit_seq, audit_head FROM jobs WHERE id = ANY(${ids}::bigint[]) ORDER BY id FOR NO KEY UPDATE
   `.execute(db);
-  const tails = new Map(rows.map((r) => [r.id, { seq: r.audit_seq, head: r.audit_head }]));
+  return new Map(rows.map((r) => [r.id, { seq: r.audit_seq, head: r.audit_head }]));
+}
+
+/**
+ * Extends the chains of the items' jobs, in the order given, from the tails lockChains returned
+ * in this same transaction, and moves each job's head. `(job_id, seq)` is the primary key, so a
+ * chain can never fork. Set-based: a bulk submission of 10,000 jobs costs two statements.
+ */
+export async function appendAudit(db: Db, tails: ReadonlyMap<string, ChainTail>, items: readonly AuditItem[]): Promise<void> {
+  if (items.length === 0) return;
+  if (!db.isTransaction) throw new RpaError('INTERNAL', 'audit entries are appended inside the transaction that locked the chains');
   const entries: Array<{ jobId: string; refId: string; seq: number; kind: AuditKind; sha256: string; prev: string; hash: string }> = [];
-  for (const jobId of jobIds) {
-    const tail = tails.get(jobId);
-    if (!tail) continue; // a job deleted meanwhile has no chain to extend
+  for (const [jobId, tail] of tails) {
     const mine = items.filter((i) => i.jobId === jobId);
+    if (mine.length === 0) continue;
     extendChain(tail, mine).forEach((entry, k) => entries.push({ jobId, refId: mine[k]!.refId, ...entry }));
   }
   if (entries.length === 0) return;
@@ -41,8 +56,7 @@ export async function appendAudit(db: Db, items: readonly AuditItem[]): Promise<
                          ${col((e) => e.refId)}::bigint[], ${col((e) => e.sha256)}::text[], ${col((e) => e.prev)}::text[], ${col((e) => e.hash)}::text[])
   `.execute(db);
   // The last entry of each job is its new head.
-  const last = new Map(entries.map((e) => [e.jobId, e]));
-  const heads = [...last.values()];
+  const heads = [...new Map(entries.map((e) => [e.jobId, e])).values()];
   await sql`
     UPDATE jobs SET audit_seq = h.seq, audit_head = h.hash
     FROM unnest(${heads.map((h) => h.jobId)}::bigint[], ${heads.map((h) => h.seq)}::int[], ${heads.map((h) => h.hash)}::text[]) AS h(id, seq, hash)

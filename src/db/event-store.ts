@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import { eventDigest, type EventRecord } from '../evidence/audit-records.js';
-import { appendAudit } from './audit-store.js';
+import { appendAudit, lockChains } from './audit-store.js';
 import type { Db } from './database.js';
 import type { JobStatus } from './schema.js';
 
@@ -22,6 +22,7 @@ export interface JobEventInput {
 export async function appendJobEvents(db: Db, event: JobEventInput): Promise<void> {
   if (event.jobIds.length === 0) return;
   if (!db.isTransaction) return db.transaction().execute((trx) => appendJobEvents(trx, event));
+  const tails = await lockChains(db, event.jobIds);
   const { rows } = await sql<EventRecord>`
     INSERT INTO job_events (job_id, from_status, to_status, cause, actor, batch_id, details)
     SELECT unnest(${event.jobIds}::bigint[]), ${event.from}, ${event.to}, ${event.cause}, ${event.actor},
@@ -29,7 +30,7 @@ export async function appendJobEvents(db: Db, event: JobEventInput): Promise<voi
     RETURNING id, job_id, at, from_status, to_status, cause, actor, batch_id, details
   `.execute(db);
   rows.sort((a, b) => (BigInt(a.id) < BigInt(b.id) ? -1 : 1));
-  await appendAudit(db, rows.map((r) => ({ jobId: r.job_id, kind: 'event' as const, refId: r.id, sha256: eventDigest(r) })));
+  await appendAudit(db, tails, rows.map((r) => ({ jobId: r.job_id, kind: 'event' as const, refId: r.id, sha256: eventDigest(r) })));
 }
 
 export async function listJobEvents(db: Db, jobId: string) {

@@ -1,7 +1,7 @@
 import type { Selectable } from 'kysely';
 import { evidenceDigest } from '../evidence/audit-records.js';
 import type { EvidenceItem } from '../evidence/evidence-item.js';
-import { appendAudit } from './audit-store.js';
+import { appendAudit, lockChains } from './audit-store.js';
 import type { Db } from './database.js';
 import type { JobEvidenceTable } from './schema.js';
 
@@ -15,13 +15,14 @@ export type EvidenceRow = Selectable<JobEvidenceTable>;
 export async function recordEvidence(db: Db, jobId: string, items: readonly EvidenceItem[]): Promise<void> {
   if (items.length === 0) return;
   if (!db.isTransaction) return db.transaction().execute((trx) => recordEvidence(trx, jobId, items));
+  const tails = await lockChains(db, [jobId]);
   const rows = await db
     .insertInto('job_evidence')
     .values(items.map((i) => ({ job_id: jobId, name: i.name, step: i.step, content_type: i.contentType, bytes: i.bytes, sha256: i.sha256, object_key: i.key, taken_at: i.takenAt })))
     .returning(['id', 'job_id', 'name', 'step', 'content_type', 'bytes', 'sha256', 'taken_at'])
     .execute();
   rows.sort((a, b) => (BigInt(a.id) < BigInt(b.id) ? -1 : 1));
-  await appendAudit(db, rows.map((r) => ({ jobId, kind: 'evidence' as const, refId: r.id, sha256: evidenceDigest(r) })));
+  await appendAudit(db, tails, rows.map((r) => ({ jobId, kind: 'evidence' as const, refId: r.id, sha256: evidenceDigest(r) })));
 }
 
 /** A job's evidence, in the order it was recorded. */
