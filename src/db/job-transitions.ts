@@ -1,6 +1,8 @@
 import { sql } from 'kysely';
 import type { Db } from './database.js';
+import type { EvidenceItem } from '../evidence/evidence-item.js';
 import { appendJobEvents } from './event-store.js';
+import { recordEvidence } from './evidence-metadata-store.js';
 import type { JobRow } from './job-store.js';
 import { RpaError } from '../errors/failures.js';
 import type { JobError } from './schema.js';
@@ -178,7 +180,8 @@ export interface JobEnd {
   status: 'completed' | 'failed';
   result?: Record<string, unknown> | null;
   error?: JobError | null;
-  evidence: string[];
+  /** What the run recorded on the way (already in the evidence store): written with the end, on the job's audit chain before its event. */
+  evidence: EvidenceItem[];
   cause: string;
 }
 
@@ -195,7 +198,6 @@ export async function finishJob(db: Db, jobId: string, hold: RunHold, end: JobEn
         status: end.status,
         result: end.result === undefined || end.result === null ? null : JSON.stringify(end.result),
         error: end.error ? JSON.stringify(end.error) : null,
-        evidence: sql`evidence || ${JSON.stringify(end.evidence)}::jsonb`,
         completed_at: new Date(),
         updated_at: new Date(),
       })
@@ -211,6 +213,7 @@ export async function finishJob(db: Db, jobId: string, hold: RunHold, end: JobEn
     }
     const counter = end.status === 'completed' ? 'completed_count' : 'failed_count';
     await trx.updateTable('batches').set({ [counter]: sql`${sql.ref(counter)} + 1`, updated_at: new Date() }).where('id', '=', batchId).execute();
+    await recordEvidence(trx, jobId, end.evidence);
     await appendJobEvents(trx, { jobIds: [jobId], from: 'running', to: end.status, cause: end.cause, actor, batchId, details: end.error ? { ...end.error } : undefined });
     return true;
   });
@@ -226,7 +229,7 @@ export async function returnJobs(
   db: Db,
   batchId: string,
   jobIds: string[],
-  options: { availableAt: Date; cause: string; actor: string; error?: JobError; evidence?: string[]; hold?: RunHold },
+  options: { availableAt: Date; cause: string; actor: string; error?: JobError; evidence?: EvidenceItem[]; hold?: RunHold },
 ): Promise<{ id: string; trip: number }[]> {
   if (jobIds.length === 0) return [];
   return db.transaction().execute(async (trx) => {
@@ -246,7 +249,6 @@ export async function returnJobs(
         available_at: options.availableAt,
         enqueued_at: null,
         error: options.error ? JSON.stringify(options.error) : sql`error`,
-        evidence: sql`evidence || ${JSON.stringify(options.evidence ?? [])}::jsonb`,
         updated_at: new Date(),
       })
       .where('id', 'in', before.map((b) => b.id))
@@ -255,6 +257,8 @@ export async function returnJobs(
       .returning(['id', 'queue_trip'])
       .execute();
     await trx.updateTable('batches').set({ returned_count: sql`returned_count + ${rows.length}`, updated_at: new Date() }).where('id', '=', batchId).execute();
+    // The evidence of the attempt that failed (one job handed back after a passing failure).
+    for (const row of rows) await recordEvidence(trx, row.id, options.evidence ?? []);
     for (const status of ['pending', 'running'] as const) {
       const ids = before.filter((b) => b.status === status && rows.some((r) => r.id === b.id)).map((b) => b.id);
       await appendJobEvents(trx, { jobIds: ids, from: status, to: 'pending', cause: options.cause, actor: options.actor, batchId, details: options.error ? { ...options.error } : undefined });
