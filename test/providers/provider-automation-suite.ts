@@ -438,10 +438,12 @@ export function describeProviderAutomation(spec: ProviderTestSpec, extra?: (h: P
 
       it('keeps a cancellation safe across a session expiry', async () => {
         const { number } = circuitFor('23', 9);
-        await h.control.configure({ session_idle_s: 1 });
+        // 3 s, not 1: the filled form's screenshot comes between two requests, and on a loaded
+        // machine it alone can outlast a 1 s idle timeout (the retry would then expire too).
+        await h.control.configure({ session_idle_s: 3 });
         const session = await h.session();
         await session.login();
-        await delay(1_600);
+        await delay(3_600);
         const { result } = await session.cancel('j1', { circuit_number: number });
         expect(result).to.include({ cancelled: true, already_cancelled: false, reference: `${prefix}-CAN-000001` });
         expect(session.loginCount).to.equal(2);
