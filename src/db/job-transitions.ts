@@ -130,7 +130,9 @@ export type JobStart =
   /** Another job for the same provider and circuit is running: this one waits for it. */
   | { kind: 'circuit-busy' }
   /** In hand each time its processor died, JOB_MAX_ATTEMPTS times: failed now (PROCESSOR_CRASHED). */
-  | { kind: 'exhausted'; job: JobRow };
+  | { kind: 'exhausted'; job: JobRow }
+  /** Its deadline passed before it could start: failed now (DEADLINE_EXCEEDED) rather than run late. */
+  | { kind: 'expired'; job: JobRow };
 
 /**
  * pending → running, counting an attempt, under the run's hold. A job found running in this
@@ -146,6 +148,19 @@ export async function startJob(db: Db, jobId: string, hold: RunHold, actor: stri
       if (batch?.run_token !== hold.token) throw superseded(hold);
       if (!job || job.batch_id !== hold.batchId || (job.status !== 'pending' && job.status !== 'running')) return { kind: 'gone' };
       const resumed = job.status === 'running';
+      const deadline = job.parameters.deadline;
+      if (!resumed && deadline && Date.parse(deadline) <= Date.now()) {
+        const error = deadlineError(deadline);
+        const failed = await trx
+          .updateTable('jobs')
+          .set({ status: 'failed', error: JSON.stringify(error), completed_at: new Date(), updated_at: new Date() })
+          .where('id', '=', jobId)
+          .returningAll()
+          .executeTakeFirstOrThrow();
+        await trx.updateTable('batches').set({ failed_count: sql`failed_count + 1`, updated_at: new Date() }).where('id', '=', hold.batchId).execute();
+        await appendJobEvents(trx, { jobIds: [jobId], from: job.status, to: 'failed', cause: 'DEADLINE_EXCEEDED', actor, batchId: hold.batchId, details: { ...error } });
+        return { kind: 'expired', job: failed };
+      }
       if (job.attempts >= job.max_attempts) {
         const error = { code: 'PROCESSOR_CRASHED', message: `the job was in hand when its batch processor died ${job.attempts} time(s); attempts are spent (${job.max_attempts})` };
         const failed = await trx
@@ -226,7 +241,16 @@ export async function returnJobs(
   db: Db,
   batchId: string,
   jobIds: string[],
-  options: { availableAt: Date; cause: string; actor: string; error?: JobError; evidence?: string[]; hold?: RunHold },
+  options: {
+    availableAt: Date;
+    cause: string;
+    actor: string;
+    error?: JobError;
+    evidence?: string[];
+    hold?: RunHold;
+    /** The attempt it was on is given back: the provider was at fault (a changed portal), not the job. */
+    refundAttempt?: boolean;
+  },
 ): Promise<{ id: string; trip: number }[]> {
   if (jobIds.length === 0) return [];
   return db.transaction().execute(async (trx) => {
@@ -247,6 +271,7 @@ export async function returnJobs(
         enqueued_at: null,
         error: options.error ? JSON.stringify(options.error) : sql`error`,
         evidence: sql`evidence || ${JSON.stringify(options.evidence ?? [])}::jsonb`,
+        ...(options.refundAttempt ? { attempts: sql<number>`CASE WHEN status = 'running' THEN greatest(attempts - 1, 0) ELSE attempts END` } : {}),
         updated_at: new Date(),
       })
       .where('id', 'in', before.map((b) => b.id))
@@ -260,6 +285,46 @@ export async function returnJobs(
       await appendJobEvents(trx, { jobIds: ids, from: status, to: 'pending', cause: options.cause, actor: options.actor, batchId, details: options.error ? { ...options.error } : undefined });
     }
     return rows.map((r) => ({ id: r.id, trip: r.queue_trip }));
+  });
+}
+
+export function deadlineError(deadline: string): JobError {
+  return { code: 'DEADLINE_EXCEEDED', message: `its deadline (${deadline}) passed before it could start; it was not run late` };
+}
+
+/**
+ * pending → failed (DEADLINE_EXCEEDED) for every job of the providers whose deadline has
+ * passed while it waited (a paused provider, a maintenance window, a long queue), so that it
+ * ends on time rather than when a batch reaches it. Jobs in a batch that has started are left
+ * to their run, which fails them the same way at their turn. Returns the ids that ended.
+ */
+export async function expireOverdueJobs(db: Db, actor: string, now = new Date(), limit = 1_000): Promise<string[]> {
+  return db.transaction().execute(async (trx) => {
+    const rows = await trx
+      .updateTable('jobs')
+      .set({
+        status: 'failed',
+        error: sql`jsonb_build_object('code', 'DEADLINE_EXCEEDED', 'message', 'its deadline (' || (parameters->>'deadline') || ') passed before it could start; it was not run late')`,
+        completed_at: now,
+        updated_at: now,
+      })
+      .where('id', 'in', (eb) =>
+        eb
+          .selectFrom('jobs as j')
+          .select('j.id')
+          .where('j.status', '=', 'pending')
+          .where(sql<boolean>`j.parameters ? 'deadline'`)
+          .where(sql<string>`j.parameters->>'deadline'`, '<=', now.toISOString())
+          .where((w) => w.or([w('j.batch_id', 'is', null), w.not(w.exists(w.selectFrom('batches as b').select('b.id').whereRef('b.id', '=', 'j.batch_id').where('b.status', '=', 'in_progress')))]))
+          .limit(limit),
+      )
+      .where('status', '=', 'pending')
+      .returning(['id', 'batch_id', 'error'])
+      .execute();
+    for (const row of rows) {
+      await appendJobEvents(trx, { jobIds: [row.id], from: 'pending', to: 'failed', cause: 'DEADLINE_EXCEEDED', actor, batchId: row.batch_id, details: row.error ? { ...row.error } : undefined });
+    }
+    return rows.map((r) => r.id);
   });
 }
 

@@ -7,6 +7,7 @@ import { staleCreatedBatches } from '../db/batch-store.js';
 import { createBatchWithJobs } from '../db/job-transitions.js';
 import type { Logger } from '../logger.js';
 import type { BatchFlowProducer } from './batch-flow.js';
+import { JOB_PRIORITIES } from '../db/schema.js';
 import type { ProviderQueueJobData } from './job-enqueuer.js';
 import { providerJobsQueue } from './queue-names.js';
 
@@ -105,7 +106,8 @@ export class Batcher {
     const candidates = collected.map((j) => ({ jobId: String(j.data.jobId), trip: Number(j.data.trip) }));
     const created = await createBatchWithJobs(db, provider, candidates, 'batcher');
     if (created) {
-      await flows.add(created.batchId, provider);
+      const priority = JOB_PRIORITIES.find((p) => collected.some((j) => (j.data.priority ?? 'normal') === p));
+      await flows.add(created.batchId, provider, { priority, size: created.jobIds.length });
       this.log.info({ batch_id: created.batchId, jobs: created.jobIds.length, provider }, 'batch created');
     }
     for (const job of collected) {
