@@ -29,6 +29,8 @@ import type { Config, ProcessRole } from './config/config.js';
 import { LiveSettings } from './config/live-settings.js';
 import { childEnvironment, freezeRuntime, type Runtime } from './config/runtime.js';
 import { createDb, type Db } from './db/database.js';
+import { createEvidenceStore } from './evidence/evidence-store-factory.js';
+import type { EvidenceStore } from './evidence/evidence-store.js';
 import { migrateToLatest } from './db/migrate.js';
 import { JobSubmission } from './jobs/job-submission.js';
 import type { Logger } from './logger.js';
@@ -242,6 +244,19 @@ export async function startSystem(config: Config, logger: Logger, options: Start
         return { ok: false, error: coerceError(err).message };
       }
     };
+    // The API serves evidence and retention deletes it; the batch children upload their own.
+    let evidenceStore: EvidenceStore | undefined;
+    if (has(config, 'api', 'maintenance')) {
+      const store = createEvidenceStore(config);
+      closers.push(() => store.close());
+      evidenceStore = store;
+      await store.check().catch((err: unknown) => logger.error({ err: coerceError(err).toJSON(), store: store.kind }, 'the evidence store cannot be written; jobs run, but their evidence will be missing until it can'));
+    }
+    // Evidence URLs in callbacks: PUBLIC_BASE_URL, else the API of this process once it listens.
+    const publicBaseUrl = () => config.publicBaseUrl ?? system.apiUrl ?? `http://127.0.0.1:${config.port}`;
+    if (has(config, 'worker') && !has(config, 'api') && !config.publicBaseUrl) {
+      logger.warn('PUBLIC_BASE_URL is not set in a process without the api role: the evidence URLs in its callbacks will point at this process, not at the API; set it to the API\'s address as ORDS reaches it');
+    }
     const readiness = has(config, 'worker') ? async () => ({ browsers: await browsersReady() }) : undefined;
     const runtime = freezeRuntime({ databaseUrl: found.databaseUrl, valkeyUrl: found.valkeyUrl, portalUrls: found.portalUrls, browserPool: found.browserPool, poolTokens: found.poolTokens });
     system.runtime = runtime;
@@ -255,6 +270,7 @@ export async function startSystem(config: Config, logger: Logger, options: Start
         allowHosts: config.callbackAllowHosts,
         logger,
         backoffBaseMs: options.callbackBackoffBaseMs,
+        publicBaseUrl,
       });
       closers.push(() => callbackWorker.close());
       batchWorkers = await startBatchWorkers({
@@ -335,6 +351,7 @@ export async function startSystem(config: Config, logger: Logger, options: Start
         submission: new JobSubmission(db, enqueuer, config.jobMaxAttempts, logger),
         callbackPolicy: { allowHosts: config.callbackAllowHosts },
         retentionDays: config.retentionDays,
+        evidence: evidenceStore!,
         evidenceDir: config.evidenceDir,
         logger,
       });
@@ -376,6 +393,7 @@ export async function startSystem(config: Config, logger: Logger, options: Start
         bootstrapKey: config.apiKey,
         submission: new JobSubmission(db, apiEnqueuer, config.jobMaxAttempts, logger),
         callbackPolicy: { allowHosts: config.callbackAllowHosts },
+        evidenceStore,
         onJobWithdrawn: (id) => new CallbackEnqueuer(db, apiQueues, logger).enqueueForJobs([id]).catch((err: unknown) => logger.warn({ err, job_id: id }, 'callback not queued yet')),
         health: {
           db,

@@ -5,12 +5,13 @@ import { authenticate } from './auth/authenticate.js';
 import { jsonErrorHandler, jsonNotFound } from '../http/json-errors.js';
 import { apiKeysRoutes } from './routes/api-keys-routes.js';
 import { batchesRoutes } from './routes/batches-routes.js';
+import { evidenceRoutes, type EvidenceRoutesDeps } from './routes/evidence-routes.js';
 import { healthRoutes, type HealthDeps } from './routes/health-routes.js';
 import { jobsRoutes, type JobsRoutesDeps } from './routes/jobs-routes.js';
 
 export const BODY_LIMIT = '8mb';
 
-export interface ApiAppDeps extends JobsRoutesDeps {
+export interface ApiAppDeps extends JobsRoutesDeps, EvidenceRoutesDeps {
   db: Db;
   bootstrapKey?: string;
   health: HealthDeps;
@@ -31,6 +32,7 @@ export function createApiApp(deps: ApiAppDeps): Express {
   app.use(authenticate(deps.db, deps.bootstrapKey));
   app.use(express.json({ limit: BODY_LIMIT, type: () => true, strict: false }));
   app.use(jobsRoutes(deps));
+  app.use(evidenceRoutes(deps));
   app.use(batchesRoutes(deps));
   app.use(apiKeysRoutes(deps));
   for (const router of deps.routers ?? []) app.use(router);

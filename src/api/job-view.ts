@@ -1,4 +1,5 @@
 import type { JobRow } from '../db/job-store.js';
+import { evidenceLinks, type EvidenceMetadata } from '../evidence/evidence-links.js';
 
 export interface CallbackDeliveryView {
   state: string;
@@ -10,8 +11,8 @@ export interface CallbackDeliveryView {
   next_attempt_at: Date | null;
 }
 
-/** A job as the API shows it. */
-export function jobView(job: JobRow, callback?: CallbackDeliveryView | null) {
+/** A job as the API shows it: its evidence as links to the API (never where the bytes are kept), its audit chain's head. */
+export function jobView(job: JobRow, callback?: CallbackDeliveryView | null, evidence: readonly EvidenceMetadata[] = []) {
   return {
     job_id: Number(job.id),
     provider: job.provider,
@@ -26,7 +27,8 @@ export function jobView(job: JobRow, callback?: CallbackDeliveryView | null) {
     external_id: job.external_id,
     callback_url: job.callback_url,
     callback: callback ?? null,
-    evidence: job.evidence,
+    evidence: evidenceLinks(job.id, evidence),
+    audit_head: job.audit_head,
     created_at: job.created_at,
     updated_at: job.updated_at,
     started_at: job.started_at,

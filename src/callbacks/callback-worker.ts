@@ -2,6 +2,8 @@ import { Worker, UnrecoverableError, type ConnectionOptions, type Job } from 'bu
 import type { Redis } from 'iovalkey';
 import { findDeliveryWithJob, markDelivered, markRefused, recordAttemptFailure } from '../db/callback-store.js';
 import type { Db } from '../db/database.js';
+import { listEvidence } from '../db/evidence-metadata-store.js';
+import { evidenceLinks } from '../evidence/evidence-links.js';
 import { coerceError } from '../errors/coerce-error.js';
 import type { Logger } from '../logger.js';
 import { callbackQueue } from '../queues/queue-names.js';
@@ -30,6 +32,8 @@ export interface CallbackWorkerOptions {
   requestTimeoutMs?: number;
   /** Host name resolution (the system resolver unless given). */
   lookup?: HostLookup;
+  /** PUBLIC_BASE_URL, or how to read it (the API's own address once it listens): evidence URLs start with it. */
+  publicBaseUrl: string | (() => string);
 }
 
 export interface CallbackWorkerHandle {
@@ -93,7 +97,8 @@ export function startCallbackWorker(options: CallbackWorkerOptions): CallbackWor
       throw new Error(err.message);
     }
 
-    const body = buildCallbackPayload(row);
+    const base = typeof options.publicBaseUrl === 'function' ? options.publicBaseUrl() : options.publicBaseUrl;
+    const body = buildCallbackPayload(row, evidenceLinks(jobId, await listEvidence(db, jobId), base));
     const headers = {
       'Content-Type': 'application/json',
       'User-Agent': 'rpa-orchestrator-callbacks',

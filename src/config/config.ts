@@ -125,6 +125,12 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
       { field: 'CALLBACK_SECRET' },
     );
   }
+  if (settings.evidence.store === 's3') {
+    const s3 = SETTINGS.evidence.s3;
+    for (const s of [s3.bucket, s3.accessKeyId, s3.secretAccessKey]) {
+      if (valueOf(s) === undefined) throw new RpaError('CONFIG_INVALID', `${s.env}: required with EVIDENCE_STORE=s3`, { field: s.env });
+    }
+  }
   const dataDir = resolve(cwd, settings.dataDir);
   const config: Config = {
     ...settings,

@@ -43,3 +43,10 @@ export const timeZone: Parser<string> = z.string().refine((zone) => {
     return false;
   }
 }, 'must be an IANA time zone such as Africa/Johannesburg');
+
+/** true/false (also yes/no, 1/0). */
+export const bool: Parser<boolean> = z
+  .string()
+  .transform((v) => v.trim().toLowerCase())
+  .pipe(z.enum(['true', 'false', 'yes', 'no', '1', '0'], { errorMap: () => ({ message: 'must be true or false' }) }))
+  .transform((v) => v === 'true' || v === 'yes' || v === '1');

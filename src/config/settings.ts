@@ -1,6 +1,6 @@
 import { findBinary } from '../infra/system-binaries.js';
 import type { ProviderDescriptor } from '../providers/provider.js';
-import { base32, int, list, listOf, oneOf, pattern, secret, text, timeZone, url } from './parsers.js';
+import { base32, bool, int, list, listOf, oneOf, pattern, secret, text, timeZone, url } from './parsers.js';
 import { optional, setting, type SettingsTree } from './setting.js';
 
 /** What a process can run (RPA_ROLES); not to be confused with the roles of API keys. */
@@ -29,7 +29,20 @@ export const SETTINGS = {
   host: setting('HOST', text, '0.0.0.0', 'address the API (or health) listener binds'),
   roles: setting('RPA_ROLES', listOf(PROCESS_ROLES, 'role'), [...PROCESS_ROLES], 'what this process runs: api, batcher, worker, browser, portals, maintenance', { shownDefault: 'all' }),
   dataDir: setting('RPA_DATA_DIR', text, './data', 'embedded services\' data, evidence and the admin key file'),
-  evidenceDir: optional('EVIDENCE_DIR', text, 'where screenshots of each job are kept', { shownDefault: '`<data>/evidence`' }),
+  evidenceDir: optional('EVIDENCE_DIR', text, 'the folder of the `fs` evidence store (screenshots and failure details of each job)', { shownDefault: '`<data>/evidence`' }),
+  evidence: {
+    store: setting('EVIDENCE_STORE', oneOf(['fs', 's3']), 'fs', 'where evidence is kept: `fs` (EVIDENCE_DIR, one machine) or `s3` (an S3-compatible bucket every pod reaches)'),
+    s3: {
+      bucket: optional('EVIDENCE_S3_BUCKET', pattern(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be an S3 bucket name'), 'the bucket; required with EVIDENCE_STORE=s3'),
+      endpoint: optional('EVIDENCE_S3_ENDPOINT', url, 'the S3 endpoint (MinIO, Ceph RGW, OpenShift Data Foundation)', { shownDefault: 'AWS\'s, from the region' }),
+      region: setting('EVIDENCE_S3_REGION', text, 'us-east-1', 'the region the requests are signed for'),
+      accessKeyId: optional('EVIDENCE_S3_ACCESS_KEY_ID', text, 'access key id; required with EVIDENCE_STORE=s3', { secret: true }),
+      secretAccessKey: optional('EVIDENCE_S3_SECRET_ACCESS_KEY', text, 'secret access key; required with EVIDENCE_STORE=s3', { secret: true }),
+      forcePathStyle: setting('EVIDENCE_S3_FORCE_PATH_STYLE', bool, true, 'path-style requests (`endpoint/bucket/key`), as MinIO and most on-premises stores want'),
+      prefix: setting('EVIDENCE_S3_PREFIX', pattern(/^([A-Za-z0-9][A-Za-z0-9._-]{0,127}\/)*$/, 'must be empty or folder names each ending in /'), 'evidence/', 'put before every object key, so one bucket can serve several installations'),
+    },
+  },
+  publicBaseUrl: optional('PUBLIC_BASE_URL', url, 'the API\'s address as ORDS reaches it: evidence URLs in callbacks start with it', { shownDefault: 'the API\'s own address' }),
   secretsDir: optional('SECRETS_DIR', text, 'a folder with one file per setting (as Kubernetes mounts Secrets and ConfigMaps)'),
   databaseUrl: optional('DATABASE_URL', pattern(/^postgres(ql)?:\/\//, 'must be a postgres:// URL'), 'Postgres', { shownDefault: 'embedded Postgres', secret: true }),
   valkeyUrl: optional('VALKEY_URL', pattern(/^(redis|rediss|valkey|valkeys):\/\//, 'must be a redis:// or valkey:// URL'), 'Valkey', { shownDefault: 'embedded redis-server/valkey-server', secret: true }),

@@ -1,6 +1,8 @@
 import { sql } from 'kysely';
 import type { Db } from './database.js';
+import type { EvidenceItem } from '../evidence/evidence-item.js';
 import { appendJobEvents } from './event-store.js';
+import { recordEvidence } from './evidence-metadata-store.js';
 import type { JobRow } from './job-store.js';
 import { RpaError } from '../errors/failures.js';
 import type { JobError } from './schema.js';
@@ -193,7 +195,8 @@ export interface JobEnd {
   status: 'completed' | 'failed';
   result?: Record<string, unknown> | null;
   error?: JobError | null;
-  evidence: string[];
+  /** What the run recorded on the way (already in the evidence store): written with the end, on the job's audit chain before its event. */
+  evidence: EvidenceItem[];
   cause: string;
 }
 
@@ -210,7 +213,6 @@ export async function finishJob(db: Db, jobId: string, hold: RunHold, end: JobEn
         status: end.status,
         result: end.result === undefined || end.result === null ? null : JSON.stringify(end.result),
         error: end.error ? JSON.stringify(end.error) : null,
-        evidence: sql`evidence || ${JSON.stringify(end.evidence)}::jsonb`,
         completed_at: new Date(),
         updated_at: new Date(),
       })
@@ -226,6 +228,7 @@ export async function finishJob(db: Db, jobId: string, hold: RunHold, end: JobEn
     }
     const counter = end.status === 'completed' ? 'completed_count' : 'failed_count';
     await trx.updateTable('batches').set({ [counter]: sql`${sql.ref(counter)} + 1`, updated_at: new Date() }).where('id', '=', batchId).execute();
+    await recordEvidence(trx, jobId, end.evidence);
     await appendJobEvents(trx, { jobIds: [jobId], from: 'running', to: end.status, cause: end.cause, actor, batchId, details: end.error ? { ...end.error } : undefined });
     return true;
   });
@@ -246,7 +249,7 @@ export async function returnJobs(
     cause: string;
     actor: string;
     error?: JobError;
-    evidence?: string[];
+    evidence?: EvidenceItem[];
     hold?: RunHold;
     /** The attempt it was on is given back: the provider was at fault (a changed portal), not the job. */
     refundAttempt?: boolean;
@@ -270,7 +273,6 @@ export async function returnJobs(
         available_at: options.availableAt,
         enqueued_at: null,
         error: options.error ? JSON.stringify(options.error) : sql`error`,
-        evidence: sql`evidence || ${JSON.stringify(options.evidence ?? [])}::jsonb`,
         ...(options.refundAttempt ? { attempts: sql<number>`CASE WHEN status = 'running' THEN greatest(attempts - 1, 0) ELSE attempts END` } : {}),
         updated_at: new Date(),
       })
@@ -280,6 +282,8 @@ export async function returnJobs(
       .returning(['id', 'queue_trip'])
       .execute();
     await trx.updateTable('batches').set({ returned_count: sql`returned_count + ${rows.length}`, updated_at: new Date() }).where('id', '=', batchId).execute();
+    // The evidence of the attempt that failed (one job handed back after a passing failure).
+    for (const row of rows) await recordEvidence(trx, row.id, options.evidence ?? []);
     for (const status of ['pending', 'running'] as const) {
       const ids = before.filter((b) => b.status === status && rows.some((r) => r.id === b.id)).map((b) => b.id);
       await appendJobEvents(trx, { jobIds: ids, from: status, to: 'pending', cause: options.cause, actor: options.actor, batchId, details: options.error ? { ...options.error } : undefined });

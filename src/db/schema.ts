@@ -63,6 +63,9 @@ export interface JobsTable {
   updated_at: Timestamp;
   started_at: NullableTimestamp;
   completed_at: NullableTimestamp;
+  /** Migration 000005: the length of the job's audit chain and its last hash (null while empty). */
+  audit_seq: ColumnType<number, number | undefined, number>;
+  audit_head: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface BatchesTable {
@@ -206,6 +209,31 @@ export interface SchedulesTable {
   last_run_jobs: number | null;
 }
 
+/** Migration 000005: one evidence item of a job, its bytes in the evidence store under `object_key`. */
+export interface JobEvidenceTable {
+  id: Generated<string>;
+  job_id: string;
+  name: string;
+  step: string;
+  content_type: string;
+  bytes: number;
+  sha256: string;
+  object_key: string;
+  taken_at: ColumnType<Date, Date | string, Date | string>;
+  recorded_at: Timestamp;
+}
+
+/** Migration 000005: one entry of a job's hash chain (an event or an evidence item). */
+export interface JobAuditTable {
+  job_id: string;
+  seq: number;
+  kind: 'event' | 'evidence';
+  ref_id: string;
+  sha256: string;
+  prev: string;
+  hash: string;
+}
+
 export interface Database {
   jobs: JobsTable;
   batches: BatchesTable;
@@ -219,4 +247,6 @@ export interface Database {
   provider_states: ProviderStatesTable;
   provider_events: ProviderEventsTable;
   totp_steps: TotpStepsTable;
+  job_evidence: JobEvidenceTable;
+  job_audit: JobAuditTable;
 }

@@ -70,6 +70,9 @@ export const FAILURES = Object.freeze({
   RUN_SUPERSEDED: policy(false, 'none', 409, 'another run took the batch (this one was frozen or cut off): it stops and touches nothing'),
   INVALID_CIRCUIT: policy(false, 'none', 400, 'the circuit number does not match the provider\'s format'),
   CANCELLATION_REFUSED: policy(false, 'none', 502, 'the portal refused the cancellation form'),
+  // Evidence
+  EVIDENCE_UNAVAILABLE: policy(true, 'batch', 503, 'the evidence store did not answer or refused (its endpoint, bucket or credentials); the message never names a secret'),
+  AUDIT_MISMATCH: policy(false, 'none', 409, 'a job\'s stored evidence or events no longer match its audit chain (rpa evidence verify names the item)'),
   // Callbacks
   CALLBACK_FAILED: policy(true, 'delivery', 502, 'the receiver did not take the callback; retried with backoff'),
 } satisfies Record<string, FailurePolicy>);

@@ -9,6 +9,8 @@ import { JOB_PRIORITIES, jobPriority } from '../db/schema.js';
 import { addBatchLogins, claimBatchRun, finishJob, heartbeatRun, returnJobs, startJob, unfinishedMembers, type RunHold } from '../db/job-transitions.js';
 import { backoffMs } from '../errors/backoff.js';
 import { coerceError } from '../errors/coerce-error.js';
+import { isEvidenceItems } from '../evidence/evidence-item.js';
+import type { EvidenceRecorder } from '../evidence/evidence-recorder.js';
 import { RpaError, isRpaError } from '../errors/failures.js';
 import type { Logger } from '../logger.js';
 import type { CancellationResult, ProviderAutomation, SubmitHooks } from '../providers/provider.js';
@@ -35,7 +37,8 @@ export interface BatchRunnerDeps {
   pauses: ProviderPauses;
   /** A provider's account as it is now. */
   credentials: (config: ProviderConfig) => Credentials;
-  evidenceDir: string;
+  /** Uploads screenshots and failure records to the evidence store as they are taken. */
+  evidence: EvidenceRecorder;
   /** Puts jobs handed back on their provider queue. */
   enqueue: (items: EnqueueItem[]) => Promise<void>;
   /** Told of every job that ended (its callback is due). */
@@ -140,7 +143,7 @@ export class BatchRunner {
       automation: this.deps.automationFor(provider),
       browsers: this.deps.pool,
       totp: this.deps.totp,
-      evidenceDir: this.deps.evidenceDir,
+      evidence: this.deps.evidence,
       batchId,
       logger: log,
     });
@@ -279,7 +282,7 @@ export class BatchRunner {
       // Another run holds the batch, or our own infrastructure is out (Postgres, Valkey, the
       // pool): the job is not at fault and stays as it is; the run stops (and is put off).
       if (error.code === 'RUN_SUPERSEDED' || error.scope === 'batch') throw error;
-      const evidence = Array.isArray(error.details?.evidence) ? (error.details.evidence as string[]) : [];
+      const evidence = isEvidenceItems(error.details?.evidence) ? error.details.evidence : [];
       const jobError = { code: error.code, message: error.message };
       if (error.scope === 'login') {
         await this.loginFailed(this.deps.providers[job.provider]!, error);

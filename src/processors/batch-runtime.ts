@@ -7,6 +7,8 @@ import { LiveSettings } from '../config/live-settings.js';
 import { createDb, type Db } from '../db/database.js';
 import { totpStepLedger } from '../db/totp-step-store.js';
 import { RpaError } from '../errors/failures.js';
+import { createEvidenceStore } from '../evidence/evidence-store-factory.js';
+import { EvidenceRecorder } from '../evidence/evidence-recorder.js';
 import type { Logger } from '../logger.js';
 import { automationFor } from '../providers/registry.js';
 import { CallbackEnqueuer } from '../callbacks/callback-enqueuer.js';
@@ -49,6 +51,8 @@ export function createBatchRuntime(config: Config, runtime: Runtime, logger: Log
   const callbacks = new CallbackEnqueuer(db, queues, logger);
   const pool = createBrowserSource(config, runtime, { redis: valkey, logger });
   const totp = new TotpManager({ redis: valkey, logger, ledger: totpStepLedger(db), ...totpSettingsFromConfig(config) });
+  // The child uploads its own evidence: a worker pod needs no volume shared with the API.
+  const evidence = createEvidenceStore(config);
   const breaker = new LoginCircuitBreaker(valkey, config.queuePrefix, config.loginFailureThreshold, config.loginCooldownMs, logger);
   const sessionDeps = {
     providers: config.providers,
@@ -57,7 +61,7 @@ export function createBatchRuntime(config: Config, runtime: Runtime, logger: Log
     pool,
     totp,
     credentials: (p: ProviderConfig) => live.credentials(p),
-    evidenceDir: config.evidenceDir,
+    evidence: new EvidenceRecorder(evidence),
     logger,
   };
   const runner = new BatchRunner({
@@ -79,7 +83,7 @@ export function createBatchRuntime(config: Config, runtime: Runtime, logger: Log
     db,
     close: async () => {
       live.close();
-      await Promise.allSettled([pool.close(), totp.close(), queues.close()]);
+      await Promise.allSettled([pool.close(), totp.close(), queues.close(), evidence.close()]);
       valkey.disconnect();
       await db.destroy();
     },

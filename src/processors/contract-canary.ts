@@ -2,6 +2,8 @@ import type { BrowserSource } from '../browser/browser-source.js';
 import type { ProviderConfig } from '../config/config.js';
 import type { Credentials } from '../config/live-settings.js';
 import { coerceError } from '../errors/coerce-error.js';
+import { isEvidenceItems } from '../evidence/evidence-item.js';
+import type { EvidenceRecorder } from '../evidence/evidence-recorder.js';
 import type { Logger } from '../logger.js';
 import type { ProviderAutomation } from '../providers/provider.js';
 import type { TotpManager } from '../totp/totp-manager.js';
@@ -10,7 +12,7 @@ import { BatchSession } from './batch-session.js';
 /** What the canary found: the pages match the contract, or where they did not. */
 export type CanaryVerdict =
   | { ok: true; checked_at: string }
-  | { ok: false; checked_at: string; code: string; message: string; selector: string | null; dom_snippet: string | null; screenshots: string[] };
+  | { ok: false; checked_at: string; code: string; message: string; selector: string | null; dom_snippet: string | null; /** Evidence store keys of what it saw. */ screenshots: string[] };
 
 export interface ContractCanaryDeps {
   providers: Readonly<Record<string, ProviderConfig>>;
@@ -19,7 +21,7 @@ export interface ContractCanaryDeps {
   pool: BrowserSource;
   totp: TotpManager;
   credentials: (config: ProviderConfig) => Credentials;
-  evidenceDir: string;
+  evidence: EvidenceRecorder;
   logger: Logger;
 }
 
@@ -39,8 +41,8 @@ export async function runCanary(deps: ContractCanaryDeps, provider: string): Pro
     automation: deps.automationFor(provider),
     browsers: deps.pool,
     totp: deps.totp,
-    evidenceDir: deps.evidenceDir,
-    batchId: 'canary',
+    evidence: deps.evidence,
+    batchId: `canary-${provider}`,
     logger: log,
   });
   const checked_at = new Date().toISOString();
@@ -59,7 +61,7 @@ export async function runCanary(deps: ContractCanaryDeps, provider: string): Pro
       message: error.message,
       selector: typeof error.details?.selector === 'string' ? error.details.selector : null,
       dom_snippet: typeof error.details?.dom_snippet === 'string' ? error.details.dom_snippet : null,
-      screenshots: Array.isArray(error.details?.evidence) ? (error.details.evidence as string[]) : [],
+      screenshots: isEvidenceItems(error.details?.evidence) ? error.details.evidence.map((item) => item.key) : [],
     };
   } finally {
     await session.close();

@@ -1,6 +1,7 @@
 import type { Db } from '../db/database.js';
 import { clearContractMismatches, recordContractMismatch } from '../db/provider-store.js';
 import type { RpaError } from '../errors/failures.js';
+import { isEvidenceItems } from '../evidence/evidence-item.js';
 import type { Logger } from '../logger.js';
 
 /** Where a mismatch was seen: a job's page, or the canary read at a batch's start. */
@@ -29,7 +30,8 @@ export class ContractDrift {
       message: error.message,
       selector: error.details?.selector ?? null,
       dom_snippet: error.details?.dom_snippet ?? null,
-      screenshots: Array.isArray(error.details?.evidence) ? error.details.evidence : [],
+      // Evidence store keys (the job's screenshots are also served at /jobs/:id/evidence/:name).
+      screenshots: isEvidenceItems(error.details?.evidence) ? error.details.evidence.map((item) => item.key) : [],
       batch_id: site.batchId,
       job_id: site.jobId ?? null,
       canary: site.canary ?? false,

@@ -38,7 +38,7 @@ describe('callbacks seen through the API: withdraw → signed callback → GET /
     const prefix = uniquePrefix('cb-api');
     queues = new QueueRegistry(producer, prefix);
     const callbacks = new CallbackEnqueuer(database.db, queues, testLogger);
-    worker = startCallbackWorker({ db: database.db, connection: workerConnection, basePrefix: prefix, secret: SECRET, allowHosts: ['127.0.0.1'], logger: testLogger, backoffBaseMs: 60_000 });
+    worker = startCallbackWorker({ db: database.db, connection: workerConnection, basePrefix: prefix, secret: SECRET, allowHosts: ['127.0.0.1'], logger: testLogger, backoffBaseMs: 60_000, publicBaseUrl: 'http://127.0.0.1:8620' });
     const app = createApiApp({
       db: database.db,
       bootstrapKey: KEY,

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { providerEvents } from '../../src/db/provider-store.js';
-import { startSystemHarness, waitForJobs, type SystemHarness } from '../support/system-harness.js';
+import { SYSTEM_API_KEY, startSystemHarness, waitForJobs, type SystemHarness } from '../support/system-harness.js';
 
 const exec = promisify(execFile);
 
@@ -79,7 +79,7 @@ describe('provider operations on the practice portals', function () {
     expect(pauseEvent?.details?.dom_snippet).to.be.a('string').that.is.not.empty;
     const screenshots = pauseEvent?.details?.screenshots as string[];
     expect(screenshots).to.have.length.above(0);
-    for (const path of screenshots) expect(existsSync(path), path).to.equal(true);
+    for (const key of screenshots) expect(existsSync(join(harness.system.config.evidenceDir, key)), key).to.equal(true);
 
     // Other providers are unaffected.
     for (const job of (await waitForJobs(harness, openserve, 180_000)).values()) expect(job.status).to.equal('completed');
@@ -174,9 +174,11 @@ describe('provider operations on the practice portals', function () {
     expect(job.status, JSON.stringify(job.error)).to.equal('completed');
     expect(job.result).to.include({ dry_run: true, cancelled: false });
     expect(job.parameters).to.include({ dry_run: true });
-    const filled = (job.evidence as string[]).filter((path) => /filled-form/.test(path));
+    const filled = (job.evidence as Array<{ name: string; step: string; url: string }>).filter((item) => item.step === 'filled-form');
     expect(filled).to.have.length(1);
-    expect(existsSync(filled[0]!)).to.equal(true);
+    const image = await fetch(new URL(filled[0]!.url, harness.system.apiUrl), { headers: { authorization: `Bearer ${SYSTEM_API_KEY}` } });
+    expect(image.status).to.equal(200);
+    expect(image.headers.get('content-type')).to.match(/^image\//);
     const after = await harness.portal('octotel', 'GET', '/__sandbox/stats');
     expect(after.cancellations).to.deep.equal(before.cancellations);
     expect(after.cancellations).to.not.have.property('OCT730001');

@@ -3,6 +3,7 @@ import type { CallbackUrlPolicy } from '../../callbacks/callback-url-guard.js';
 import type { Db } from '../../db/database.js';
 import { findDelivery } from '../../db/callback-store.js';
 import { listJobEvents } from '../../db/event-store.js';
+import { listEvidence, listEvidenceOf } from '../../db/evidence-metadata-store.js';
 import { withdrawJob } from '../../db/job-transitions.js';
 import { findJob, listJobs } from '../../db/job-store.js';
 import { JOB_STATUSES } from '../../db/schema.js';
@@ -62,14 +63,15 @@ export function jobsRoutes(deps: JobsRoutesDeps): Router {
       limit,
     });
     const last = rows.at(-1);
-    res.json({ jobs: rows.map((r) => jobView(r)), next_cursor: rows.length === limit && last ? last.id : null });
+    const evidence = await listEvidenceOf(deps.db, rows.map((r) => r.id));
+    res.json({ jobs: rows.map((r) => jobView(r, undefined, evidence.get(r.id))), next_cursor: rows.length === limit && last ? last.id : null });
   });
 
   router.get('/jobs/:id', requirePermission('jobs:read'), async (req, res) => {
     const id = idParam(req.params.id);
     const job = await findJob(deps.db, id);
     if (!job) throw new RpaError('NOT_FOUND', `job ${id} does not exist`, { field: 'id' });
-    res.json(jobView(job, (await findDelivery(deps.db, id)) ?? null));
+    res.json(jobView(job, (await findDelivery(deps.db, id)) ?? null, await listEvidence(deps.db, id)));
   });
 
   router.get('/jobs/:id/events', requirePermission('jobs:read'), async (req, res) => {
@@ -89,7 +91,7 @@ export function jobsRoutes(deps: JobsRoutesDeps): Router {
       throw new RpaError('CONFLICT', `job ${id} is ${job.status}; only a pending job can be withdrawn`, { field: 'id' });
     }
     await deps.onJobWithdrawn?.(id);
-    res.json(jobView(withdrawn));
+    res.json(jobView(withdrawn, undefined, await listEvidence(deps.db, id)));
   });
 
   return router;
