@@ -142,7 +142,7 @@ export async function providerPace(db: Db, provider: string): Promise<ProviderPa
   const { mean_ms: perJob, n } = jobs.rows[0] ?? { mean_ms: null, n: 0 };
   if (perJob === null || n === 0) return DEFAULT_PACE;
   const batches = await sql<{ overhead_ms: number | null }>`
-    SELECT avg(greatest(0, extract(epoch FROM finished_at - started_at) * 1000 - (completed_count + failed_count) * ${perJob}))::float8 AS overhead_ms
+    SELECT avg(greatest(0, extract(epoch FROM finished_at - started_at) * 1000 - (completed_count + failed_count) * ${perJob}::float8))::float8 AS overhead_ms
     FROM (SELECT finished_at, started_at, completed_count, failed_count FROM batches
           WHERE provider = ${provider} AND status IN ('completed', 'failed') AND started_at IS NOT NULL AND finished_at IS NOT NULL AND completed_count + failed_count > 0
           ORDER BY finished_at DESC LIMIT 20) recent

@@ -79,15 +79,21 @@ const holds = (hold: RunHold) => sql<boolean>`EXISTS (SELECT 1 FROM batches b WH
  * frozen, cut off from Valkey) still tries is refused from here on. Undefined when the batch
  * has ended.
  */
-export async function claimBatchRun(db: Db, batchId: string, worker: string): Promise<RunHold | undefined> {
+export async function claimBatchRun(db: Db, batchId: string, worker: string, options: { stampStart?: boolean } = {}): Promise<RunHold | undefined> {
+  const started = options.stampStart === false ? {} : { started_at: sql<Date>`coalesce(started_at, now())` };
   const row = await db
     .updateTable('batches')
-    .set({ status: 'in_progress', worker, run_token: sql`run_token + 1`, heartbeat_at: new Date(), started_at: sql`coalesce(started_at, now())`, updated_at: new Date() })
+    .set({ status: 'in_progress', worker, run_token: sql`run_token + 1`, heartbeat_at: new Date(), ...started, updated_at: new Date() })
     .where('id', '=', batchId)
     .where('status', 'in', ['created', 'assigned', 'in_progress'])
     .returning('run_token')
     .executeTakeFirst();
   return row ? { batchId, token: row.run_token } : undefined;
+}
+
+/** The run begins its work (a lease and a login): the batch's started_at, kept from its first run. */
+export async function markBatchStarted(db: Db, hold: RunHold): Promise<void> {
+  await db.updateTable('batches').set({ started_at: sql`coalesce(started_at, now())` }).where('id', '=', hold.batchId).where('run_token', '=', hold.token).execute();
 }
 
 /** The run says it is alive; false when another run holds the batch (or it has ended). */

@@ -6,7 +6,7 @@ import type { Db } from '../db/database.js';
 import { recordSubmit, settleSubmit, submitsOf } from '../db/intent-store.js';
 import { higherPriorityWaiting, type JobRow } from '../db/job-store.js';
 import { JOB_PRIORITIES, jobPriority } from '../db/schema.js';
-import { addBatchLogins, claimBatchRun, finishJob, heartbeatRun, returnJobs, startJob, unfinishedMembers, type RunHold } from '../db/job-transitions.js';
+import { addBatchLogins, claimBatchRun, markBatchStarted, finishJob, heartbeatRun, returnJobs, startJob, unfinishedMembers, type RunHold } from '../db/job-transitions.js';
 import { backoffMs } from '../errors/backoff.js';
 import { coerceError } from '../errors/coerce-error.js';
 import { isEvidenceItems } from '../evidence/evidence-item.js';
@@ -109,7 +109,8 @@ export class BatchRunner {
     const config = this.deps.providers[provider];
     if (!config) throw new RpaError('CONFIG_INVALID', `batch ${batchId}: unknown provider ${provider}`);
 
-    const hold = await claimBatchRun(db, batchId, this.deps.workerName);
+    // Not started until it passes the checks below: a batch handed back unrun never started.
+    const hold = await claimBatchRun(db, batchId, this.deps.workerName, { stampStart: false });
     if (!hold) return { ...summary, skipped: 'finished' };
     const pause = await pauses.pausedFor(config);
     const breakerState = await breaker.state(provider);
@@ -132,6 +133,7 @@ export class BatchRunner {
       members = members.slice(0, fit.jobs);
     }
 
+    await markBatchStarted(db, hold);
     const heartbeat = this.keepAlive(hold, log);
     const total = batch.size;
     let done = total - members.length;
