@@ -383,6 +383,7 @@ export async function startSystem(config: Config, logger: Logger, options: Start
         queues: apiQueues,
         valkey: producer,
         calendar,
+        evidenceStore,
         providerHealth: async () => (await healthDetails()).providers,
         logger,
       });

@@ -18,6 +18,7 @@ import { schedulesRoutes } from './routes/schedules-routes.js';
 import type { ProviderCalendar } from '../processors/provider-calendar.js';
 import type { ProviderHealth } from '../processors/provider-health.js';
 import { requestCanary } from '../queues/canary-requests.js';
+import type { EvidenceStore } from '../evidence/evidence-store.js';
 import { StatusEventFeed } from './status-event-feed.js';
 
 export interface OperatorRouters {
@@ -36,6 +37,7 @@ export function createOperatorRouters(deps: {
   queues: QueueRegistry;
   valkey: Redis;
   calendar: ProviderCalendar;
+  evidenceStore?: EvidenceStore;
   /** Every provider's state, as /health shows it. */
   providerHealth: () => Promise<Record<string, ProviderHealth>>;
   logger: Logger;
@@ -57,7 +59,7 @@ export function createOperatorRouters(deps: {
     canary: (provider) => requestCanary(queues, provider),
   });
   return {
-    publicRouters: [bullBoardRouter({ db, bootstrapKey: config.apiKey, queues: queues.all() })],
+    publicRouters: [bullBoardRouter({ db, bootstrapKey: config.apiKey, queues: queues.all(), evidenceStore: deps.evidenceStore })],
     routers: [metricsRoutes(metrics), providerOps, events.router, schedulesRoutes({ db, maintenance: queues.maintenance(), callbackPolicy: { allowHosts: config.callbackAllowHosts } })],
     close: async () => {
       events.closeAll();

@@ -73,6 +73,8 @@ export interface BatchRunSummary {
 export interface BatchProgress {
   done: number;
   total: number;
+  /** Logins so far (one, unless the session was lost or a browser died). */
+  logins: number;
 }
 
 /** How long a job whose circuit another job is working on waits before it is tried again. */
@@ -188,7 +190,7 @@ export class BatchRunner {
         }
         if (outcome !== 'skipped') summary[outcome] += 1;
         done += 1;
-        await onProgress?.({ done, total }).catch(() => undefined);
+        await onProgress?.({ done, total, logins: session.logins }).catch(() => undefined);
       }
     } catch (thrown) {
       if (!isRpaError(thrown, 'RUN_SUPERSEDED')) throw thrown;
