@@ -11,6 +11,11 @@ import { watchDatabase } from './processors/database-watch.js';
 import { LoginCircuitBreaker } from './processors/login-circuit-breaker.js';
 import { ProviderPauses } from './processors/provider-pauses.js';
 import { providerHealth } from './processors/provider-health.js';
+import { ProviderCalendar } from './processors/provider-calendar.js';
+import { OverdueJobs } from './processors/overdue-jobs.js';
+import { startCanaryWorker } from './processors/canary-worker.js';
+import { createBatchRuntime, type BatchRuntime } from './processors/batch-runtime.js';
+import { PausedQueues } from './queues/paused-queues.js';
 import { browserRoleOptions, createFleet, processPoolToken } from './browser/browser-options.js';
 import { PoolClient } from './browser/client/pool-client.js';
 import { PoolDirectory } from './browser/client/pool-directory.js';
@@ -183,10 +188,15 @@ export async function startSystem(config: Config, logger: Logger, options: Start
     closers.push(async () => live.close());
     if (live.liveNames().length > 0) logger.info({ live: live.liveNames() }, 'these settings follow their SECRETS_DIR files while the system runs; every other setting needs a restart to change');
     const pauses = new ProviderPauses(db, config.loginFailureThreshold, (p) => live.credentials(p), logger);
-    // Until when a provider's batches are held back: paused (until resumed) or cooling down after a failed login.
+    const calendar = new ProviderCalendar(db, config.providers, logger);
+    const pausedQueues = new PausedQueues(queues, logger);
+    // Until when a provider's batches are held back: paused (until resumed), cooling down after a
+    // failed login, or closed by a maintenance window or its business hours.
     const heldUntil = async (provider: string) => {
-      if (await pauses.pausedFor(config.providers[provider]!)) return Number.MAX_SAFE_INTEGER;
-      return (await breaker.state(provider)).openUntil;
+      const paused = (await pauses.pausedFor(config.providers[provider]!)) !== undefined;
+      await pausedQueues.mirror(provider, paused).catch((err: unknown) => logger.warn({ err: coerceError(err).toJSON(), provider }, 'could not mirror the provider\'s pause on its queues'));
+      if (paused) return Number.MAX_SAFE_INTEGER;
+      return Math.max((await breaker.state(provider)).openUntil, await calendar.heldUntil(provider));
     };
     let batchWorkers: BatchWorkers | undefined;
     /** What to put back in Valkey when it comes back empty. */
@@ -194,7 +204,7 @@ export async function startSystem(config: Config, logger: Logger, options: Start
     const healthDetails = async () => {
       const breakers = await Promise.all(Object.keys(config.providers).map((p) => breaker.state(p)));
       return {
-        providers: await providerHealth(db, breakers),
+        providers: await providerHealth(db, breakers, calendar),
         circuit_breakers: Object.fromEntries(breakers.map((b) => [b.provider, b])),
         batch_processors: batchWorkers?.health() ?? null,
         ...(system.fleet ? { browsers: await system.fleet.health() } : {}),
@@ -277,6 +287,18 @@ export async function startSystem(config: Config, logger: Logger, options: Start
       });
       closers.push(() => batchWorkers!.close());
       restorers.push(() => batchWorkers!.restoreSessionCaps());
+      // The contract canary a resume asks for, in a runtime of its own like a batch processor's.
+      let canaryRuntime: BatchRuntime | undefined;
+      const canaries = startCanaryWorker({
+        connection: workerConnection,
+        basePrefix: config.queuePrefix,
+        canary: (provider) => (canaryRuntime ??= createBatchRuntime(config, runtime, logger.child({ component: 'canary' }))).canary(provider),
+        logger,
+      });
+      closers.push(async () => {
+        await canaries.close();
+        await canaryRuntime?.close();
+      });
       const dbWatch = watchDatabase({ db, hold: () => batchWorkers!.hold(), resume: () => batchWorkers!.resume(), logger: logger.child({ component: 'database-watch' }) });
       closers.push(() => dbWatch.close());
     }
@@ -302,6 +324,9 @@ export async function startSystem(config: Config, logger: Logger, options: Start
       const sweeper = new Sweeper(db, queues, enqueuer, logger);
       sweeper.start();
       closers.push(() => sweeper.close());
+      const overdue = new OverdueJobs(db, (ids) => callbacks.enqueueForJobs(ids), logger);
+      overdue.start();
+      closers.push(() => overdue.close());
       // Batches no live run holds (a worker died or froze, Valkey lost their run): settled once.
       const reaper = new BatchReaper({
         db,
@@ -351,7 +376,17 @@ export async function startSystem(config: Config, logger: Logger, options: Start
       const apiQueues = new QueueRegistry(producer, config.queuePrefix);
       closers.push(() => apiQueues.close());
       const apiEnqueuer = new JobEnqueuer(db, apiQueues, logger);
-      const operator = createOperatorRouters({ config, runtime, db, queues: apiQueues, valkey: producer, logger });
+      const operator = createOperatorRouters({
+        config,
+        runtime,
+        db,
+        queues: apiQueues,
+        valkey: producer,
+        calendar,
+        evidenceStore,
+        providerHealth: async () => (await healthDetails()).providers,
+        logger,
+      });
       const app = createApiApp({
         publicRouters: operator.publicRouters,
         routers: operator.routers,

@@ -1,5 +1,4 @@
 import { createBullBoard } from '@bull-board/api';
-import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
 import type { Queue } from 'bullmq';
 import express, { Router, type Request, type RequestHandler, type Response } from 'express';
@@ -7,6 +6,9 @@ import { can } from './auth/roles.js';
 import type { Db } from '../db/database.js';
 import type { ApiKeyIdentity } from '../db/api-key-store.js';
 import { identify, presentedKey } from './auth/authenticate.js';
+import { BoardViews } from './board-views.js';
+import { sendEvidence } from './routes/evidence-routes.js';
+import type { EvidenceStore } from '../evidence/evidence-store.js';
 
 export const BULL_BOARD_PATH = '/admin/queues';
 /** The cookie that keeps the key a browser entered once (HttpOnly, SameSite=Strict, only sent to the board). */
@@ -17,6 +19,8 @@ export interface BullBoardDeps {
   bootstrapKey?: string;
   /** Every queue to show (QueueRegistry.all()). */
   queues: Queue[];
+  /** Where the evidence the board links to is (the API's store). */
+  evidenceStore?: EvidenceStore;
 }
 
 /**
@@ -28,11 +32,12 @@ export interface BullBoardDeps {
  * delete: Bull Board refuses those server-side); everyone else a 401/403 page with no job data.
  */
 export function bullBoardRouter(deps: BullBoardDeps): Router {
+  const views = new BoardViews(deps.db, BULL_BOARD_PATH);
   const board = (readOnlyMode: boolean): RequestHandler => {
     const adapter = new ExpressAdapter();
     adapter.setBasePath(BULL_BOARD_PATH);
     createBullBoard({
-      queues: deps.queues.map((q) => new BullMQAdapter(q, { readOnlyMode, allowRetries: !readOnlyMode })),
+      queues: deps.queues.map((q) => views.adapter(q, { readOnlyMode, allowRetries: !readOnlyMode })),
       // @bull-board/express pins its own copy of @bull-board/api (a patch version apart): same shape.
       serverAdapter: adapter as unknown as Parameters<typeof createBullBoard>[0]['serverAdapter'],
       options: { uiConfig: { boardTitle: readOnlyMode ? 'RPA queues (read-only)' : 'RPA queues' } },
@@ -71,6 +76,12 @@ export function bullBoardRouter(deps: BullBoardDeps): Router {
       if (!identity) return refuse(req, res, 401, 'an API key is required: log in at /admin/queues/login');
       if (!can(identity.role, 'queues:read')) return refuse(req, res, 403, `role ${identity.role} may not see the queues`);
       res.setHeader('Cache-Control', 'no-store');
+      const evidence = /^\/evidence\/([1-9]\d{0,17})\/([^/]+)$/.exec(req.path);
+      if (evidence && req.method === 'GET') {
+        // The evidence links of the job views: served here, under the board's own login.
+        if (!can(identity.role, 'jobs:read')) return refuse(req, res, 403, `role ${identity.role} may not read jobs`);
+        return await sendEvidence({ db: deps.db, evidenceStore: deps.evidenceStore }, evidence[1]!, decodeURIComponent(evidence[2]!), res);
+      }
       const handler = can(identity.role, 'queues:write') ? full : readOnly;
       handler(req, res, next);
     } catch (error) {

@@ -12,6 +12,12 @@ export function defaultChromiumPath(): string | undefined {
   return findBinary('chromium', 'chromium-browser', 'google-chrome');
 }
 
+/** `mon-fri 07:00-19:00`, several windows comma-separated (parsed in full by calendar/business-hours.ts). */
+const businessHoursText = pattern(
+  /^\s*(mon|tue|wed|thu|fri|sat|sun)(-(mon|tue|wed|thu|fri|sat|sun))?\s+\d{2}:\d{2}-\d{2}:\d{2}\s*(,\s*(mon|tue|wed|thu|fri|sat|sun)(-(mon|tue|wed|thu|fri|sat|sun))?\s+\d{2}:\d{2}-\d{2}:\d{2}\s*)*$/i,
+  'must look like "mon-fri 07:00-19:00" (several windows: comma-separated)',
+);
+
 const dns = (what: string) => pattern(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, `must be a ${what}`);
 
 /**
@@ -45,6 +51,7 @@ export const SETTINGS = {
   logLevel: setting('LOG_LEVEL', oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), 'info', 'pino log level'),
   batchSize: setting('BATCH_SIZE', int(1, 1000), 50, 'most jobs in one batch (one login)'),
   batchMaxWaitMs: setting('BATCH_MAX_WAIT_MS', int(0, 3_600_000), 2000, 'how long a partial batch waits for more jobs'),
+  batchCanary: setting('BATCH_CANARY', oneOf(['on', 'off']), 'on', 'read the provider\'s probe page against the portal contract before each batch\'s jobs (a changed portal pauses it at once)'),
   batchLockDurationMs: setting('BATCH_LOCK_DURATION_MS', int(2_000, 600_000), 30_000, 'how soon a killed worker\'s batch is picked up again'),
   jobMaxAttempts: setting('JOB_MAX_ATTEMPTS', int(1, 100), 3, 'tries of a job that fails for a passing reason'),
   jobRetryBaseMs: setting('JOB_RETRY_BASE_MS', int(0, 3_600_000), 10_000, 'backoff base before such a job is tried again (doubles, at most 10 min)'),
@@ -81,10 +88,7 @@ export const SETTINGS = {
     readyTimeoutMs: setting('BROWSER_READY_TIMEOUT_MS', int(1000, 3_600_000), 120_000, 'how long a new pool may take to become ready'),
     businessHours: optional(
       'BROWSER_BUSINESS_HOURS',
-      pattern(
-        /^\s*(mon|tue|wed|thu|fri|sat|sun)(-(mon|tue|wed|thu|fri|sat|sun))?\s+\d{2}:\d{2}-\d{2}:\d{2}\s*(,\s*(mon|tue|wed|thu|fri|sat|sun)(-(mon|tue|wed|thu|fri|sat|sun))?\s+\d{2}:\d{2}-\d{2}:\d{2}\s*)*$/i,
-        'must look like "mon-fri 07:00-19:00" (several windows: comma-separated)',
-      ),
+      businessHoursText,
       'when BROWSER_WARM_MIN applies, e.g. `mon-fri 07:00-19:00` (several windows: comma-separated)',
       { shownDefault: 'never' },
     ),
@@ -123,6 +127,15 @@ export function providerSettings(d: Pick<ProviderDescriptor, 'name' | 'label' | 
       ? setting(`${p}_TOTP_LOOKAHEAD`, int(0, 10), 0, 'steps before it begins that a reserved TOTP step may be used (portals that accept ± that many and remember each used step)')
       : undefined,
     maxSessions: setting(`${p}_MAX_SESSIONS`, int(1, 100), 2, 'batches of this provider running at once (below the portal\'s session cap)'),
+    driftThreshold: setting(`${p}_DRIFT_THRESHOLD`, int(1, 100), 3, 'page-contract mismatches in a row that pause it for contract drift'),
+    timeZone: setting(`${p}_TIME_ZONE`, timeZone, 'Africa/Johannesburg', 'time zone of its business hours and maintenance windows'),
+    businessHours: optional(`${p}_BUSINESS_HOURS`, businessHoursText, 'when its batches may run, e.g. `mon-fri 07:00-19:00` (comma-separated windows)', { shownDefault: 'always' }),
+    maintenanceWindows: optional(
+      `${p}_MAINTENANCE_WINDOWS`,
+      text,
+      'when its portal is down for maintenance: `<cron> for <duration>` (`0 2 * * sun for 2h`) or `<start>/<end>` (ISO times), `;`-separated',
+      { shownDefault: 'none' },
+    ),
     practicePort: setting(`${p}_PORT`, int(0, 65535), 0, 'port of its practice portal (0: any free port)'),
   };
 }

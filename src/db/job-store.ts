@@ -1,6 +1,6 @@
 import { sql, type Selectable } from 'kysely';
 import type { Db } from './database.js';
-import type { JobAction, JobParameters, JobStatus, JobsTable } from './schema.js';
+import { JOB_PRIORITIES, type JobAction, type JobParameters, type JobPriority, type JobStatus, type JobsTable } from './schema.js';
 
 export type JobRow = Selectable<JobsTable>;
 
@@ -85,14 +85,42 @@ export async function markEnqueued(db: Db, ids: string[]): Promise<void> {
 }
 
 /** Pending jobs that belong to no batch and are due: what should be on a provider queue. */
+/** What the queue entries of these jobs are named after and ordered by. */
+export async function jobLabels(db: Db, ids: string[]): Promise<Pick<JobRow, 'id' | 'action' | 'circuit_number' | 'parameters'>[]> {
+  if (ids.length === 0) return [];
+  return db.selectFrom('jobs').select(['id', 'action', 'circuit_number', 'parameters']).where('id', 'in', ids).execute();
+}
+
 export async function findJobsToEnqueue(db: Db, options: { limit: number; onlyNeverEnqueued?: boolean }) {
   let query = db
     .selectFrom('jobs')
-    .select(['id', 'provider', 'queue_trip', 'available_at', 'enqueued_at'])
+    .select(['id', 'provider', 'queue_trip', 'available_at', 'enqueued_at', 'action', 'circuit_number', 'parameters'])
     .where('status', '=', 'pending')
     .where('batch_id', 'is', null)
     .orderBy('id')
     .limit(options.limit);
   if (options.onlyNeverEnqueued) query = query.where('enqueued_at', 'is', null);
   return query.execute();
+}
+
+/**
+ * True when a job of the provider with a priority above `than` has been waiting since before
+ * `waitingSince` outside the batch `batchId`: no session was free to take it, so the batch that
+ * asks should make way at its next job.
+ */
+export async function higherPriorityWaiting(db: Db, provider: string, than: JobPriority, batchId: string, waitingSince: Date): Promise<boolean> {
+  const higher = JOB_PRIORITIES.slice(0, JOB_PRIORITIES.indexOf(than));
+  if (higher.length === 0) return false;
+  const row = await db
+    .selectFrom('jobs')
+    .select('id')
+    .where('provider', '=', provider)
+    .where('status', '=', 'pending')
+    .where(sql<string>`coalesce(parameters->>'priority', 'normal')`, 'in', higher)
+    .where('available_at', '<=', waitingSince)
+    .where('created_at', '<=', waitingSince)
+    .where((eb) => eb.or([eb('batch_id', 'is', null), eb('batch_id', '<>', batchId)]))
+    .limit(1)
+    .executeTakeFirst();
+  return row !== undefined;
 }

@@ -16,6 +16,19 @@ export interface JobParameters {
   effective_date?: string;
   /** A cancellation rehearsed up to its final submit, which is not made. */
   dry_run?: boolean;
+  /** `high`, `normal` or `low`; absent means `normal` (see jobPriority). */
+  priority?: JobPriority;
+  /** When the submitter needs the result by: an ISO 8601 time in UTC (`2031-01-01T15:00:00.000Z`). */
+  deadline?: string;
+}
+
+/** How urgent a job is (`parameters.priority`); absent means `normal`. */
+export type JobPriority = 'high' | 'normal' | 'low';
+export const JOB_PRIORITIES = ['high', 'normal', 'low'] as const satisfies readonly JobPriority[];
+
+/** A job's priority, `normal` when its request named none. */
+export function jobPriority(parameters: Pick<JobParameters, 'priority'>): JobPriority {
+  return parameters.priority ?? 'normal';
 }
 
 export interface JobError {
@@ -141,6 +154,10 @@ export interface ProviderStatesTable {
   login_refusals: ColumnType<number, number | undefined, number>;
   /** A fingerprint of the credentials the refusals were counted against (not the credentials). */
   credentials_mark: string | null;
+  /** Migration 000006: PAGE_CONTRACT_MISMATCH answers in a row. */
+  contract_mismatches: ColumnType<number, number | undefined, number>;
+  /** Migration 000006: the windows an operator set (WindowsJson); null: the configured ones. */
+  windows: JSONColumnType<Record<string, unknown> | null, string | null | undefined, string | null>;
   updated_at: ColumnType<Date, Date | string | undefined, Date | string>;
 }
 

@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import { checkCallbackUrl, type CallbackUrlPolicy } from '../callbacks/callback-url-guard.js';
 import { RpaError } from '../errors/failures.js';
 import { findDescriptor, providerNames } from '../providers/descriptors.js';
-import { JOB_ACTIONS, type JobAction, type JobParameters } from '../db/schema.js';
+import { parseOffsetTime } from '../calendar/offset-time.js';
+import { JOB_ACTIONS, JOB_PRIORITIES, type JobAction, type JobParameters, type JobPriority } from '../db/schema.js';
 
 export const CANCELLATION_REASONS = ['customer_request', 'non_payment', 'migration', 'other'] as const;
 export const MAX_BULK_JOBS = 10_000;
@@ -95,6 +96,24 @@ function parseParameters(item: Obj, provider: string, action: JobAction, at: str
     if (!isRealDate(date.value)) throw bad(date.field, 'must be a real date as YYYY-MM-DD');
     if (date.value < localToday()) throw bad(date.field, 'must be today or later');
     parameters.effective_date = date.value;
+  }
+  const priority = pick('priority');
+  if (priority.value !== undefined) {
+    if (!(JOB_PRIORITIES as readonly string[]).includes(priority.value)) throw bad(priority.field, `must be one of ${JOB_PRIORITIES.join(', ')}`);
+    parameters.priority = priority.value as JobPriority;
+  }
+  const deadline = pick('deadline');
+  if (deadline.value !== undefined) {
+    // A deadline already past is taken: the job ends DEADLINE_EXCEEDED, as any that waits too long.
+    const when = parseOffsetTime(deadline.value);
+    if (!when) throw bad(deadline.field, 'must be an ISO 8601 time with its offset, e.g. 2031-01-01T17:00:00+02:00');
+    parameters.deadline = when.toISOString();
+  }
+  const dryRun = item.dry_run ?? fromNested.dry_run;
+  if (dryRun !== undefined) {
+    if (typeof dryRun !== 'boolean') throw bad(item.dry_run !== undefined ? `${at}dry_run` : `${at}parameters.dry_run`, 'must be true or false');
+    if (action !== 'cancellation' && dryRun) throw bad(`${at}dry_run`, 'is for cancellations only (a validation changes nothing anyway)');
+    if (dryRun) parameters.dry_run = true;
   }
   if (action === 'validation') {
     delete parameters.reason;

@@ -2,6 +2,7 @@ import type { Db } from '../db/database.js';
 import { claimIdempotencyKey, completeIdempotencyKey } from '../db/idempotency-store.js';
 import { appendJobEvents } from '../db/event-store.js';
 import { findJobsByExternalIds, insertJobs, type NewJob } from '../db/job-store.js';
+import { jobPriority } from '../db/schema.js';
 import { RpaError } from '../errors/failures.js';
 import type { Logger } from '../logger.js';
 import type { JobEnqueuer } from '../queues/job-enqueuer.js';
@@ -39,7 +40,7 @@ export class JobSubmission {
       const idempotencyKey = options.idempotencyKey ? `${options.actor}:${options.idempotencyKey}` : undefined;
       if (idempotencyKey) {
         const claim = await claimIdempotencyKey(trx, idempotencyKey, hashRequest(requests.map((r) => r.hash)));
-        if (claim.kind === 'replay') return { jobIds: claim.jobIds, replayed: true, created: [] as string[] };
+        if (claim.kind === 'replay') return { jobIds: claim.jobIds, replayed: true, created: [] as string[], labels: [] };
         if (claim.kind === 'conflict') {
           throw new RpaError('CONFLICT', 'Idempotency-Key was already used with a different request body', { field: 'Idempotency-Key' });
         }
@@ -75,12 +76,13 @@ export class JobSubmission {
       await appendJobEvents(trx, { jobIds: created, from: null, to: 'pending', cause: 'submitted', actor: options.actor });
       const jobIds = ids as string[];
       if (idempotencyKey) await completeIdempotencyKey(trx, idempotencyKey, jobIds);
-      return { jobIds, replayed: created.length === 0, created };
+      const labels = fresh.map(({ r }) => ({ action: r.action, circuit: r.parameters.circuit_number, priority: jobPriority(r.parameters) }));
+      return { jobIds, replayed: created.length === 0, created, labels };
     });
 
     if (outcome.created.length > 0) {
       const provider = requests[0]!.provider;
-      await this.enqueuer.tryEnqueue(outcome.created.map((id) => ({ id, provider, trip: 0 })));
+      await this.enqueuer.tryEnqueue(outcome.created.map((id, k) => ({ id, provider, trip: 0, label: outcome.labels[k] })));
       this.logger.info({ provider, count: outcome.created.length, actor: options.actor }, 'jobs accepted');
     }
     return { jobIds: outcome.jobIds, replayed: outcome.replayed };

@@ -109,6 +109,15 @@ export class BatchSession {
     }
   }
 
+  /** The contract canary on this session's login (see ProviderSession.checkContract). */
+  async checkContract(): Promise<void> {
+    try {
+      await this.session!.checkContract();
+    } catch (thrown) {
+      throw this.lease ? this.lease.classify(thrown) : thrown;
+    }
+  }
+
   private async performOnce(job: JobRow, hooks: SubmitHooks) {
     const session = this.session!;
     const params = job.parameters;

@@ -64,6 +64,19 @@ describe('configuration', () => {
     expect(refusal({ BATCH_SIZE: '0' }).field).to.equal('BATCH_SIZE');
   });
 
+  it('reads each provider\'s windows in its time zone, and refuses bad ones naming the setting', () => {
+    const config = loadConfig({ env: { OPENSERVE_MAINTENANCE_WINDOWS: '0 2 * * sun for 2h', OPENSERVE_BUSINESS_HOURS: 'mon-fri 07:00-19:00', OPENSERVE_TIME_ZONE: 'Europe/London', EVOTEL_DRIFT_THRESHOLD: '5' } });
+    expect(config.providers.openserve!.windows.timeZone).to.equal('Europe/London');
+    expect(config.providers.openserve!.windows.maintenance).to.deep.equal([{ kind: 'recurring', cron: '0 2 * * sun', durationMs: 7_200_000 }]);
+    expect(config.providers.openserve!.windows.businessHours?.text).to.equal('mon-fri 07:00-19:00');
+    expect(config.providers.octotel!.windows).to.deep.equal({ timeZone: 'Africa/Johannesburg', businessHours: undefined, maintenance: [] });
+    expect(config.providers.evotel!.driftThreshold).to.equal(5);
+    expect(config.providers.octotel!.driftThreshold).to.equal(3);
+    expect(refusal({ OPENSERVE_MAINTENANCE_WINDOWS: 'sundays' })).to.include({ code: 'CONFIG_INVALID', field: 'OPENSERVE_MAINTENANCE_WINDOWS' });
+    expect(refusal({ OPENSERVE_BUSINESS_HOURS: 'weekdays' })).to.include({ field: 'OPENSERVE_BUSINESS_HOURS' });
+    expect(refusal({ OPENSERVE_TIME_ZONE: 'Mars/Olympus' })).to.include({ field: 'OPENSERVE_TIME_ZONE' });
+  });
+
   it('needs the account of a provider whose URL is set', () => {
     expect(refusal({ EVOTEL_URL: 'https://evotel.example', CALLBACK_SECRET: 'c'.repeat(20) })).to.include({ field: 'EVOTEL_USERNAME' });
     const config = loadConfig({ env: { EVOTEL_URL: 'https://evotel.example/', EVOTEL_USERNAME: 'me', EVOTEL_PASSWORD: 'pw', CALLBACK_SECRET: 'c'.repeat(20) } });

@@ -3,6 +3,9 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { Redis } from 'iovalkey';
 import { createApiApp } from '../../src/api/api-app.js';
+import { ProviderCalendar } from '../../src/processors/provider-calendar.js';
+import { providerHealth } from '../../src/processors/provider-health.js';
+import { closedBreaker } from '../../src/processors/login-circuit-breaker.js';
 import { createOperatorRouters, type OperatorRouters } from '../../src/api/operator-routers.js';
 import { loadConfig, type Config } from '../../src/config/config.js';
 import { freezeRuntime } from '../../src/config/runtime.js';
@@ -38,7 +41,18 @@ export async function startOperatorHarness(env: Record<string, string> = {}): Pr
   const valkey = createValkey(server.url, 'producer');
   const queues = new QueueRegistry(valkey, config.queuePrefix);
   const runtime = freezeRuntime({ databaseUrl: database.url, valkeyUrl: server.url, portalUrls: {}, browserPool: config.browserPool.url && config.browserPool.token ? { url: config.browserPool.url, token: config.browserPool.token } : undefined });
-  const operator = createOperatorRouters({ config, runtime, db: database.db, queues, valkey, logger: testLogger });
+  const calendar = new ProviderCalendar(database.db, config.providers, testLogger);
+  const providerNames = Object.keys(config.providers);
+  const operator = createOperatorRouters({
+    config,
+    runtime,
+    db: database.db,
+    queues,
+    valkey,
+    calendar,
+    providerHealth: () => providerHealth(database.db, providerNames.map(closedBreaker), calendar),
+    logger: testLogger,
+  });
   const app = createApiApp({
     db: database.db,
     bootstrapKey: config.apiKey,

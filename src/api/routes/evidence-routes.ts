@@ -1,4 +1,4 @@
-import { Router } from 'express';
+import { Router, type Response } from 'express';
 import { listAudit } from '../../db/audit-store.js';
 import { findDelivery } from '../../db/callback-store.js';
 import type { Db } from '../../db/database.js';
@@ -21,6 +21,31 @@ export interface EvidenceRoutesDeps {
 }
 
 /**
+ * Sends a job's evidence item: its bytes with their content type, checked against the sha256
+ * recorded when they were taken. 404 for an unknown name, 409 AUDIT_MISMATCH for changed bytes.
+ */
+export async function sendEvidence(deps: EvidenceRoutesDeps, jobId: string, name: string, res: Response): Promise<void> {
+  const row = EVIDENCE_NAME.test(name) ? await findEvidence(deps.db, jobId, name) : undefined;
+  if (!row) throw new RpaError('NOT_FOUND', `job ${jobId} has no evidence named ${JSON.stringify(name.slice(0, 130))}`, { field: 'name' });
+  if (!deps.evidenceStore) throw new RpaError('EVIDENCE_UNAVAILABLE', 'this process has no evidence store');
+  const body = await deps.evidenceStore.get(row.object_key);
+  if (!body) throw new RpaError('NOT_FOUND', `evidence ${name} of job ${jobId} is listed but no longer in the evidence store`, { field: 'name' });
+  // Never hand out bytes the chain cannot vouch for: a changed object is a 409, and
+  // `rpa evidence verify` names it.
+  if (sha256Hex(body) !== row.sha256) throw new RpaError('AUDIT_MISMATCH', `evidence ${name} of job ${jobId} no longer matches the sha256 recorded when it was taken`, { field: 'name' });
+  res.status(200);
+  res.set({
+    'Content-Type': row.content_type,
+    'Content-Length': String(body.length),
+    'Content-Disposition': `inline; filename="${row.name}"`,
+    'Cache-Control': 'private, no-cache',
+    'X-Content-Type-Options': 'nosniff',
+    ETag: `"${row.sha256}"`,
+  });
+  res.end(body);
+}
+
+/**
  * A job's evidence, served (not pointed at), and its audit trail. Both need what GET /jobs/:id
  * needs: a key whose role may read jobs (`jobs:read`), and the job.
  */
@@ -34,28 +59,9 @@ export function evidenceRoutes(deps: EvidenceRoutesDeps): Router {
     return job;
   };
 
-  /** The bytes with their content type, checked against the sha256 recorded when they were taken. */
   router.get('/jobs/:id/evidence/:name', requirePermission('jobs:read'), async (req, res) => {
     const job = await jobOr404(req.params.id);
-    const name = String(req.params.name);
-    const row = EVIDENCE_NAME.test(name) ? await findEvidence(deps.db, job.id, name) : undefined;
-    if (!row) throw new RpaError('NOT_FOUND', `job ${job.id} has no evidence named ${JSON.stringify(name.slice(0, 130))}`, { field: 'name' });
-    if (!deps.evidenceStore) throw new RpaError('EVIDENCE_UNAVAILABLE', 'this process has no evidence store');
-    const body = await deps.evidenceStore.get(row.object_key);
-    if (!body) throw new RpaError('NOT_FOUND', `evidence ${name} of job ${job.id} is listed but no longer in the evidence store`, { field: 'name' });
-    // Never hand out bytes the chain cannot vouch for: a changed object is a 409, and
-    // `rpa evidence verify` names it.
-    if (sha256Hex(body) !== row.sha256) throw new RpaError('AUDIT_MISMATCH', `evidence ${name} of job ${job.id} no longer matches the sha256 recorded when it was taken`, { field: 'name' });
-    res.status(200);
-    res.set({
-      'Content-Type': row.content_type,
-      'Content-Length': String(body.length),
-      'Content-Disposition': `inline; filename="${row.name}"`,
-      'Cache-Control': 'private, no-cache',
-      'X-Content-Type-Options': 'nosniff',
-      ETag: `"${row.sha256}"`,
-    });
-    res.end(body);
+    await sendEvidence(deps, job.id, String(req.params.name), res);
   });
 
   /** The job, its events, its evidence and its hash chain (`{"head","entries"}`). */

@@ -54,7 +54,7 @@ export function healthRoutes(deps: HealthDeps): Router {
     let queues: Record<string, unknown> = {};
     if (checks.valkey.ok) {
       const counts = await Promise.allSettled(
-        providerNames().map(async (p) => [p, await withTimeout(deps.queues.providerJobs(p).getJobCounts('waiting', 'delayed', 'active', 'failed'), 2_000, 'queue counts')] as const),
+        providerNames().map(async (p) => [p, await withTimeout(deps.queues.providerJobs(p).getJobCounts('waiting', 'prioritized', 'delayed', 'active', 'failed'), 2_000, 'queue counts')] as const),
       );
       queues = Object.fromEntries(counts.flatMap((c) => (c.status === 'fulfilled' ? [c.value] : [])));
     }
