@@ -158,28 +158,11 @@ export async function startJob(db: Db, jobId: string, hold: RunHold, actor: stri
       const resumed = job.status === 'running';
       const deadline = job.parameters.deadline;
       if (!resumed && deadline && Date.parse(deadline) <= Date.now()) {
-        const error = deadlineError(deadline);
-        const failed = await trx
-          .updateTable('jobs')
-          .set({ status: 'failed', error: JSON.stringify(error), completed_at: new Date(), updated_at: new Date() })
-          .where('id', '=', jobId)
-          .returningAll()
-          .executeTakeFirstOrThrow();
-        await trx.updateTable('batches').set({ failed_count: sql`failed_count + 1`, updated_at: new Date() }).where('id', '=', hold.batchId).execute();
-        await appendJobEvents(trx, { jobIds: [jobId], from: job.status, to: 'failed', cause: 'DEADLINE_EXCEEDED', actor, batchId: hold.batchId, details: { ...error } });
-        return { kind: 'expired', job: failed };
+        return { kind: 'expired', job: await failBeforeStart(trx, job, hold, deadlineError(deadline), actor) };
       }
       if (job.attempts >= job.max_attempts) {
         const error = { code: 'PROCESSOR_CRASHED', message: `the job was in hand when its batch processor died ${job.attempts} time(s); attempts are spent (${job.max_attempts})` };
-        const failed = await trx
-          .updateTable('jobs')
-          .set({ status: 'failed', error: JSON.stringify(error), completed_at: new Date(), updated_at: new Date() })
-          .where('id', '=', jobId)
-          .returningAll()
-          .executeTakeFirstOrThrow();
-        await trx.updateTable('batches').set({ failed_count: sql`failed_count + 1`, updated_at: new Date() }).where('id', '=', hold.batchId).execute();
-        await appendJobEvents(trx, { jobIds: [jobId], from: job.status, to: 'failed', cause: 'PROCESSOR_CRASHED', actor, batchId: hold.batchId, details: error });
-        return { kind: 'exhausted', job: failed };
+        return { kind: 'exhausted', job: await failBeforeStart(trx, job, hold, error, actor) };
       }
       const started = await trx
         .updateTable('jobs')
@@ -195,6 +178,19 @@ export async function startJob(db: Db, jobId: string, hold: RunHold, actor: stri
     if ((error as { code?: string; constraint?: string }).constraint === 'jobs_one_running_per_circuit') return { kind: 'circuit-busy' };
     throw error;
   }
+}
+
+/** A job of a held batch fails without running (its deadline passed, its attempts are spent). */
+async function failBeforeStart(trx: Db, job: JobRow, hold: RunHold, error: JobError, actor: string): Promise<JobRow> {
+  const failed = await trx
+    .updateTable('jobs')
+    .set({ status: 'failed', error: JSON.stringify(error), completed_at: new Date(), updated_at: new Date() })
+    .where('id', '=', job.id)
+    .returningAll()
+    .executeTakeFirstOrThrow();
+  await trx.updateTable('batches').set({ failed_count: sql`failed_count + 1`, updated_at: new Date() }).where('id', '=', hold.batchId).execute();
+  await appendJobEvents(trx, { jobIds: [job.id], from: job.status, to: 'failed', cause: error.code, actor, batchId: hold.batchId, details: { ...error } });
+  return failed;
 }
 
 export interface JobEnd {
