@@ -6,6 +6,8 @@ import type { Redis } from 'iovalkey';
 import { createApiApp } from './api/api-app.js';
 import { startHealthServer } from './api/health-server.js';
 import { createOperatorRouters } from './api/operator-routers.js';
+import { healthDetailsAccess } from './api/auth/authenticate.js';
+import { RateLimits } from './api/rate-limits.js';
 import { BatchReaper } from './processors/batch-reaper.js';
 import { watchDatabase } from './processors/database-watch.js';
 import { LoginCircuitBreaker } from './processors/login-circuit-breaker.js';
@@ -20,6 +22,7 @@ import { startBrowserRole, type BrowserRole } from './browser/pool/browser-role.
 import { coerceError } from './errors/coerce-error.js';
 import { CallbackEnqueuer } from './callbacks/callback-enqueuer.js';
 import { startCallbackWorker, type CallbackWorkerHandle } from './callbacks/callback-worker.js';
+import { callbackPolicyFromConfig } from './callbacks/callback-url-guard.js';
 import type { Config, ProcessRole } from './config/config.js';
 import { LiveSettings } from './config/live-settings.js';
 import { childEnvironment, freezeRuntime, type Runtime } from './config/runtime.js';
@@ -243,6 +246,7 @@ export async function startSystem(config: Config, logger: Logger, options: Start
         basePrefix: config.queuePrefix,
         secret: () => live.callbackSecret(),
         allowHosts: config.callbackAllowHosts,
+        allowPorts: config.callbackAllowPorts,
         logger,
         backoffBaseMs: options.callbackBackoffBaseMs,
       });
@@ -308,7 +312,7 @@ export async function startSystem(config: Config, logger: Logger, options: Start
         connection: workerConnection,
         queues,
         submission: new JobSubmission(db, enqueuer, config.jobMaxAttempts, logger),
-        callbackPolicy: { allowHosts: config.callbackAllowHosts },
+        callbackPolicy: callbackPolicyFromConfig(config),
         retentionDays: config.retentionDays,
         evidenceDir: config.evidenceDir,
         logger,
@@ -334,14 +338,17 @@ export async function startSystem(config: Config, logger: Logger, options: Start
       const apiQueues = new QueueRegistry(producer, config.queuePrefix);
       closers.push(() => apiQueues.close());
       const apiEnqueuer = new JobEnqueuer(db, apiQueues, logger);
-      const operator = createOperatorRouters({ config, runtime, db, queues: apiQueues, valkey: producer, logger });
+      const limits = new RateLimits({ redis: producer, prefix: config.queuePrefix, settings: config.rateLimits, logger: logger.child({ component: 'rate-limits' }) });
+      const operator = createOperatorRouters({ config, runtime, db, queues: apiQueues, valkey: producer, logger, limits });
       const app = createApiApp({
+        limits,
+        trustProxy: config.trustProxy,
         publicRouters: operator.publicRouters,
         routers: operator.routers,
         db,
         bootstrapKey: config.apiKey,
         submission: new JobSubmission(db, apiEnqueuer, config.jobMaxAttempts, logger),
-        callbackPolicy: { allowHosts: config.callbackAllowHosts },
+        callbackPolicy: callbackPolicyFromConfig(config),
         onJobWithdrawn: (id) => new CallbackEnqueuer(db, apiQueues, logger).enqueueForJobs([id]).catch((err: unknown) => logger.warn({ err, job_id: id }, 'callback not queued yet')),
         health: {
           db,
@@ -375,7 +382,7 @@ export async function startSystem(config: Config, logger: Logger, options: Start
       const health = await startHealthServer({
         port: config.port,
         host: config.host,
-        health: { db, valkey: connect('producer'), queues, details: healthDetails, readiness },
+        health: { db, valkey: connect('producer'), queues, details: healthDetails, readiness, detailsAccess: healthDetailsAccess(db, config.apiKey), logger },
         logger,
       });
       closers.push(() => health.close());

@@ -11,6 +11,9 @@ import type { QueueRegistry } from '../queues/queue-registry.js';
 import { TotpManager } from '../totp/totp-manager.js';
 import { totpSettingsFromConfig } from '../totp/totp-settings.js';
 import { bullBoardRouter } from './bull-board-router.js';
+import { BoardSessions } from './board-sessions.js';
+import type { RateLimits } from './rate-limits.js';
+import { callbackPolicyFromConfig } from '../callbacks/callback-url-guard.js';
 import { eventsRoutes } from './routes/events-routes.js';
 import { metricsRoutes } from './routes/metrics-routes.js';
 import { schedulesRoutes } from './routes/schedules-routes.js';
@@ -25,19 +28,24 @@ export interface OperatorRouters {
 }
 
 /** What the operations team uses from the API process: Bull Board, /metrics, /events and /schedules. */
-export function createOperatorRouters(deps: { config: Config; runtime: Runtime; db: Db; queues: QueueRegistry; valkey: Redis; logger: Logger }): OperatorRouters {
+export function createOperatorRouters(deps: { config: Config; runtime: Runtime; db: Db; queues: QueueRegistry; valkey: Redis; logger: Logger; limits?: RateLimits }): OperatorRouters {
   const { config, db, queues, logger } = deps;
   const totp = new TotpManager({ redis: deps.valkey, ...totpSettingsFromConfig(config), logger });
   const pool = deps.runtime.browserPool ? new PoolClient({ ...deps.runtime.browserPool, logger }) : undefined;
   const feed = new StatusEventFeed(db, logger.child({ component: 'status-events' }));
-  const events = eventsRoutes(feed);
+  const events = eventsRoutes(feed, { db, bootstrapKey: config.apiKey, logger: logger.child({ component: 'events' }) });
+  const sessions = new BoardSessions(deps.valkey, config.queuePrefix, config.boardSessionTtlMs);
   // Read-only here: the breaker's state() reads what the batch workers record in Valkey.
   const breakers = new LoginCircuitBreaker(deps.valkey, config.queuePrefix, config.loginFailureThreshold, config.loginCooldownMs, logger);
   const providers = Object.values(config.providers).map((p) => ({ name: p.descriptor.name, needsTotp: p.descriptor.needsTotp }));
   const metrics = createMetrics({ db, queues: () => queues.all(), totp, pool, breakers, providers, logger: logger.child({ component: 'metrics' }) });
   return {
-    publicRouters: [bullBoardRouter({ db, bootstrapKey: config.apiKey, queues: queues.all() })],
-    routers: [metricsRoutes(metrics), events.router, schedulesRoutes({ db, maintenance: queues.maintenance(), callbackPolicy: { allowHosts: config.callbackAllowHosts } })],
+    publicRouters: [bullBoardRouter({ db, bootstrapKey: config.apiKey, queues: queues.all(), sessions, limits: deps.limits })],
+    routers: [
+      metricsRoutes(metrics),
+      events.router,
+      schedulesRoutes({ db, maintenance: queues.maintenance(), callbackPolicy: callbackPolicyFromConfig(config), minIntervalMs: config.scheduleMinIntervalMs }),
+    ],
     close: async () => {
       events.closeAll();
       await Promise.allSettled([feed.close()]);

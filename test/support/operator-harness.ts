@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { Redis } from 'iovalkey';
 import { createApiApp } from '../../src/api/api-app.js';
 import { createOperatorRouters, type OperatorRouters } from '../../src/api/operator-routers.js';
+import { RateLimits } from '../../src/api/rate-limits.js';
 import { loadConfig, type Config } from '../../src/config/config.js';
 import { freezeRuntime } from '../../src/config/runtime.js';
 import { createApiKey } from '../../src/api/auth/api-key.js';
@@ -38,8 +39,11 @@ export async function startOperatorHarness(env: Record<string, string> = {}): Pr
   const valkey = createValkey(server.url, 'producer');
   const queues = new QueueRegistry(valkey, config.queuePrefix);
   const runtime = freezeRuntime({ databaseUrl: database.url, valkeyUrl: server.url, portalUrls: {}, browserPool: config.browserPool.url && config.browserPool.token ? { url: config.browserPool.url, token: config.browserPool.token } : undefined });
-  const operator = createOperatorRouters({ config, runtime, db: database.db, queues, valkey, logger: testLogger });
+  const limits = new RateLimits({ redis: valkey, prefix: config.queuePrefix, settings: config.rateLimits, logger: testLogger });
+  const operator = createOperatorRouters({ config, runtime, db: database.db, queues, valkey, logger: testLogger, limits });
   const app = createApiApp({
+    limits,
+    trustProxy: config.trustProxy,
     db: database.db,
     bootstrapKey: config.apiKey,
     submission: new JobSubmission(database.db, new JobEnqueuer(database.db, queues, testLogger), config.jobMaxAttempts, testLogger),
