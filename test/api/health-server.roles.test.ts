@@ -5,14 +5,16 @@ import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import type { EmbeddedValkeyHandle } from '../../src/infra/embedded-valkey.js';
 import { freePort } from '../../src/infra/free-port.js';
-import { startSystemHarness, type SystemHarness } from '../support/system-harness.js';
+import { SYSTEM_API_KEY, startSystemHarness, type SystemHarness } from '../support/system-harness.js';
 import { createTestDatabase } from '../support/test-database.js';
 import { privateValkey, sharedValkey, testRoot, uniquePrefix } from '../support/shared-services.js';
 
 const MAIN = fileURLToPath(new URL('../../src/main.js', import.meta.url));
 
+/** GET; `/health` itself with an admin key (without one it answers `{status}` alone). */
 async function get(url: string): Promise<{ status: number; body: any }> {
-  const res = await fetch(url, { signal: AbortSignal.timeout(10_000) });
+  const headers: Record<string, string> = /\/health$/.test(url) ? { authorization: `Bearer ${SYSTEM_API_KEY}` } : {};
+  const res = await fetch(url, { headers, signal: AbortSignal.timeout(10_000) });
   const text = await res.text();
   try {
     return { status: res.status, body: JSON.parse(text) };

@@ -38,12 +38,12 @@ describe('callbacks seen through the API: withdraw → signed callback → GET /
     const prefix = uniquePrefix('cb-api');
     queues = new QueueRegistry(producer, prefix);
     const callbacks = new CallbackEnqueuer(database.db, queues, testLogger);
-    worker = startCallbackWorker({ db: database.db, connection: workerConnection, basePrefix: prefix, secret: SECRET, allowHosts: ['127.0.0.1'], logger: testLogger, backoffBaseMs: 60_000 });
+    worker = startCallbackWorker({ db: database.db, connection: workerConnection, basePrefix: prefix, secret: SECRET, allowHosts: ['127.0.0.1:*'], logger: testLogger, backoffBaseMs: 60_000 });
     const app = createApiApp({
       db: database.db,
       bootstrapKey: KEY,
       submission: new JobSubmission(database.db, new JobEnqueuer(database.db, queues, testLogger), 3, testLogger),
-      callbackPolicy: { allowHosts: ['127.0.0.1'] },
+      callbackPolicy: { allowHosts: ['127.0.0.1:*'] },
       onJobWithdrawn: (id) => callbacks.enqueueForJobs([id]),
       health: { db: database.db, valkey: producer, queues },
       logger: testLogger,
