@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import type { Redis } from 'iovalkey';
@@ -52,6 +53,8 @@ export async function startApiHarness(options: ApiHarnessOptions = {}): Promise<
   const database = options.database ?? (await createTestDatabase());
   const valkeyUrl = options.valkeyUrl ?? (await sharedValkey()).url;
   const valkey = createValkey(valkeyUrl, 'producer');
+  // Counted from the first request on: a producer client fails fast (and the limits fail open) until it is connected.
+  await once(valkey, 'ready', { signal: AbortSignal.timeout(5_000) }).catch(() => undefined);
   const prefix = options.prefix ?? uniquePrefix('api');
   const logger = options.logger ?? testLogger;
   const queues = new QueueRegistry(valkey, prefix);

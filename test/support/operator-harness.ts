@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -37,6 +38,7 @@ export async function startOperatorHarness(env: Record<string, string> = {}): Pr
     env: { RPA_DATA_DIR: join(testRoot(), uniquePrefix('op')), DATABASE_URL: database.url, VALKEY_URL: server.url, QUEUE_PREFIX: uniquePrefix('op'), RPA_API_KEY: OPERATOR_BOOTSTRAP_KEY, ...env },
   });
   const valkey = createValkey(server.url, 'producer');
+  await once(valkey, 'ready', { signal: AbortSignal.timeout(5_000) }).catch(() => undefined);
   const queues = new QueueRegistry(valkey, config.queuePrefix);
   const runtime = freezeRuntime({ databaseUrl: database.url, valkeyUrl: server.url, portalUrls: {}, browserPool: config.browserPool.url && config.browserPool.token ? { url: config.browserPool.url, token: config.browserPool.token } : undefined });
   const limits = new RateLimits({ redis: valkey, prefix: config.queuePrefix, settings: config.rateLimits, logger: testLogger });
