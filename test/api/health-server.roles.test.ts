@@ -62,6 +62,9 @@ describe('/health/* in processes without the api role (what Kubernetes probes on
       const health = await get(`${system.healthUrl}/health`);
       expect(health.status).to.equal(200);
       expect(health.body.circuit_breakers).to.have.keys('octotel', 'openserve', 'metrofiber', 'evotel');
+      // Without a key, a worker pod's /health is as closed as the API's.
+      const open = await fetch(`${system.healthUrl}/health`);
+      expect(await open.json()).to.deep.equal({ status: 'ok' });
       expect((await get(`${system.healthUrl}/jobs`)).status).to.equal(404);
       expect(system.fleet, 'no worker role, no fleet').to.equal(undefined);
     });
