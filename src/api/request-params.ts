@@ -72,3 +72,12 @@ export function sinceParam(value: string | undefined, field = 'since', now = Dat
   if (!Number.isFinite(ms) || ms < EARLIEST || ms > LATEST) throw refuse();
   return new Date(ms);
 }
+
+/** A body that must say nothing: absent, or `{}`. */
+export function emptyBody(body: unknown): void {
+  if (body === undefined) return;
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new RpaError('VALIDATION_FAILED', 'body: must be empty or {}', { field: 'body' });
+  const [first] = Object.keys(body);
+  if (first !== undefined) throw new RpaError('VALIDATION_FAILED', `${first.slice(0, 80)}: unknown field (this request takes no body)`, { field: first.slice(0, 80) });
+}
+

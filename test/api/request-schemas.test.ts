@@ -137,6 +137,14 @@ describe('strict request schemas: unknown fields, wrong types and nulls are refu
     expect(ok.body.jobs.length).to.be.within(1, 2);
   });
 
+  it('DELETE /api-keys/:name takes no body: a field there is a 400 and the key stays active', async () => {
+    const created = await api.call('POST', '/api-keys', { body: { name: 'keep-me', role: 'viewer' } });
+    const res = await api.call('DELETE', '/api-keys/keep-me', { body: { confirm: true } });
+    expect(res.status).to.equal(400);
+    expect(res.body.error.field).to.equal('confirm');
+    expect((await api.call('GET', '/jobs?limit=1', { key: created.body.key })).status).to.equal(200);
+  });
+
   it('POST /api-keys takes exactly a name and a role', async () => {
     const before = await count('api_keys');
     for (const [body, field] of [

@@ -7,7 +7,7 @@ import { ROLES, type Role } from '../../db/schema.js';
 import { RpaError } from '../../errors/failures.js';
 import { parseWith } from '../../http/request-schema.js';
 import { requirePermission } from '../auth/authenticate.js';
-import { noQuery } from '../request-params.js';
+import { emptyBody, noQuery } from '../request-params.js';
 
 const KEY_NAME = /^[A-Za-z0-9._-]{1,64}$/;
 const NAME_RULE = 'must be 1 to 64 letters, digits, dots, dashes or underscores';
@@ -46,9 +46,7 @@ export function apiKeysRoutes(deps: { db: Db }): Router {
   });
   router.delete('/api-keys/:name', async (req, res) => {
     const name = parseKeyName(req.params.name);
-    if (req.body !== undefined && !(typeof req.body === 'object' && req.body !== null && Object.keys(req.body).length === 0)) {
-      throw new RpaError('VALIDATION_FAILED', 'body: this request takes no body', { field: 'body' });
-    }
+    emptyBody(req.body);
     if (!(await revokeApiKey(deps.db, name))) throw new RpaError('NOT_FOUND', `no active API key named "${name}"`, { field: 'name' });
     res.json({ name, revoked: true });
   });

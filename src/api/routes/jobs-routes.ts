@@ -13,7 +13,7 @@ import { requirePermission } from '../auth/authenticate.js';
 import { can, ownerScope } from '../auth/roles.js';
 import { jobView } from '../job-view.js';
 import type { RateLimits } from '../rate-limits.js';
-import { idParam, limitParam, noQuery, oneOf, sinceParam, strictQuery } from '../request-params.js';
+import { emptyBody, idParam, limitParam, noQuery, oneOf, sinceParam, strictQuery } from '../request-params.js';
 
 export interface JobsRoutesDeps {
   db: Db;
@@ -31,14 +31,6 @@ function idempotencyKey(value: string | undefined): string | undefined {
     throw new RpaError('VALIDATION_FAILED', 'Idempotency-Key: must be 1 to 200 characters', { field: 'Idempotency-Key' });
   }
   return value;
-}
-
-/** A body that must say nothing: absent, or `{}`. */
-function emptyBody(body: unknown): void {
-  if (body === undefined) return;
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new RpaError('VALIDATION_FAILED', 'body: must be empty or {}', { field: 'body' });
-  const [first] = Object.keys(body);
-  if (first !== undefined) throw new RpaError('VALIDATION_FAILED', `${first.slice(0, 80)}: unknown field (this request takes no body)`, { field: first.slice(0, 80) });
 }
 
 /**

@@ -8,7 +8,7 @@ import { parseWith, textField } from '../../http/request-schema.js';
 import { createSchedule, deleteSchedule, listSchedules, nextRuns, type ScheduleRow } from '../../jobs/schedules.js';
 import { requirePermission } from '../auth/authenticate.js';
 import { ownerScope } from '../auth/roles.js';
-import { idParam, noQuery } from '../request-params.js';
+import { emptyBody, idParam, noQuery } from '../request-params.js';
 
 export interface SchedulesRoutesDeps {
   db: Db;
@@ -65,6 +65,7 @@ export function schedulesRoutes(deps: SchedulesRoutesDeps): Router {
   });
   router.delete('/schedules/:id', requirePermission('jobs:operate'), noQuery, async (req, res) => {
     const id = idParam(req.params.id as string);
+    emptyBody(req.body);
     if (!(await deleteSchedule(deps.db, deps.maintenance, id))) throw new RpaError('NOT_FOUND', `schedule ${id} does not exist`, { field: 'id' });
     res.status(204).end();
   });
