@@ -8,6 +8,7 @@ import { can } from './auth/roles.js';
 import type { Db } from '../db/database.js';
 import type { ApiKeyIdentity } from '../db/api-key-store.js';
 import { RpaError } from '../errors/failures.js';
+import { sendError } from '../http/json-errors.js';
 import { hashApiKey } from './auth/api-key.js';
 import { checkKey, clientAddress, identifyByHash, presentedKey } from './auth/authenticate.js';
 import { isToken, randomToken, type BoardSessions } from './board-sessions.js';
@@ -185,7 +186,7 @@ function refuse(req: Request, res: Response, status: 401 | 403, message: string)
     res.cookie(BULL_BOARD_LOGIN_COOKIE, token, { httpOnly: true, sameSite: 'strict', secure: req.secure, path: `${BULL_BOARD_PATH}/login`, maxAge: 3_600_000 });
     return sendLogin(res, status, token, status === 403 ? `${message}.` : undefined);
   }
-  res.status(status).json({ error: { code: status === 401 ? 'UNAUTHENTICATED' : 'FORBIDDEN', message, field: null, retryable: false } });
+  sendError(res, new RpaError(status === 401 ? 'UNAUTHENTICATED' : 'FORBIDDEN', message));
 }
 
 function sendLogin(res: Response, status: number, csrf: string, message?: string): void {
