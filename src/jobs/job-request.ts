@@ -4,7 +4,7 @@ import { checkCallbackUrl, type CallbackUrlPolicy } from '../callbacks/callback-
 import { RpaError } from '../errors/failures.js';
 import { findDescriptor, providerNames } from '../providers/descriptors.js';
 import { JOB_ACTIONS, JOB_PRIORITIES, type JobAction, type JobParameters, type JobPriority } from '../db/schema.js';
-import { fieldError, isCleanText, requestSchemaError, textField } from '../http/request-schema.js';
+import { fieldError, requestSchemaError, textField } from '../http/request-schema.js';
 
 export { JOB_PRIORITIES, type JobPriority };
 
@@ -260,4 +260,3 @@ export function parseBulkRequest(body: unknown, policy: CallbackUrlPolicy, optio
 const KNOWN_SINGLE = Object.keys(singleSchema.shape);
 const KNOWN_BULK = [...new Set([...Object.keys(bulkSchema.shape), ...Object.keys(jobItemShape), ...JOB_FIELD_NAMES])];
 
-export { isCleanText };

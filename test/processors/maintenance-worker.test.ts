@@ -24,7 +24,9 @@ describe('maintenance role: schedules and retention', () => {
   let connection: Redis;
   let worker: MaintenanceWorker | undefined;
   beforeEach(async () => {
-    h = await startOperatorHarness({ RETENTION_DAYS: '30' });
+    // Runs every second, to see them within the test: SCHEDULE_MIN_INTERVAL_MS=0 lifts the floor
+    // (5 min by default; test/api/request-schemas.test.ts checks it).
+    h = await startOperatorHarness({ RETENTION_DAYS: '30', SCHEDULE_MIN_INTERVAL_MS: '0' });
     connection = createValkey((await sharedValkey()).url, 'worker');
   });
   afterEach(async () => {
