@@ -6,6 +6,8 @@ import type { Redis } from 'iovalkey';
 import { createApiApp } from './api/api-app.js';
 import { startHealthServer } from './api/health-server.js';
 import { createOperatorRouters } from './api/operator-routers.js';
+import { healthDetailsAccess } from './api/auth/authenticate.js';
+import { RateLimits } from './api/rate-limits.js';
 import { BatchReaper } from './processors/batch-reaper.js';
 import { watchDatabase } from './processors/database-watch.js';
 import { LoginCircuitBreaker } from './processors/login-circuit-breaker.js';
@@ -25,6 +27,7 @@ import { startBrowserRole, type BrowserRole } from './browser/pool/browser-role.
 import { coerceError } from './errors/coerce-error.js';
 import { CallbackEnqueuer } from './callbacks/callback-enqueuer.js';
 import { startCallbackWorker, type CallbackWorkerHandle } from './callbacks/callback-worker.js';
+import { callbackPolicyFromConfig } from './callbacks/callback-url-guard.js';
 import type { Config, ProcessRole } from './config/config.js';
 import { LiveSettings } from './config/live-settings.js';
 import { childEnvironment, freezeRuntime, type Runtime } from './config/runtime.js';
@@ -268,6 +271,7 @@ export async function startSystem(config: Config, logger: Logger, options: Start
         basePrefix: config.queuePrefix,
         secret: () => live.callbackSecret(),
         allowHosts: config.callbackAllowHosts,
+        allowPorts: config.callbackAllowPorts,
         logger,
         backoffBaseMs: options.callbackBackoffBaseMs,
         publicBaseUrl,
@@ -349,7 +353,7 @@ export async function startSystem(config: Config, logger: Logger, options: Start
         connection: workerConnection,
         queues,
         submission: new JobSubmission(db, enqueuer, config.jobMaxAttempts, logger),
-        callbackPolicy: { allowHosts: config.callbackAllowHosts },
+        callbackPolicy: callbackPolicyFromConfig(config),
         retentionDays: config.retentionDays,
         evidence: evidenceStore!,
         evidenceDir: config.evidenceDir,
@@ -376,6 +380,7 @@ export async function startSystem(config: Config, logger: Logger, options: Start
       const apiQueues = new QueueRegistry(producer, config.queuePrefix);
       closers.push(() => apiQueues.close());
       const apiEnqueuer = new JobEnqueuer(db, apiQueues, logger);
+      const limits = new RateLimits({ redis: producer, prefix: config.queuePrefix, settings: config.rateLimits, logger: logger.child({ component: 'rate-limits' }) });
       const operator = createOperatorRouters({
         config,
         runtime,
@@ -386,14 +391,17 @@ export async function startSystem(config: Config, logger: Logger, options: Start
         evidenceStore,
         providerHealth: async () => (await healthDetails()).providers,
         logger,
+        limits,
       });
       const app = createApiApp({
+        limits,
+        trustProxy: config.trustProxy,
         publicRouters: operator.publicRouters,
         routers: operator.routers,
         db,
         bootstrapKey: config.apiKey,
         submission: new JobSubmission(db, apiEnqueuer, config.jobMaxAttempts, logger),
-        callbackPolicy: { allowHosts: config.callbackAllowHosts },
+        callbackPolicy: callbackPolicyFromConfig(config),
         evidenceStore,
         onJobWithdrawn: (id) => new CallbackEnqueuer(db, apiQueues, logger).enqueueForJobs([id]).catch((err: unknown) => logger.warn({ err, job_id: id }, 'callback not queued yet')),
         health: {
@@ -428,7 +436,7 @@ export async function startSystem(config: Config, logger: Logger, options: Start
       const health = await startHealthServer({
         port: config.port,
         host: config.host,
-        health: { db, valkey: connect('producer'), queues, details: healthDetails, readiness },
+        health: { db, valkey: connect('producer'), queues, details: healthDetails, readiness, detailsAccess: healthDetailsAccess(db, config.apiKey), logger },
         logger,
       });
       closers.push(() => health.close());

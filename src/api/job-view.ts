@@ -11,8 +11,23 @@ export interface CallbackDeliveryView {
   next_attempt_at: Date | null;
 }
 
+/**
+ * What a submitter is told about a failed or refused delivery. The worker's own text (`connect
+ * ECONNREFUSED 10.0.3.7:8443`, a resolved address) would tell whoever picked the URL what answers
+ * where inside the network: that stays in the log and for the staff roles.
+ */
+export function genericDeliveryError(state: string): string {
+  return state === 'refused' ? 'the callback URL was refused (it is not a public http(s) address on an allowed port)' : 'the callback could not be delivered; the operators have the details';
+}
+
+export interface JobViewOptions {
+  /** Show the callback delivery's error as the worker recorded it (staff roles); else a generic one. */
+  callbackDetail?: boolean;
+}
+
 /** A job as the API shows it: its evidence as links to the API (never where the bytes are kept), its audit chain's head. */
-export function jobView(job: JobRow, callback?: CallbackDeliveryView | null, evidence: readonly EvidenceMetadata[] = []) {
+export function jobView(job: JobRow, callback?: CallbackDeliveryView | null, evidence: readonly EvidenceMetadata[] = [], options: JobViewOptions = {}) {
+  const delivery = callback && !options.callbackDetail && callback.last_error !== null ? { ...callback, last_error: genericDeliveryError(callback.state) } : callback;
   return {
     job_id: Number(job.id),
     provider: job.provider,
@@ -26,7 +41,7 @@ export function jobView(job: JobRow, callback?: CallbackDeliveryView | null, evi
     max_attempts: job.max_attempts,
     external_id: job.external_id,
     callback_url: job.callback_url,
-    callback: callback ?? null,
+    callback: delivery ?? null,
     evidence: evidenceLinks(job.id, evidence),
     audit_head: job.audit_head,
     created_at: job.created_at,

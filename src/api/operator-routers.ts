@@ -11,6 +11,9 @@ import type { QueueRegistry } from '../queues/queue-registry.js';
 import { TotpManager } from '../totp/totp-manager.js';
 import { totpSettingsFromConfig } from '../totp/totp-settings.js';
 import { bullBoardRouter } from './bull-board-router.js';
+import { BoardSessions } from './board-sessions.js';
+import type { RateLimits } from './rate-limits.js';
+import { callbackPolicyFromConfig } from '../callbacks/callback-url-guard.js';
 import { eventsRoutes } from './routes/events-routes.js';
 import { metricsRoutes } from './routes/metrics-routes.js';
 import { providersRoutes } from './routes/providers-routes.js';
@@ -41,12 +44,14 @@ export function createOperatorRouters(deps: {
   /** Every provider's state, as /health shows it. */
   providerHealth: () => Promise<Record<string, ProviderHealth>>;
   logger: Logger;
+  limits?: RateLimits;
 }): OperatorRouters {
   const { config, db, queues, logger } = deps;
   const totp = new TotpManager({ redis: deps.valkey, ...totpSettingsFromConfig(config), logger });
   const pool = deps.runtime.browserPool ? new PoolClient({ ...deps.runtime.browserPool, logger }) : undefined;
   const feed = new StatusEventFeed(db, logger.child({ component: 'status-events' }));
-  const events = eventsRoutes(feed);
+  const events = eventsRoutes(feed, { db, bootstrapKey: config.apiKey, logger: logger.child({ component: 'events' }) });
+  const sessions = new BoardSessions(deps.valkey, config.queuePrefix, config.boardSessionTtlMs);
   // Read-only here: the breaker's state() reads what the batch workers record in Valkey.
   const breakers = new LoginCircuitBreaker(deps.valkey, config.queuePrefix, config.loginFailureThreshold, config.loginCooldownMs, logger);
   const providers = Object.values(config.providers).map((p) => ({ name: p.descriptor.name, needsTotp: p.descriptor.needsTotp, maxSessions: p.maxSessions }));
@@ -59,8 +64,13 @@ export function createOperatorRouters(deps: {
     canary: (provider) => requestCanary(queues, provider),
   });
   return {
-    publicRouters: [bullBoardRouter({ db, bootstrapKey: config.apiKey, queues: queues.all(), evidenceStore: deps.evidenceStore })],
-    routers: [metricsRoutes(metrics), providerOps, events.router, schedulesRoutes({ db, maintenance: queues.maintenance(), callbackPolicy: { allowHosts: config.callbackAllowHosts } })],
+    publicRouters: [bullBoardRouter({ db, bootstrapKey: config.apiKey, queues: queues.all(), sessions, limits: deps.limits, evidenceStore: deps.evidenceStore })],
+    routers: [
+      metricsRoutes(metrics),
+      providerOps,
+      events.router,
+      schedulesRoutes({ db, maintenance: queues.maintenance(), callbackPolicy: callbackPolicyFromConfig(config), minIntervalMs: config.scheduleMinIntervalMs }),
+    ],
     close: async () => {
       events.closeAll();
       await Promise.allSettled([feed.close()]);

@@ -1,14 +1,17 @@
-/** An ISO 8601 date and time with its offset (`Z` or `±hh:mm`): a moment, not a wall-clock time. */
-const OFFSET_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/;
-
-/** The moment `text` names, or undefined when it is not an ISO time with an offset (or no real date). */
-export function parseOffsetTime(text: string): Date | undefined {
-  if (!OFFSET_TIME.test(text)) return undefined;
-  const when = new Date(text);
-  if (Number.isNaN(when.getTime())) return undefined;
-  // Date accepts 2026-02-31 (as March 3rd): the date part must survive the round trip.
-  const offset = /(Z|[+-]\d{2}:\d{2})$/.exec(text)![1]!;
-  const minutes = offset === 'Z' ? 0 : (offset.startsWith('-') ? -1 : 1) * (Number(offset.slice(1, 3)) * 60 + Number(offset.slice(4, 6)));
-  const local = new Date(when.getTime() + minutes * 60_000).toISOString().slice(0, 10);
-  return local === text.slice(0, 10) ? when : undefined;
+/** A real calendar date as YYYY-MM-DD (not 2026-02-31). */
+export function isRealDate(value: string): boolean {
+  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(value);
+  if (!m) return false;
+  const [y, mo, d] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  const date = new Date(Date.UTC(y, mo - 1, d));
+  return date.getUTCFullYear() === y && date.getUTCMonth() === mo - 1 && date.getUTCDate() === d;
 }
+
+/** An ISO 8601 time with its offset (`Z` or `±hh:mm`), as the moment it names; undefined when it is not one. */
+export function parseOffsetTime(value: string): Date | undefined {
+  const m = /^(\d{4}-\d{2}-\d{2})T([01]\d|2[0-3]):([0-5]\d)(?::([0-5]\d)(?:\.\d{1,9})?)?(Z|[+-](?:[01]\d|2[0-3]):[0-5]\d)$/.exec(value);
+  if (!m || !isRealDate(m[1]!)) return undefined;
+  const date = new Date(value);
+  return Number.isNaN(date.getTime()) ? undefined : date;
+}
+

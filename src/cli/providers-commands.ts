@@ -64,7 +64,8 @@ export function registerProvidersCommands(program: Command): void {
     .option('--set <json>', 'replace them: {"time_zone":…,"business_hours":"mon-fri 07:00-19:00","maintenance":[{"cron":"0 2 * * sun","duration":"2h"},{"starts_at":…,"ends_at":…}]}')
     .option('--clear', 'forget the operator\'s windows: the configured ones apply again')
     .option('--actor <name>', 'who sets them (default: the OS user)')
-    .action(async (provider: string, options: { set?: string; clear?: boolean; actor?: string }) => {
+    .option('--json', 'print JSON')
+    .action(async (provider: string, options: { set?: string; clear?: boolean; actor?: string; json?: boolean }) => {
       known(provider);
       await withCliContext({}, async ({ db, config }) => {
         if (options.set !== undefined) {
@@ -80,7 +81,15 @@ export function registerProvidersCommands(program: Command): void {
         }
         const calendar = new ProviderCalendar(db, config.providers, silentLogger);
         const { windows, source } = await calendar.windows(provider);
-        process.stdout.write(`${JSON.stringify({ provider, source, ...windowsToJson(windows), now: await calendar.state(provider) })}\n`);
+        const shown = { provider, source, ...windowsToJson(windows), now: await calendar.state(provider) };
+        if (options.json) return void process.stdout.write(`${JSON.stringify(shown)}\n`);
+        const now = shown.now.open
+          ? `open${shown.now.closesAt ? ` until ${formatTime(shown.now.closesAt)} (${shown.now.closesFor})` : ''}`
+          : `closed (${shown.now.reason}${shown.now.label ? `: ${shown.now.label}` : ''}) until ${formatTime(shown.now.until)}`;
+        const maintenance = shown.maintenance.map((m) => ('cron' in m ? `${m.cron} for ${m.duration}` : `${m.starts_at} to ${m.ends_at}`) + (m.label ? ` (${m.label})` : ''));
+        process.stdout.write(
+          `${provider}: ${now}\n  windows: ${source}, time zone ${shown.time_zone}\n  business hours: ${shown.business_hours ?? 'always'}\n  maintenance: ${maintenance.join('; ') || 'none'}\n`,
+        );
       });
     });
 }

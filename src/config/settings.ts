@@ -1,6 +1,7 @@
 import { findBinary } from '../infra/system-binaries.js';
 import type { ProviderDescriptor } from '../providers/provider.js';
-import { base32, bool, int, list, listOf, oneOf, pattern, secret, text, timeZone, url } from './parsers.js';
+import { KEY_ROLES } from '../db/schema.js';
+import { base32, bool, int, list, listOf, oneOf, pattern, perName, ports, secret, text, timeZone, trustProxy, url } from './parsers.js';
 import { optional, setting, type SettingsTree } from './setting.js';
 
 /** What a process can run (RPA_ROLES); not to be confused with the roles of API keys. */
@@ -17,6 +18,9 @@ const businessHoursText = pattern(
   /^\s*(mon|tue|wed|thu|fri|sat|sun)(-(mon|tue|wed|thu|fri|sat|sun))?\s+\d{2}:\d{2}-\d{2}:\d{2}\s*(,\s*(mon|tue|wed|thu|fri|sat|sun)(-(mon|tue|wed|thu|fri|sat|sun))?\s+\d{2}:\d{2}-\d{2}:\d{2}\s*)*$/i,
   'must look like "mon-fri 07:00-19:00" (several windows: comma-separated)',
 );
+/** Default rate limits per API-key role (RATE_LIMIT_REQUESTS, RATE_LIMIT_JOBS). */
+const ROLE_REQUESTS = { submitter: 600, viewer: 600, operator: 1200, admin: 1200 } as const;
+const ROLE_JOBS = { submitter: 20_000, viewer: 0, operator: 20_000, admin: 20_000 } as const;
 
 const dns = (what: string) => pattern(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, `must be a ${what}`);
 
@@ -62,7 +66,35 @@ export const SETTINGS = {
     secret: true,
     live: true,
   }),
-  callbackAllowHosts: setting('CALLBACK_ALLOW_HOSTS', list, [], 'hosts exempt from the SSRF guard (e.g. 127.0.0.1 for local tests)', { shownDefault: 'none' }),
+  callbackAllowHosts: setting(
+    'CALLBACK_ALLOW_HOSTS',
+    list,
+    [],
+    'hosts exempt from the SSRF guard (e.g. 127.0.0.1 for local tests); `host:port` also allows that port on the host, `host:*` any port (local tests only)',
+    { shownDefault: 'none' },
+  ),
+  callbackAllowPorts: setting('CALLBACK_ALLOW_PORTS', ports, [80, 443], 'the ports a callback URL may name (plus the port of each `host:port` entry of CALLBACK_ALLOW_HOSTS, on that host)'),
+  trustProxy: setting(
+    'TRUST_PROXY',
+    trustProxy,
+    false,
+    'proxies in front of the API whose X-Forwarded-For/-Proto are believed (Express `trust proxy`): `false`, a hop count (1 for the OpenShift route), or addresses/subnets; decides the client address (rate limits) and TLS (`Secure` cookies)',
+    { shownDefault: '`false` (no proxy)' },
+  ),
+  rateLimits: {
+    windowMs: setting('RATE_LIMIT_WINDOW_MS', int(1_000, 86_400_000), 60_000, 'the window of the request and job rate limits (one count per key or address, shared by every API replica through Valkey)'),
+    requests: setting('RATE_LIMIT_REQUESTS', perName(KEY_ROLES, ROLE_REQUESTS), ROLE_REQUESTS, 'requests one API key may make per window, by its role (`role:n`, comma-separated; roles left out keep their default)', {
+      shownDefault: '`submitter:600,viewer:600,operator:1200,admin:1200`',
+    }),
+    jobs: setting('RATE_LIMIT_JOBS', perName(KEY_ROLES, ROLE_JOBS), ROLE_JOBS, 'jobs one API key may submit per window, by its role (a bulk request counts its jobs)', {
+      shownDefault: '`submitter:20000,viewer:0,operator:20000,admin:20000`',
+    }),
+    anonymous: setting('RATE_LIMIT_ANONYMOUS', int(1, 1_000_000), 60, 'requests per window from one client address that carry no valid API key (`/health*` exempt)'),
+    failedLogins: setting('RATE_LIMIT_FAILED_LOGINS', int(1, 1_000_000), 10, 'wrong API keys (API and Bull Board login) one client address may present per RATE_LIMIT_FAILED_LOGIN_WINDOW_MS before it is refused until the window ends'),
+    failedLoginWindowMs: setting('RATE_LIMIT_FAILED_LOGIN_WINDOW_MS', int(1_000, 86_400_000), 900_000, 'the window of RATE_LIMIT_FAILED_LOGINS'),
+  },
+  scheduleMinIntervalMs: setting('SCHEDULE_MIN_INTERVAL_MS', int(0, 86_400_000), 300_000, 'the shortest time between two runs a schedule\'s cron expression may have'),
+  boardSessionTtlMs: setting('BULL_BOARD_SESSION_TTL_MS', int(60_000, 7 * 86_400_000), 8 * 3_600_000, 'how long a Bull Board login lasts (the session is kept in Valkey; revoking its key ends it at once)'),
   retentionDays: setting('RETENTION_DAYS', int(1, 3650), 30, 'finished jobs, events and evidence older than this are purged'),
   chromiumPath: setting('CHROMIUM_PATH', text, defaultChromiumPath, 'Chromium for the browser pool', { shownDefault: '`chromium` on PATH' }),
   providerModules: setting('RPA_PROVIDER_MODULES', list, [], 'more providers: comma-separated paths of provider modules, loaded before the rest', { shownDefault: 'none' }),
@@ -141,4 +173,4 @@ export function providerSettings(d: Pick<ProviderDescriptor, 'name' | 'label' | 
 }
 
 /** Prefixes that mark a variable as ours: an unknown one with such a prefix is a typo and stops start-up. */
-export const OWNED_PREFIXES = ['RPA_', 'BATCH_', 'CALLBACK_', 'BROWSER_', 'VALKEY_', 'JOB_', 'LOGIN_', 'EVIDENCE_'];
+export const OWNED_PREFIXES = ['RPA_', 'BATCH_', 'CALLBACK_', 'BROWSER_', 'VALKEY_', 'JOB_', 'LOGIN_', 'EVIDENCE_', 'RATE_LIMIT_', 'SCHEDULE_', 'BULL_BOARD_'];

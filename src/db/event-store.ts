@@ -43,12 +43,12 @@ export async function latestEventId(db: Db): Promise<{ last: string; now: Date }
   return { last: rows[0]!.last ?? '0', now: rows[0]!.now };
 }
 
-/** Events after `afterId`, oldest first, with their job's provider and action. */
+/** Events after `afterId`, oldest first, with their job's provider, action and submitter. */
 export async function eventsAfter(db: Db, afterId: string, limit: number) {
   return db
     .selectFrom('job_events')
     .innerJoin('jobs', 'jobs.id', 'job_events.job_id')
-    .select(['job_events.id', 'job_events.job_id', 'job_events.at', 'job_events.from_status', 'job_events.to_status', 'job_events.cause', 'job_events.actor', 'job_events.batch_id', 'jobs.provider', 'jobs.action'])
+    .select(['job_events.id', 'job_events.job_id', 'job_events.at', 'job_events.from_status', 'job_events.to_status', 'job_events.cause', 'job_events.actor', 'job_events.batch_id', 'jobs.provider', 'jobs.action', 'jobs.submitted_by'])
     .where('job_events.id', '>', afterId)
     .orderBy('job_events.id')
     .limit(limit)

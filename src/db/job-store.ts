@@ -43,7 +43,7 @@ export async function findJobsByExternalIds(db: Db, provider: string, externalId
   if (externalIds.length === 0) return [];
   return db
     .selectFrom('jobs')
-    .select(['id', 'external_id', 'request_hash'])
+    .select(['id', 'external_id', 'request_hash', 'submitted_by'])
     .where('provider', '=', provider)
     .where('external_id', 'in', externalIds)
     .execute();
@@ -56,6 +56,8 @@ export interface JobListFilter {
   /** Submitted at or after. */
   since?: Date;
   batchId?: string;
+  /** Only the jobs this key submitted (jobs.submitted_by): what a submitter sees. */
+  submittedBy?: string;
   /** Only ids below this one (the cursor of the previous page). */
   beforeId?: string;
   limit: number;
@@ -69,6 +71,7 @@ export async function listJobs(db: Db, filter: JobListFilter): Promise<JobRow[]>
   if (filter.action) query = query.where('action', '=', filter.action);
   if (filter.since) query = query.where('created_at', '>=', filter.since);
   if (filter.batchId) query = query.where('batch_id', '=', filter.batchId);
+  if (filter.submittedBy !== undefined) query = query.where('submitted_by', '=', filter.submittedBy);
   if (filter.beforeId) query = query.where('id', '<', filter.beforeId);
   return query.execute();
 }

@@ -10,21 +10,30 @@ export const BATCH_STATUSES: readonly BatchStatus[] = ['created', 'assigned', 'i
 export const JOB_ACTIONS: readonly JobAction[] = ['validation', 'cancellation'];
 export const KEY_ROLES: readonly KeyRole[] = ['submitter', 'viewer', 'operator', 'admin'];
 
-export interface JobParameters {
-  circuit_number: string;
-  reason?: string;
-  effective_date?: string;
-  /** A cancellation rehearsed up to its final submit, which is not made. */
-  dry_run?: boolean;
-  /** `high`, `normal` or `low`; absent means `normal` (see jobPriority). */
-  priority?: JobPriority;
-  /** When the submitter needs the result by: an ISO 8601 time in UTC (`2031-01-01T15:00:00.000Z`). */
-  deadline?: string;
-}
-
 /** How urgent a job is (`parameters.priority`); absent means `normal`. */
 export type JobPriority = 'high' | 'normal' | 'low';
 export const JOB_PRIORITIES = ['high', 'normal', 'low'] as const satisfies readonly JobPriority[];
+
+/**
+ * A job's inputs as the API accepted them (src/jobs/job-request.ts). Optional fields are present
+ * only when the request gave them.
+ */
+export interface JobParameters {
+  circuit_number: string;
+  /** Cancellations only. */
+  reason?: string;
+  /** Cancellations only: YYYY-MM-DD, today or later. */
+  effective_date?: string;
+  /** `high`, `normal` or `low`; absent means `normal` (see jobPriority). */
+  priority?: JobPriority;
+  /**
+   * When the submitter needs the result by: an ISO 8601 time in UTC (`2031-01-01T15:00:00.000Z`);
+   * a job not started by then fails with DEADLINE_EXCEEDED.
+   */
+  deadline?: string;
+  /** Cancellations only: a cancellation rehearsed up to its final submit, which is not made. */
+  dry_run?: boolean;
+}
 
 /** A job's priority, `normal` when its request named none. */
 export function jobPriority(parameters: Pick<JobParameters, 'priority'>): JobPriority {

@@ -14,9 +14,11 @@
  * - `batch`: the batch run as a whole is tried again (infrastructure trouble); its jobs keep
  *   their place.
  * - `delivery`: a callback delivery, retried on its own queue.
+ * - `request`: an API request refused for now; the client may send it again later (after the
+ *   answer's `Retry-After`).
  * - `none`: final. A request is refused; a job fails now with this error.
  */
-export type RetryScope = 'page' | 'session' | 'browser' | 'login' | 'job' | 'batch' | 'delivery' | 'none';
+export type RetryScope = 'page' | 'session' | 'browser' | 'login' | 'job' | 'batch' | 'delivery' | 'request' | 'none';
 
 /** What a failure means to BullMQ, where it means something special. */
 export type BullMqMeaning = 'unrecoverable' | 'delayed' | 'rate-limit';
@@ -44,6 +46,7 @@ export const FAILURES = Object.freeze({
   CONFLICT: policy(false, 'none', 409, 'the object is not in a state that allows this'),
   PAYLOAD_TOO_LARGE: policy(false, 'none', 413, 'the request body is too large'),
   CALLBACK_URL_FORBIDDEN: policy(false, 'none', 400, 'a callback URL the SSRF guard refuses'),
+  RATE_LIMITED: policy(true, 'request', 429, 'too many requests, jobs or failed logins for this key or address in the window; try again after Retry-After'),
   // Our own infrastructure
   CONFIG_INVALID: policy(false, 'none', 500, 'a setting is missing or wrong; fix it and restart', 'unrecoverable'),
   STARTUP_FAILED: policy(false, 'none', 500, 'this process could not start (a port taken, a data folder in use or damaged, a program missing); the message says what to do'),

@@ -36,6 +36,25 @@ export class JobSubmission {
   ) {}
 
   async submit(requests: JobRequest[], options: SubmitOptions): Promise<SubmitOutcome> {
+    // Two requests with one new external_id at once: the later insert waits for the earlier
+    // transaction and then violates the unique index. Tried again, it finds the committed job and
+    // answers as a replay (or a conflict) would: a 4xx, never a 500.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.submitOnce(requests, options);
+      } catch (error) {
+        if (!isExternalIdRace(error)) throw error;
+        if (attempt >= 3) {
+          throw new RpaError('CONFLICT', `${options.itemField ? `${options.itemField}[].` : ''}external_id: another request with this external_id is being stored; send it again`, {
+            field: options.itemField ? options.itemField : 'external_id',
+            cause: error,
+          });
+        }
+      }
+    }
+  }
+
+  private async submitOnce(requests: JobRequest[], options: SubmitOptions): Promise<SubmitOutcome> {
     const outcome = await this.db.transaction().execute(async (trx) => {
       const idempotencyKey = options.idempotencyKey ? `${options.actor}:${options.idempotencyKey}` : undefined;
       if (idempotencyKey) {
@@ -53,8 +72,10 @@ export class JobSubmission {
       requests.forEach((request, index) => {
         const found = request.externalId ? existing.get(request.externalId) : undefined;
         if (!found) return;
+        const field = options.itemField ? `${options.itemField}[${index}].external_id` : 'external_id';
+        // Another key's job is not this key's to see: no id, no replay (external_id is unique per provider).
+        if (found.submitted_by !== options.actor) throw new RpaError('CONFLICT', `${field}: this external_id is already used by a job another API key submitted`, { field });
         if (found.request_hash !== request.hash) {
-          const field = options.itemField ? `${options.itemField}[${index}].external_id` : 'external_id';
           throw new RpaError('CONFLICT', `${field}: job ${found.id} was submitted with this external_id and a different body`, { field });
         }
         ids[index] = found.id;
@@ -87,4 +108,10 @@ export class JobSubmission {
     }
     return { jobIds: outcome.jobIds, replayed: outcome.replayed };
   }
+}
+
+/** A unique violation of jobs' (provider, external_id) index: a concurrent request stored the same external_id first. */
+function isExternalIdRace(error: unknown): boolean {
+  const e = error as { code?: unknown; constraint?: unknown } | undefined;
+  return e?.code === '23505' && e.constraint === 'jobs_external_id_key';
 }

@@ -91,8 +91,11 @@ describe('reading jobs and batches, withdrawing jobs, health', () => {
     expect(refused).to.equal(true);
   });
 
-  it('GET /health reports Postgres, Valkey and queue state', async () => {
-    const res = await api.call('GET', '/health', { key: null });
+  it('GET /health reports Postgres, Valkey and queue state to a viewer key (without a key: its status alone)', async () => {
+    const open = await api.call('GET', '/health', { key: null });
+    expect(open.status).to.equal(200);
+    expect(open.body).to.deep.equal({ status: 'ok' });
+    const res = await api.call('GET', '/health', { key: await api.keyFor('viewer') });
     expect(res.status).to.equal(200);
     expect(res.body.postgres.ok).to.equal(true);
     expect(res.body.valkey.ok).to.equal(true);

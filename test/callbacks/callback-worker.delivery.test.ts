@@ -270,7 +270,7 @@ describe('callback worker: allow-list and DNS', () => {
     } finally {
       await strict.close();
     }
-    const lenient = await startFixture(db, { allowHosts: ['127.0.0.1'] });
+    const lenient = await startFixture(db, { allowHosts: ['127.0.0.1:*'] });
     try {
       const { id } = await endedJob(db, receiver.url('/cb/lenient'));
       await lenient.enqueuer.enqueueForJobs([id]);
@@ -290,15 +290,16 @@ describe('callback worker: allow-list and DNS', () => {
       if (host === 'metadata.example.com') return [{ address: '169.254.169.254', family: 4 }];
       throw new Error(`getaddrinfo ENOTFOUND ${host}`);
     };
-    const fixture = await startFixture(db, { allowHosts: ['ords.example.com'], lookup });
+    const fixture = await startFixture(db, { allowHosts: [`ords.example.com:${receiver.port}`], lookup });
     try {
       const named = await endedJob(db, `http://ords.example.com:${receiver.port}/cb/named`);
-      const metadata = await endedJob(db, `http://metadata.example.com:${receiver.port}/cb/metadata`);
+      const metadata = await endedJob(db, `http://metadata.example.com/cb/metadata`);
       await fixture.enqueuer.enqueueForJobs([named.id, metadata.id]);
       expect(await settled(db, named.id)).to.include({ state: 'delivered', attempts: 1 });
       const refused = await settled(db, metadata.id);
       expect(refused).to.include({ state: 'refused', attempts: 0 });
-      expect(refused.last_error).to.include('resolves to a forbidden address (169.254.169.254)');
+      expect(refused.last_error).to.include('resolves to a loopback, private, link-local or other internal address');
+      expect(refused.last_error).to.not.include('169.254');
       const [request] = receiver.requestsTo('/cb/named');
       expect(request!.headers.host).to.equal(`ords.example.com:${receiver.port}`);
       expect(lookups.filter((h) => h === 'ords.example.com')).to.have.length(1);

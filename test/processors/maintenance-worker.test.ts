@@ -35,7 +35,9 @@ describe('maintenance role: schedules and retention', () => {
     await s3?.stop();
   });
   beforeEach(async () => {
-    h = await startOperatorHarness({ RETENTION_DAYS: '30' });
+    // Runs every second, to see them within the test: SCHEDULE_MIN_INTERVAL_MS=0 lifts the floor
+    // (5 min by default; test/api/request-schemas.test.ts checks it).
+    h = await startOperatorHarness({ RETENTION_DAYS: '30', SCHEDULE_MIN_INTERVAL_MS: '0' });
     connection = createValkey((await sharedValkey()).url, 'worker');
     evidence = new FsEvidenceStore(h.config.evidenceDir);
   });

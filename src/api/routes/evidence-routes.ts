@@ -1,16 +1,16 @@
-import { Router, type Response } from 'express';
+import { Router, type Request, type Response } from 'express';
 import { listAudit } from '../../db/audit-store.js';
 import { findDelivery } from '../../db/callback-store.js';
 import type { Db } from '../../db/database.js';
 import { listJobEvents } from '../../db/event-store.js';
 import { findEvidence, listEvidence } from '../../db/evidence-metadata-store.js';
-import { findJob } from '../../db/job-store.js';
 import { sha256Hex } from '../../evidence/audit-chain.js';
 import { EVIDENCE_NAME } from '../../evidence/evidence-item.js';
 import { evidenceLinks } from '../../evidence/evidence-links.js';
 import type { EvidenceStore } from '../../evidence/evidence-store.js';
 import { RpaError } from '../../errors/failures.js';
 import { requirePermission } from '../auth/authenticate.js';
+import { visibleJob } from '../visible-job.js';
 import { jobView } from '../job-view.js';
 import { idParam } from '../request-params.js';
 
@@ -52,21 +52,17 @@ export async function sendEvidence(deps: EvidenceRoutesDeps, jobId: string, name
 export function evidenceRoutes(deps: EvidenceRoutesDeps): Router {
   const router = Router();
 
-  const jobOr404 = async (value: unknown) => {
-    const id = idParam(value);
-    const job = await findJob(deps.db, id);
-    if (!job) throw new RpaError('NOT_FOUND', `job ${id} does not exist`, { field: 'id' });
-    return job;
-  };
+  // A submitter sees the evidence of its own jobs only, as it sees only those jobs.
+  const jobOr404 = (req: Request) => visibleJob(deps.db, req, idParam(req.params.id));
 
   router.get('/jobs/:id/evidence/:name', requirePermission('jobs:read'), async (req, res) => {
-    const job = await jobOr404(req.params.id);
+    const job = await jobOr404(req);
     await sendEvidence(deps, job.id, String(req.params.name), res);
   });
 
   /** The job, its events, its evidence and its hash chain (`{"head","entries"}`). */
   router.get('/jobs/:id/audit', requirePermission('jobs:read'), async (req, res) => {
-    const job = await jobOr404(req.params.id);
+    const job = await jobOr404(req);
     const [delivery, events, evidence, entries] = await Promise.all([findDelivery(deps.db, job.id), listJobEvents(deps.db, job.id), listEvidence(deps.db, job.id), listAudit(deps.db, job.id)]);
     const names = new Map(evidence.map((e) => [e.id, e.name]));
     res.json({

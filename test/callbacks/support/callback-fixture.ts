@@ -37,7 +37,7 @@ export async function startFixture(db: Db, options: { allowHosts?: string[]; bac
     connection: workerConnection,
     basePrefix: prefix,
     secret: SECRET,
-    allowHosts: options.allowHosts ?? ['127.0.0.1'],
+    allowHosts: options.allowHosts ?? ['127.0.0.1:*'],
     logger: testLogger,
     backoffBaseMs: options.backoffBaseMs ?? 20,
     lookup: options.lookup,
