@@ -2,6 +2,8 @@ import { join, resolve } from 'node:path';
 import { RpaError } from '../errors/failures.js';
 import { hasPracticePortal, providerDescriptors } from '../providers/descriptors.js';
 import type { ProviderDescriptor } from '../providers/provider.js';
+import { parseBusinessHours } from '../calendar/business-hours.js';
+import { parseMaintenanceText, type ProviderWindows } from '../calendar/provider-windows.js';
 import { readSecretsDir, settingFileName } from './secrets-dir.js';
 import { isSetting, type Setting, type SettingsTree, type ValuesOf } from './setting.js';
 import { OWNED_PREFIXES, PROCESS_ROLES, SETTINGS, providerSettings, type ProcessRole } from './settings.js';
@@ -24,6 +26,10 @@ export interface ProviderConfig {
   /** Steps before it begins that a reserved TOTP step may be used (`<NAME>_TOTP_LOOKAHEAD`). */
   totpLookaheadSteps: number;
   maxSessions: number;
+  /** PAGE_CONTRACT_MISMATCH answers in a row that pause the provider for contract drift. */
+  driftThreshold: number;
+  /** Its configured maintenance windows and business hours (an operator's PUT /providers/:name/windows replaces them). */
+  windows: ProviderWindows;
   /** Port of the practice portal (0 = any free port). */
   practicePort: number;
 }
@@ -107,6 +113,12 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
       totpSecret: d.needsTotp ? need(tree.totpSecret, d.practiceAccount.totpSecret) : undefined,
       totpLookaheadSteps: tree.totpLookaheadSteps ? valueOf(tree.totpLookaheadSteps) : 0,
       maxSessions: valueOf(tree.maxSessions),
+      driftThreshold: valueOf(tree.driftThreshold),
+      windows: configuredWindows(valueOf(tree.timeZone), valueOf(tree.businessHours), valueOf(tree.maintenanceWindows), {
+        hours: tree.businessHours.env,
+        zone: tree.timeZone.env,
+        maintenance: tree.maintenanceWindows.env,
+      }),
       practicePort: valueOf(tree.practicePort),
     };
   }
@@ -120,6 +132,12 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     );
   }
   const valkey = valkeyEndpointOf(settings);
+  if (settings.evidence.store === 's3') {
+    const s3 = SETTINGS.evidence.s3;
+    for (const s of [s3.bucket, s3.accessKeyId, s3.secretAccessKey]) {
+      if (valueOf(s) === undefined) throw new RpaError('CONFIG_INVALID', `${s.env}: required with EVIDENCE_STORE=s3`, { field: s.env });
+    }
+  }
   const dataDir = resolve(cwd, settings.dataDir);
   const rest: Omit<Settings, ValkeySettingName> & Partial<Settings> = { ...settings };
   for (const name of VALKEY_SETTING_NAMES) delete rest[name];
@@ -140,6 +158,14 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     [...known.values()].filter((s) => s.live && fileBacked.has(s.env)).map((s) => ({ env: s.env, parse: (text: string) => String(s.parser.parse(text)) })),
   );
   return config;
+}
+
+function configuredWindows(timeZone: string, hours: string | undefined, maintenance: string | undefined, fields: { hours: string; zone: string; maintenance: string }): ProviderWindows {
+  return {
+    timeZone,
+    businessHours: hours === undefined ? undefined : parseBusinessHours(hours, timeZone, fields),
+    maintenance: maintenance === undefined ? [] : parseMaintenanceText(maintenance, timeZone, fields.maintenance),
+  };
 }
 
 /**

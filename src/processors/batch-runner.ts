@@ -4,17 +4,22 @@ import type { Credentials } from '../config/live-settings.js';
 import { findBatch, recordBatchError } from '../db/batch-store.js';
 import type { Db } from '../db/database.js';
 import { recordSubmit, settleSubmit, submitsOf } from '../db/intent-store.js';
-import type { JobRow } from '../db/job-store.js';
-import { addBatchLogins, claimBatchRun, finishJob, heartbeatRun, returnJobs, startJob, unfinishedMembers, type RunHold } from '../db/job-transitions.js';
+import { higherPriorityWaiting, type JobRow } from '../db/job-store.js';
+import { JOB_PRIORITIES, jobPriority } from '../db/schema.js';
+import { addBatchLogins, claimBatchRun, markBatchStarted, finishJob, heartbeatRun, returnJobs, startJob, unfinishedMembers, type RunHold } from '../db/job-transitions.js';
 import { backoffMs } from '../errors/backoff.js';
 import { coerceError } from '../errors/coerce-error.js';
+import { isEvidenceItems } from '../evidence/evidence-item.js';
+import type { EvidenceRecorder } from '../evidence/evidence-recorder.js';
 import { RpaError, isRpaError } from '../errors/failures.js';
 import type { Logger } from '../logger.js';
 import type { CancellationResult, ProviderAutomation, SubmitHooks } from '../providers/provider.js';
-import type { EnqueueItem } from '../queues/job-enqueuer.js';
+import { queueLabel, type EnqueueItem } from '../queues/job-enqueuer.js';
 import type { TotpManager } from '../totp/totp-manager.js';
 import { BatchSession } from './batch-session.js';
+import type { ContractDrift } from './contract-drift.js';
 import type { LoginCircuitBreaker } from './login-circuit-breaker.js';
+import type { ProviderCalendar } from './provider-calendar.js';
 import type { ProviderPauses } from './provider-pauses.js';
 
 export interface BatchRunnerDeps {
@@ -32,7 +37,8 @@ export interface BatchRunnerDeps {
   pauses: ProviderPauses;
   /** A provider's account as it is now. */
   credentials: (config: ProviderConfig) => Credentials;
-  evidenceDir: string;
+  /** Uploads screenshots and failure records to the evidence store as they are taken. */
+  evidence: EvidenceRecorder;
   /** Puts jobs handed back on their provider queue. */
   enqueue: (items: EnqueueItem[]) => Promise<void>;
   /** Told of every job that ended (its callback is due). */
@@ -44,6 +50,14 @@ export interface BatchRunnerDeps {
   retryBaseMs: number;
   /** How often the run tells Postgres it is alive, and learns whether it still holds its batch. */
   heartbeatMs?: number;
+  /** Counts page-contract mismatches and pauses a provider whose portal changed. */
+  drift: ContractDrift;
+  /** Maintenance windows and business hours: whether (and how much of) a batch may start. */
+  calendar: ProviderCalendar;
+  /** Reads the provider's probe page before the batch's jobs (BATCH_CANARY). */
+  canaryAtStart: boolean;
+  /** How long a higher-priority job waits for a free session before a running batch makes way for it. */
+  preemptAfterMs?: number;
 }
 
 export interface BatchRunSummary {
@@ -52,17 +66,27 @@ export interface BatchRunSummary {
   failed: number;
   returned: number;
   logins: number;
-  skipped?: 'finished' | 'empty' | 'paused' | 'superseded';
+  skipped?: 'finished' | 'empty' | 'paused' | 'closed' | 'superseded';
   loginError?: { code: string; message: string };
 }
 
 export interface BatchProgress {
   done: number;
   total: number;
+  /** Logins so far (one, unless the session was lost or a browser died). */
+  logins: number;
 }
 
 /** How long a job whose circuit another job is working on waits before it is tried again. */
 const CIRCUIT_BUSY_WAIT_MS = 3_000;
+
+type JobOutcome = 'completed' | 'failed' | 'returned' | 'skipped' | 'login-lost' | 'drift-paused';
+
+/** Why a batch stops before its next job, and when the jobs it hands back may run. */
+interface Stop {
+  cause: string;
+  availableAt: Date;
+}
 
 /**
  * Runs one batch: one leased browser context, one login, then each unfinished job in turn.
@@ -82,21 +106,36 @@ export class BatchRunner {
     if (!batch || batch.status === 'completed' || batch.status === 'failed') return { ...summary, skipped: 'finished' };
     const provider = batch.provider;
     const log = this.deps.logger.child({ batch_id: batchId, provider });
-    const members = await unfinishedMembers(db, batchId);
+    let members = await unfinishedMembers(db, batchId);
     if (members.length === 0) return { ...summary, skipped: 'empty' };
     const config = this.deps.providers[provider];
     if (!config) throw new RpaError('CONFIG_INVALID', `batch ${batchId}: unknown provider ${provider}`);
 
-    const hold = await claimBatchRun(db, batchId, this.deps.workerName);
+    // Not started until it passes the checks below: a batch handed back unrun never started.
+    const hold = await claimBatchRun(db, batchId, this.deps.workerName, { stampStart: false });
     if (!hold) return { ...summary, skipped: 'finished' };
     const pause = await pauses.pausedFor(config);
     const breakerState = await breaker.state(provider);
     if (pause || breakerState.open) {
-      const until = pause ? new Date(Date.now() + 60_000) : new Date(breakerState.openUntil);
+      // A paused provider's batcher takes nothing from its queue: its jobs wait there, ready for the resume.
+      const until = pause ? new Date() : new Date(breakerState.openUntil);
       summary.returned += await this.handBack(hold, members, until, pause ? `provider paused (${pause.reason})` : 'provider paused by its login circuit breaker');
       return { ...summary, skipped: 'paused' };
     }
+    const fit = await this.deps.calendar.fit(provider, members.length);
+    if (fit.kind === 'none') {
+      summary.returned += await this.handBack(hold, members, fit.opensAt, `provider closed: ${fit.reason}; the jobs wait until ${fit.opensAt.toISOString()}`);
+      log.info({ opens_at: fit.opensAt.toISOString(), reason: fit.reason }, 'batch not started: the provider is closed, or closes before it could finish');
+      return { ...summary, skipped: 'closed' };
+    }
+    if (fit.kind === 'some') {
+      const cause = `the batch could not finish before the provider closes at ${fit.closesAt.toISOString()}; these jobs wait until ${fit.opensAt.toISOString()}`;
+      summary.returned += await this.handBack(hold, members.slice(fit.jobs), fit.opensAt, cause);
+      log.info({ runs: fit.jobs, waits: members.length - fit.jobs, closes_at: fit.closesAt.toISOString() }, 'batch shortened to what finishes before the provider closes');
+      members = members.slice(0, fit.jobs);
+    }
 
+    await markBatchStarted(db, hold);
     const heartbeat = this.keepAlive(hold, log);
     const total = batch.size;
     let done = total - members.length;
@@ -108,7 +147,7 @@ export class BatchRunner {
       automation: this.deps.automationFor(provider),
       browsers: this.deps.pool,
       totp: this.deps.totp,
-      evidenceDir: this.deps.evidenceDir,
+      evidence: this.deps.evidence,
       batchId,
       logger: log,
     });
@@ -126,17 +165,32 @@ export class BatchRunner {
         log.warn({ err: error.toJSON() }, "login failed; the batch's jobs wait for a later batch");
         return summary;
       }
+      if (this.deps.canaryAtStart && (await this.canaryDrifted(session, config, batchId, log))) {
+        summary.returned += await this.handBack(hold, members, new Date(), 'provider paused (contract_drift): the canary page did not match');
+        return { ...summary, skipped: 'paused' };
+      }
 
       for (let index = 0; index < members.length; index++) {
         heartbeat.check();
+        const stop = index > 0 ? await this.stopBefore(config, members.slice(index), batchId) : undefined;
+        if (stop) {
+          summary.returned += await this.handBack(hold, members.slice(index), stop.availableAt, stop.cause);
+          log.info({ handed_back: members.length - index, cause: stop.cause }, 'batch stopped before its next job');
+          break;
+        }
         const outcome = await this.runJob(session, members[index]!, hold, log);
         if (outcome === 'login-lost') {
           summary.returned += await this.handBack(hold, members.slice(index), this.retryAt(1), 'login lost mid-batch');
           break;
         }
+        if (outcome === 'drift-paused') {
+          summary.returned += 1 + (await this.handBack(hold, members.slice(index + 1), new Date(), 'provider paused (contract_drift)'));
+          summary.skipped = 'paused';
+          break;
+        }
         if (outcome !== 'skipped') summary[outcome] += 1;
         done += 1;
-        await onProgress?.({ done, total }).catch(() => undefined);
+        await onProgress?.({ done, total, logins: session.logins }).catch(() => undefined);
       }
     } catch (thrown) {
       if (!isRpaError(thrown, 'RUN_SUPERSEDED')) throw thrown;
@@ -152,7 +206,46 @@ export class BatchRunner {
     return summary;
   }
 
-  private async runJob(session: BatchSession, member: JobRow, hold: RunHold, batchLog: Logger): Promise<'completed' | 'failed' | 'returned' | 'skipped' | 'login-lost'> {
+  /**
+   * The canary: the provider's probe page, read before any job. True when it did not match
+   * (the provider is paused now). Any other failure is left to the jobs, which meet it too.
+   */
+  private async canaryDrifted(session: BatchSession, config: ProviderConfig, batchId: string, log: Logger): Promise<boolean> {
+    try {
+      await session.checkContract();
+      await this.deps.drift.matched(config.descriptor.name);
+      return false;
+    } catch (thrown) {
+      const error = coerceError(thrown);
+      if (error.code === 'RUN_SUPERSEDED' || error.scope === 'batch') throw error;
+      if (error.code !== 'PAGE_CONTRACT_MISMATCH') {
+        log.warn({ err: error.toJSON() }, 'the canary read failed; the jobs run and meet what it met');
+        return false;
+      }
+      return this.deps.drift.mismatch(config.descriptor.name, config.driftThreshold, error, { batchId, canary: true });
+    }
+  }
+
+  /**
+   * Whether the batch stops before its next job: the provider was paused (by another run, an
+   * operator), a window closed it, or jobs of a higher priority than all that is left have waited
+   * for a session longer than `preemptAfterMs` (this batch makes way; what it hands back runs after them).
+   */
+  private async stopBefore(config: ProviderConfig, rest: JobRow[], batchId: string): Promise<Stop | undefined> {
+    const provider = config.descriptor.name;
+    const pause = await this.deps.pauses.pausedFor(config);
+    if (pause) return { cause: `provider paused (${pause.reason})`, availableAt: new Date() };
+    const state = await this.deps.calendar.state(provider);
+    if (!state.open) return { cause: `provider closed (${state.reason}) until ${state.until.toISOString()}`, availableAt: state.until };
+    const best = JOB_PRIORITIES.find((p) => rest.some((job) => jobPriority(job.parameters) === p)) ?? 'normal';
+    const since = new Date(Date.now() - (this.deps.preemptAfterMs ?? 10_000));
+    if (await higherPriorityWaiting(this.deps.db, provider, best, batchId, since)) {
+      return { cause: `making way for ${provider} jobs of a higher priority than ${best}`, availableAt: new Date() };
+    }
+    return undefined;
+  }
+
+  private async runJob(session: BatchSession, member: JobRow, hold: RunHold, batchLog: Logger): Promise<JobOutcome> {
     const { db } = this.deps;
     const start = await startJob(db, member.id, hold, this.deps.workerName);
     if (start.kind === 'gone') return 'skipped';
@@ -163,8 +256,13 @@ export class BatchRunner {
         actor: this.deps.workerName,
         hold,
       });
-      await this.deps.enqueue(returned.map((r) => ({ id: r.id, provider: member.provider, trip: r.trip, availableAt: new Date(Date.now() + CIRCUIT_BUSY_WAIT_MS) })));
+      await this.deps.enqueue(returned.map((r) => ({ id: r.id, provider: member.provider, trip: r.trip, availableAt: new Date(Date.now() + CIRCUIT_BUSY_WAIT_MS), label: queueLabel(member) })));
       return 'returned';
+    }
+    if (start.kind === 'expired') {
+      await this.deps.jobsEnded([member.id]);
+      batchLog.warn({ job_id: member.id, deadline: member.parameters.deadline }, 'job failed: its deadline passed before it could start (DEADLINE_EXCEEDED)');
+      return 'failed';
     }
     if (start.kind === 'exhausted') {
       await this.deps.jobsEnded([member.id]);
@@ -180,6 +278,7 @@ export class BatchRunner {
       const result = plan ? plan.reconcile(outcome.result as CancellationResult) : outcome.result;
       const ended = await finishJob(db, job.id, hold, { status: 'completed', result: result as unknown as Record<string, unknown>, evidence: outcome.evidence, cause: 'completed' }, this.deps.workerName);
       if (ended) await this.deps.jobsEnded([job.id]);
+      await this.deps.drift.matched(job.provider);
       log.info({ duration_ms: Date.now() - startedAt, attempt_of: `${job.attempts} of ${job.max_attempts}` }, 'job completed');
       return 'completed';
     } catch (thrown) {
@@ -187,14 +286,32 @@ export class BatchRunner {
       // Another run holds the batch, or our own infrastructure is out (Postgres, Valkey, the
       // pool): the job is not at fault and stays as it is; the run stops (and is put off).
       if (error.code === 'RUN_SUPERSEDED' || error.scope === 'batch') throw error;
-      const evidence = Array.isArray(error.details?.evidence) ? (error.details.evidence as string[]) : [];
+      const evidence = isEvidenceItems(error.details?.evidence) ? error.details.evidence : [];
       const jobError = { code: error.code, message: error.message };
       if (error.scope === 'login') {
         await this.loginFailed(this.deps.providers[job.provider]!, error);
         log.warn({ err: error.toJSON() }, 're-login failed mid-batch');
         return 'login-lost';
       }
-      if (error.retryable && job.attempts < job.max_attempts) {
+      if (error.code === 'PAGE_CONTRACT_MISMATCH') {
+        const config = this.deps.providers[job.provider]!;
+        if (await this.deps.drift.mismatch(job.provider, config.driftThreshold, error, { batchId: hold.batchId, jobId: job.id })) {
+          // The portal changed, not the job: it waits for the resume with its attempt given back.
+          const returned = await returnJobs(db, hold.batchId, [job.id], {
+            availableAt: new Date(),
+            cause: 'PAGE_CONTRACT_MISMATCH: the provider is paused for contract drift; the job waits for its resume',
+            actor: this.deps.workerName,
+            error: jobError,
+            evidence,
+            hold,
+            refundAttempt: true,
+          });
+          await this.deps.enqueue(returned.map((r) => ({ id: r.id, provider: job.provider, trip: r.trip, label: queueLabel(job) })));
+          return 'drift-paused';
+        }
+      }
+      // A mismatch below the threshold may be this job's page alone: it is tried again like a passing failure.
+      if ((error.retryable || error.code === 'PAGE_CONTRACT_MISMATCH') && job.attempts < job.max_attempts) {
         const availableAt = this.retryAt(job.attempts);
         const returned = await returnJobs(db, hold.batchId, [job.id], {
           availableAt,
@@ -204,7 +321,7 @@ export class BatchRunner {
           evidence,
           hold,
         });
-        await this.deps.enqueue(returned.map((r) => ({ id: r.id, provider: job.provider, trip: r.trip, availableAt })));
+        await this.deps.enqueue(returned.map((r) => ({ id: r.id, provider: job.provider, trip: r.trip, availableAt, label: queueLabel(job) })));
         log.warn({ err: error.toJSON(), attempt_of: `${job.attempts} of ${job.max_attempts}` }, 'job failed for a passing reason; it returns to a later batch');
         return 'returned';
       }
@@ -294,8 +411,8 @@ export class BatchRunner {
       error: error ? { code: error.code, message: error.message } : undefined,
       hold,
     });
-    const provider = members[0]?.provider ?? '';
-    await this.deps.enqueue(returned.map((r) => ({ id: r.id, provider, trip: r.trip, availableAt })));
+    const byId = new Map(members.map((m) => [m.id, m]));
+    await this.deps.enqueue(returned.map((r) => ({ id: r.id, provider: byId.get(r.id)!.provider, trip: r.trip, availableAt, label: queueLabel(byId.get(r.id)!) })));
     return returned.length;
   }
 }

@@ -3,6 +3,7 @@ import type { BrowserSource } from '../browser/browser-source.js';
 import type { ProviderConfig } from '../config/config.js';
 import type { Credentials } from '../config/live-settings.js';
 import type { JobRow } from '../db/job-store.js';
+import type { EvidenceRecorder } from '../evidence/evidence-recorder.js';
 import { RpaError, hasScope } from '../errors/failures.js';
 import type { Logger } from '../logger.js';
 import { ProviderSession } from '../providers/provider-session.js';
@@ -20,7 +21,8 @@ export interface BatchSessionOptions {
   /** Where contexts are leased. */
   browsers: BrowserSource;
   totp: TotpManager;
-  evidenceDir: string;
+  /** Uploads the batch's evidence to the evidence store (this process writes it; no shared volume). */
+  evidence: EvidenceRecorder;
   batchId: string;
   logger: Logger;
 }
@@ -76,7 +78,7 @@ export class BatchSession {
         credentials: { login: account.login, password: account.password },
         getTotp: hooks?.getTotp,
         reportTotp: hooks?.reportTotp,
-        evidenceDir: this.options.evidenceDir,
+        evidence: this.options.evidence,
         batchId: this.options.batchId,
         logger: this.log,
       });
@@ -104,6 +106,15 @@ export class BatchSession {
       if (this.lease) this.avoid.push(this.lease.browserId);
       await this.open();
       return this.performOnce(job, hooks);
+    }
+  }
+
+  /** The contract canary on this session's login (see ProviderSession.checkContract). */
+  async checkContract(): Promise<void> {
+    try {
+      await this.session!.checkContract();
+    } catch (thrown) {
+      throw this.lease ? this.lease.classify(thrown) : thrown;
     }
   }
 

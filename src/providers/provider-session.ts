@@ -1,6 +1,6 @@
-import { mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
+import type { EvidenceItem } from '../evidence/evidence-item.js';
+import type { EvidenceRecorder } from '../evidence/evidence-recorder.js';
 import { RpaError, hasScope, isRpaError } from '../errors/failures.js';
 import { coerceError } from '../errors/coerce-error.js';
 import { silentLogger, type Logger } from '../logger.js';
@@ -25,8 +25,8 @@ export interface ProviderSessionOptions {
   /** For providers whose descriptor says needsTotp: a fresh code, fetched when it is typed. */
   getTotp?: () => Promise<string>;
   reportTotp?: (outcome: 'accepted' | 'refused') => Promise<void>;
-  /** Screenshots go to `<evidenceDir>/<provider>/<batchId>/`. */
-  evidenceDir: string;
+  /** Uploads each screenshot and failure record to the evidence store (the job's own keys). */
+  evidence: EvidenceRecorder;
   batchId: string;
   logger?: Logger;
   timeouts?: Partial<ProviderTimeouts>;
@@ -36,20 +36,22 @@ export interface ProviderSessionOptions {
 /** A cancellation's submit hooks (ProviderSessionContext `beforeSubmit` / `afterSubmit`), per job. */
 export type SubmitHooks = Pick<ProviderSessionContext, 'beforeSubmit' | 'afterSubmit'>;
 
-/** What an operation returns: the job's result and the screenshots taken for it. */
+/** What an operation returns: the job's result and the evidence stored for it. */
 export interface JobOutcome<R> {
   result: R;
-  evidence: string[];
+  evidence: EvidenceItem[];
 }
 
 /**
  * Runs one provider automation in one browser context for one batch: one login serves every
  * job. An operation that finds the session gone logs in again once (a fresh TOTP code) and
- * runs once more. Evidence: a screenshot at each of the automation's evidence points (a
- * validation's result, a cancellation's filled form and its confirmation or already-cancelled
- * page) and of the page where a job failed, under
- * `<evidenceDir>/<provider>/<batchId>/job-<jobId>-<label>-<time>.png`; a failed job's RpaError
- * carries its paths in `details.evidence`.
+ * runs once more. Evidence, uploaded to the evidence store as it is taken: a screenshot at each
+ * of the automation's evidence points (a validation's result, a cancellation's filled form and
+ * its confirmation, already-cancelled or not-found page) and, where a job failed, a screenshot of
+ * the page with a JSON record beside it (code, message, page path, and for a
+ * PAGE_CONTRACT_MISMATCH the failing selector and the DOM snippet); a failed job's RpaError
+ * carries its items in `details.evidence`. A screenshot that cannot be taken or stored is
+ * logged and left out: it must not undo a portal side effect.
  */
 export class ProviderSession {
   /** Successful logins so far, re-logins included. */
@@ -71,7 +73,7 @@ export class ProviderSession {
 
   /** Logs in (again). Throws the automation's RpaError, with a screenshot of the page in `details.evidence`. */
   async login(): Promise<void> {
-    const evidence: string[] = [];
+    const evidence: EvidenceItem[] = [];
     const ctx = await this.contextFor(undefined, evidence, this.logger);
     await this.loginWith(ctx, evidence);
   }
@@ -118,12 +120,12 @@ export class ProviderSession {
   private async run<R>(jobId: string | undefined, operation: string, step: (ctx: ProviderSessionContext) => Promise<R>, hooks: SubmitHooks = {}): Promise<JobOutcome<R>> {
     if (this.closed) throw new RpaError('INTERNAL', 'provider session is closed');
     const logger = this.logger.child({ ...(jobId === undefined ? {} : { job_id: jobId }), operation });
-    const evidence: string[] = [];
+    const evidence: EvidenceItem[] = [];
     // One context for the job, re-login included: the cancel flow remembers a lost answer by it.
     const ctx: ProviderSessionContext = { ...(await this.contextFor(jobId, evidence, logger)), ...hooks };
     const started = Date.now();
     try {
-      if (!this.loggedIn) await this.loginWith(ctx, evidence);
+      if (!this.loggedIn) await this.loginWith(ctx, evidence, jobId);
       let result: R;
       try {
         result = await step(ctx);
@@ -131,14 +133,14 @@ export class ProviderSession {
         if (!(await this.sessionLost(ctx, thrown))) throw thrown;
         logger.warn('session lost, logging in again');
         this.loggedIn = false;
-        await this.loginWith(ctx, evidence);
+        await this.loginWith(ctx, evidence, jobId);
         result = await step(ctx);
       }
       logger.info({ duration_ms: Date.now() - started, evidence: evidence.length }, `${operation} done`);
       return { result, evidence };
     } catch (thrown) {
       const error = coerceError(thrown);
-      if (!(error.details?.evidence)) await ctx.captureEvidence('failed');
+      if (!(error.details?.evidence)) await this.captureFailure(ctx.page, jobId, 'failed', error, evidence, logger);
       logger.warn({ duration_ms: Date.now() - started, code: error.code, scope: error.scope, err: error.message }, `${operation} failed`);
       throw withEvidence(error, evidence);
     }
@@ -151,13 +153,13 @@ export class ProviderSession {
     return this.options.automation.isSessionLost(ctx).catch(() => false);
   }
 
-  private async loginWith(ctx: ProviderSessionContext, evidence: string[]): Promise<void> {
+  private async loginWith(ctx: ProviderSessionContext, evidence: EvidenceItem[], jobId?: string): Promise<void> {
     const started = Date.now();
     try {
       await this.options.automation.login(ctx);
     } catch (thrown) {
       const error = coerceError(thrown);
-      await ctx.captureEvidence('login-failed');
+      await this.captureFailure(ctx.page, jobId, 'login-failed', error, evidence, ctx.logger);
       ctx.logger.warn({ code: error.code, scope: error.scope, err: error.message }, 'login failed');
       throw withEvidence(error, evidence);
     }
@@ -177,7 +179,7 @@ export class ProviderSession {
     return this.page;
   }
 
-  private async contextFor(jobId: string | undefined, evidence: string[], logger: Logger): Promise<ProviderSessionContext> {
+  private async contextFor(jobId: string | undefined, evidence: EvidenceItem[], logger: Logger): Promise<ProviderSessionContext> {
     const page = await this.openPage();
     const o = this.options;
     return {
@@ -190,35 +192,64 @@ export class ProviderSession {
       timeouts: o.timeouts,
       retry: o.retry,
       captureEvidence: async (label) => {
-        const path = await this.screenshot(page, jobId, label, logger);
-        if (path) evidence.push(path);
-        return path;
+        const item = await this.screenshot(page, jobId, label, o.evidence.moment(), logger);
+        if (item) evidence.push(item);
+        return item?.name;
       },
     };
   }
 
-  private async screenshot(page: Page, jobId: string | undefined, label: string, logger: Logger): Promise<string | undefined> {
-    const dir = join(this.options.evidenceDir, safeName(this.provider), safeName(this.options.batchId));
-    const stamp = new Date().toISOString().replace(/[-:]/g, '').replace('.', '');
-    const prefix = jobId === undefined ? 'session' : `job-${safeName(jobId)}`;
-    const path = join(dir, `${prefix}-${safeName(label)}-${stamp}.png`);
+  /**
+   * The evidence of a failure: the page as it was, and beside it (the same time in its name) a
+   * JSON record of what failed: code, message, the page's path, and for a PAGE_CONTRACT_MISMATCH
+   * the selector that did not match and the DOM snippet (form values and secrets already removed).
+   */
+  private async captureFailure(page: Page, jobId: string | undefined, step: string, error: RpaError, evidence: EvidenceItem[], logger: Logger): Promise<void> {
+    const takenAt = this.options.evidence.moment();
+    const shot = await this.screenshot(page, jobId, step, takenAt, logger);
+    if (shot) evidence.push(shot);
+    let path: string | null = null;
     try {
-      await mkdir(dir, { recursive: true });
-      await page.screenshot({ path, fullPage: true, timeout: resolveTimeouts(this.options).actionMs });
-      return path;
+      path = page.isClosed() ? null : new URL(page.url()).pathname;
+    } catch {
+      path = null;
+    }
+    const details = error.details ?? {};
+    const record = {
+      step,
+      code: error.code,
+      message: error.message,
+      page: path,
+      ...(typeof details.selector === 'string' ? { selector: details.selector } : {}),
+      ...(typeof details.dom_snippet === 'string' ? { dom_snippet: details.dom_snippet } : {}),
+    };
+    const body = Buffer.from(JSON.stringify(record, null, 2) + '\n');
+    const item = await this.store(jobId, step, 'application/json', body, takenAt, logger);
+    if (item) evidence.push(item);
+  }
+
+  private async screenshot(page: Page, jobId: string | undefined, label: string, takenAt: Date, logger: Logger): Promise<EvidenceItem | undefined> {
+    let body: Buffer;
+    try {
+      body = await page.screenshot({ fullPage: true, timeout: resolveTimeouts(this.options).actionMs });
     } catch (thrown) {
-      logger.warn({ label, err: coerceError(thrown).message }, 'could not save evidence screenshot');
+      logger.warn({ label, err: coerceError(thrown).message }, 'could not take an evidence screenshot');
+      return undefined;
+    }
+    return this.store(jobId, label, 'image/png', body, takenAt, logger);
+  }
+
+  private async store(jobId: string | undefined, step: string, contentType: 'image/png' | 'application/json', body: Buffer, takenAt: Date, logger: Logger): Promise<EvidenceItem | undefined> {
+    try {
+      return await this.options.evidence.record({ jobId, batchId: this.options.batchId, step, contentType, body, takenAt });
+    } catch (thrown) {
+      logger.warn({ step, err: coerceError(thrown).message }, 'could not store evidence');
       return undefined;
     }
   }
 }
 
-/** An id made safe as one path component: no separators, no leading dots (so never `..`). */
-function safeName(part: string): string {
-  return String(part).replace(/[^A-Za-z0-9_.-]/g, '_').replace(/^\.+/, '_').slice(0, 80) || '_';
-}
-
-function withEvidence(error: RpaError, evidence: string[]): RpaError {
+function withEvidence(error: RpaError, evidence: EvidenceItem[]): RpaError {
   if (evidence.length === 0) return error;
   return error.withDetails({ evidence: [...evidence] });
 }

@@ -7,6 +7,7 @@ import { staleCreatedBatches } from '../db/batch-store.js';
 import { createBatchWithJobs } from '../db/job-transitions.js';
 import type { Logger } from '../logger.js';
 import type { BatchFlowProducer } from './batch-flow.js';
+import { JOB_PRIORITIES } from '../db/schema.js';
 import type { ProviderQueueJobData } from './job-enqueuer.js';
 import { providerJobsQueue } from './queue-names.js';
 
@@ -73,7 +74,11 @@ export class Batcher {
           continue;
         }
         const collected = await this.collect();
-        if (collected.length > 0) await this.flush(collected);
+        if (collected.length === 0) continue;
+        // Collecting blocks for a while: the provider may have been paused or closed meanwhile.
+        const heldNow = await this.options.heldUntil(this.options.provider);
+        if (heldNow > Date.now()) await this.putBack(collected, heldNow);
+        else await this.flush(collected);
       } catch (err) {
         if (!this.running) break;
         this.log.warn({ err }, 'batcher pass failed; retrying');
@@ -105,12 +110,22 @@ export class Batcher {
     const candidates = collected.map((j) => ({ jobId: String(j.data.jobId), trip: Number(j.data.trip) }));
     const created = await createBatchWithJobs(db, provider, candidates, 'batcher');
     if (created) {
-      await flows.add(created.batchId, provider);
+      const priority = JOB_PRIORITIES.find((p) => collected.some((j) => (j.data.priority ?? 'normal') === p));
+      await flows.add(created.batchId, provider, { priority, size: created.jobIds.length });
       this.log.info({ batch_id: created.batchId, jobs: created.jobIds.length, provider }, 'batch created');
     }
     for (const job of collected) {
       await job.moveToCompleted({ batchId: created?.batchId ?? null }, this.token, false).catch((err: Error) => this.log.debug({ err }, 'queue entry already moved'));
     }
+  }
+
+  /** Queue entries taken just as the provider was held: back on the queue, due when the hold ends (or in a few seconds). */
+  private async putBack(collected: Job<ProviderQueueJobData>[], heldUntil: number): Promise<void> {
+    const due = Math.min(heldUntil, Date.now() + 5_000);
+    for (const job of collected) {
+      await job.moveToDelayed(due, this.token).catch((err: Error) => this.log.debug({ err }, 'queue entry already moved'));
+    }
+    this.log.info({ entries: collected.length, due: new Date(due).toISOString() }, 'provider held while collecting: entries put back');
   }
 
   /** Batches written to Postgres whose flow never reached Valkey (a crash, an outage) get it now. */

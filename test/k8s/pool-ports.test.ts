@@ -6,7 +6,7 @@ import { KubernetesPoolBackend } from '../../src/browser/fleet/kubernetes-backen
 import type { LeaseGrant } from '../../src/browser/pool/pool-api.js';
 import { testLogger } from '../support/shared-services.js';
 import { startTestPool, type TestPool } from '../browser/pool-fixture.js';
-import { K8S_DIR, overlayNames, podTemplates, renderKustomization, selectorMatches, type K8sObject } from './support/manifests.js';
+import { connectionAllowed, K8S_DIR, overlayNames, podTemplates, renderKustomization, selectorMatches, type Endpoint, type K8sObject } from './support/manifests.js';
 
 /** A lease from the real pool, asked for the way a client that calls it `hostHeader` would. */
 function leaseAs(pool: TestPool, hostHeader: string): Promise<LeaseGrant> {
@@ -52,19 +52,6 @@ function podPorts(labels: Record<string, string>, spec: any): PodPorts {
   return { labels, named, ports: (container.ports ?? []).map((p: any) => p.containerPort), listens: Number(env?.value) };
 }
 
-/** Whether the NetworkPolicies let a pod with `from` labels open `port` on `to` (named policy ports resolved on `to`). */
-function allows(policies: K8sObject[], from: Record<string, string>, to: PodPorts, port: number): boolean {
-  const selecting = policies.filter((p) => (p.spec.policyTypes ?? ['Ingress']).includes('Ingress') && selectorMatches(p.spec.podSelector, to.labels));
-  if (selecting.length === 0) return true;
-  return selecting.some((p) =>
-    (p.spec.ingress ?? []).some((rule: any) => {
-      const portOk = !rule.ports || rule.ports.some((rp: any) => (typeof rp.port === 'string' ? to.named.get(rp.port) : rp.port) === port);
-      const fromOk = !rule.from || rule.from.some((peer: any) => peer.podSelector !== undefined && peer.namespaceSelector === undefined && selectorMatches(peer.podSelector, from));
-      return portOk && fromOk;
-    }),
-  );
-}
-
 /**
  * Issue 14: every port a pool sends its clients to (its API and its browsers' WebSockets, as the
  * real pool advertises them) must be declared by the container, the Service and the
@@ -86,20 +73,27 @@ describe('k8s: the ports a pool advertises are the ports the manifests open (rea
     describe(`overlay ${overlay}`, () => {
       let objects: K8sObject[];
       let policies: K8sObject[];
-      let workerLabels: Record<string, string>;
+      let worker: Endpoint;
+      let stranger: Endpoint;
       const named = (kind: string, name: string) => objects.find((o) => o.kind === kind && o.metadata.name === name);
+      const browserNamespace = () => named('ConfigMap', 'rpa-system-config')!.data['browser-k8s-namespace'] as string;
+      /** Whether the NetworkPolicies (egress of the worker's namespace, ingress of the pool's) let `from` open `port` on a pool pod. */
+      const allows = (from: Endpoint, to: PodPorts, port: number) =>
+        connectionAllowed(policies, from, { namespace: browserNamespace(), labels: to.labels, namedPorts: to.named }, port);
 
       before(() => {
         objects = renderKustomization(join(K8S_DIR, 'overlays', overlay));
         policies = objects.filter((o) => o.kind === 'NetworkPolicy');
-        workerLabels = podTemplates(objects).find((t) => t.labels['app.kubernetes.io/component'] === 'worker')!.labels;
+        const template = podTemplates(objects).find((t) => t.labels['app.kubernetes.io/component'] === 'worker')!;
+        worker = { namespace: template.owner.metadata.namespace, labels: template.labels };
+        stranger = { namespace: template.owner.metadata.namespace, labels: { app: 'something-else' } };
       });
 
       it('on-demand pool pods: the pod spec the fleet creates declares each advertised port, listens on it, and the NetworkPolicy lets workers in', async () => {
         const config = named('ConfigMap', 'rpa-system-config')!;
         const backend = new KubernetesPoolBackend({
           core: {} as CoreV1Api,
-          namespace: 'rpa',
+          namespace: browserNamespace(),
           image: config.data['browser-k8s-image'],
           poolPort: Number(config.data['browser-k8s-pool-port']),
           token: 'x'.repeat(16),
@@ -117,8 +111,8 @@ describe('k8s: the ports a pool advertises are the ports the manifests open (rea
         for (const port of ports) {
           expect(target.ports, `pod declares ${port}`).to.include(port);
           expect(target.listens, 'the pool listens on it').to.equal(port);
-          expect(allows(policies, workerLabels, target, port), `NetworkPolicy lets workers reach ${port}`).to.equal(true);
-          expect(allows(policies, { app: 'something-else' }, target, port), `and nothing else`).to.equal(false);
+          expect(allows(worker, target, port), `NetworkPolicy lets workers reach ${port}`).to.equal(true);
+          expect(allows(stranger, target, port), `and nothing else`).to.equal(false);
         }
       });
 
@@ -137,7 +131,7 @@ describe('k8s: the ports a pool advertises are the ports the manifests open (rea
             const containerPort = typeof declared.targetPort === 'string' ? target.named.get(declared.targetPort) : declared.targetPort ?? declared.port;
             expect(target.ports, `container declares the target of ${port}`).to.include(containerPort);
             expect(target.listens, 'the pool listens on it').to.equal(containerPort);
-            expect(allows(policies, workerLabels, target, containerPort!), `NetworkPolicy lets workers reach ${containerPort}`).to.equal(true);
+            expect(allows(worker, target, containerPort!), `NetworkPolicy lets workers reach ${containerPort}`).to.equal(true);
           }
         }
       });

@@ -96,7 +96,7 @@ describe('the system\'s multi-key commands on a Valkey Cluster (three masters; r
       await flows.add('42', 'evotel');
       const ids = batchFlowJobIds('42');
       expect(await (await queues.batches('evotel').getJob(ids.parent))?.getState()).to.equal('waiting-children');
-      expect(await (await queues.batchRuns('evotel').getJob(ids.run))?.getState()).to.equal('waiting');
+      expect(await (await queues.batchRuns('evotel').getJob(ids.run))?.getState()).to.equal('prioritized');
       const breaker = new LoginCircuitBreaker(redis, prefix, 2, 60_000, testLogger);
       await breaker.recordFailure('evotel', 'test');
       expect((await breaker.recordFailure('evotel', 'test')).open).to.equal(true);

@@ -35,7 +35,7 @@ export async function startSystemHarness(env: Record<string, string> = {}, harne
       QUEUE_PREFIX: uniquePrefix('sys'),
       RPA_API_KEY: SYSTEM_API_KEY,
       CALLBACK_SECRET,
-      CALLBACK_ALLOW_HOSTS: '127.0.0.1',
+      CALLBACK_ALLOW_HOSTS: '127.0.0.1:*',
       PORT: '0',
       HOST: '127.0.0.1',
       BATCH_MAX_WAIT_MS: '1000',

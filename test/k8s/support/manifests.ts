@@ -109,6 +109,8 @@ export interface Endpoint {
   labels?: Record<string, string>;
   /** Set for an address outside the cluster (then namespace and labels are unset). */
   ip?: string;
+  /** The pod's named container ports (what a policy's `port: <name>` means on it). */
+  namedPorts?: ReadonlyMap<string, number>;
 }
 
 /** The labels Kubernetes gives every namespace (what namespaceSelectors match). */
@@ -135,8 +137,8 @@ function peerMatches(peer: any, policyNamespace: string | undefined, other: Endp
   return namespaceOk && podOk;
 }
 
-function portMatches(rule: any, port: number): boolean {
-  return !rule.ports || rule.ports.some((rp: any) => rp.port === port && (rp.protocol ?? 'TCP') === 'TCP');
+function portMatches(rule: any, port: number, on: Endpoint): boolean {
+  return !rule.ports || rule.ports.some((rp: any) => (typeof rp.port === 'string' ? on.namedPorts?.get(rp.port) : rp.port) === port && (rp.protocol ?? 'TCP') === 'TCP');
 }
 
 /** Policies of `endpoint`'s namespace that select it for `type` (Ingress or Egress). */
@@ -157,12 +159,12 @@ function selecting(policies: K8sObject[], endpoint: Endpoint, type: 'Ingress' | 
 export function connectionAllowed(policies: K8sObject[], from: Endpoint, to: Endpoint, port: number): boolean {
   if (!from.ip) {
     const egress = selecting(policies, from, 'Egress');
-    const out = egress.length === 0 || egress.some((p) => (p.spec.egress ?? []).some((rule: any) => portMatches(rule, port) && (!rule.to || rule.to.some((peer: any) => peerMatches(peer, p.metadata.namespace, to)))));
+    const out = egress.length === 0 || egress.some((p) => (p.spec.egress ?? []).some((rule: any) => portMatches(rule, port, to) && (!rule.to || rule.to.some((peer: any) => peerMatches(peer, p.metadata.namespace, to)))));
     if (!out) return false;
   }
   if (!to.ip) {
     const ingress = selecting(policies, to, 'Ingress');
-    const inOk = ingress.length === 0 || ingress.some((p) => (p.spec.ingress ?? []).some((rule: any) => portMatches(rule, port) && (!rule.from || rule.from.some((peer: any) => peerMatches(peer, p.metadata.namespace, from)))));
+    const inOk = ingress.length === 0 || ingress.some((p) => (p.spec.ingress ?? []).some((rule: any) => portMatches(rule, port, to) && (!rule.from || rule.from.some((peer: any) => peerMatches(peer, p.metadata.namespace, from)))));
     if (!inOk) return false;
   }
   return true;
