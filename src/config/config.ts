@@ -23,6 +23,8 @@ export interface ProviderConfig {
   /** Steps before it begins that a reserved TOTP step may be used (`<NAME>_TOTP_LOOKAHEAD`). */
   totpLookaheadSteps: number;
   maxSessions: number;
+  /** Jobs of one batch run at once in pages of its one login (`<NAME>_PAGES_PER_SESSION`). */
+  pagesPerSession: number;
   /** Port of the practice portal (0 = any free port). */
   practicePort: number;
 }
@@ -101,6 +103,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
       totpSecret: d.needsTotp ? need(tree.totpSecret, d.practiceAccount.totpSecret) : undefined,
       totpLookaheadSteps: tree.totpLookaheadSteps ? valueOf(tree.totpLookaheadSteps) : 0,
       maxSessions: valueOf(tree.maxSessions),
+      pagesPerSession: valueOf(tree.pagesPerSession),
       practicePort: valueOf(tree.practicePort),
     };
   }

@@ -32,6 +32,13 @@ export const SETTINGS = {
   logLevel: setting('LOG_LEVEL', oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), 'info', 'pino log level'),
   batchSize: setting('BATCH_SIZE', int(1, 1000), 50, 'most jobs in one batch (one login)'),
   batchMaxWaitMs: setting('BATCH_MAX_WAIT_MS', int(0, 3_600_000), 2000, 'how long a partial batch waits for more jobs'),
+  batchSpread: setting(
+    'BATCH_SPREAD',
+    oneOf(['sessions', 'fill']),
+    'sessions',
+    '`sessions`: a provider\'s waiting jobs are split over its free sessions (one batch each); `fill`: one batch is filled up to the batch size first (the old way)',
+  ),
+  batchWarmChildren: setting('BATCH_WARM_CHILDREN', int(0, 100), 2, 'sandboxed batch processors started with the worker, per provider (at most its `<P>_MAX_SESSIONS`), so a batch does not wait for a fork'),
   batchLockDurationMs: setting('BATCH_LOCK_DURATION_MS', int(2_000, 600_000), 30_000, 'how soon a killed worker\'s batch is picked up again'),
   jobMaxAttempts: setting('JOB_MAX_ATTEMPTS', int(1, 100), 3, 'tries of a job that fails for a passing reason'),
   jobRetryBaseMs: setting('JOB_RETRY_BASE_MS', int(0, 3_600_000), 10_000, 'backoff base before such a job is tried again (doubles, at most 10 min)'),
@@ -96,7 +103,7 @@ export const SETTINGS = {
  * The settings of one provider, named after it (`<NAME>_URL` …). Without `<NAME>_URL` the
  * provider runs against its practice portal with the practice account.
  */
-export function providerSettings(d: Pick<ProviderDescriptor, 'name' | 'label' | 'loginField' | 'needsTotp'>) {
+export function providerSettings(d: Pick<ProviderDescriptor, 'name' | 'label' | 'loginField' | 'needsTotp' | 'pages'>) {
   const p = d.name.toUpperCase();
   const account = d.loginField === 'email' ? 'e-mail' : 'username';
   return {
@@ -110,6 +117,12 @@ export function providerSettings(d: Pick<ProviderDescriptor, 'name' | 'label' | 
       ? setting(`${p}_TOTP_LOOKAHEAD`, int(0, 10), 0, 'steps before it begins that a reserved TOTP step may be used (portals that accept ± that many and remember each used step)')
       : undefined,
     maxSessions: setting(`${p}_MAX_SESSIONS`, int(1, 100), 2, 'batches of this provider running at once (below the portal\'s session cap)'),
+    pagesPerSession: setting(
+      `${p}_PAGES_PER_SESSION`,
+      int(1, 32),
+      d.pages?.perSession ?? 1,
+      'jobs of one batch run at once, each in its own page of the one logged-in session (default: measured on the practice portal, see the descriptor)',
+    ),
     practicePort: setting(`${p}_PORT`, int(0, 65535), 0, 'port of its practice portal (0: any free port)'),
   };
 }

@@ -15,6 +15,7 @@ import type { EnqueueItem } from '../queues/job-enqueuer.js';
 import type { TotpManager } from '../totp/totp-manager.js';
 import { BatchSession } from './batch-session.js';
 import type { LoginCircuitBreaker } from './login-circuit-breaker.js';
+import { runOnPages } from './page-scheduler.js';
 import type { ProviderPauses } from './provider-pauses.js';
 
 export interface BatchRunnerDeps {
@@ -65,12 +66,14 @@ export interface BatchProgress {
 const CIRCUIT_BUSY_WAIT_MS = 3_000;
 
 /**
- * Runs one batch: one leased browser context, one login, then each unfinished job in turn.
- * Each job's end is written the moment it ends, under the run's hold on the batch (its fencing
- * token): a run that lost its batch (its worker was frozen, or cut off from Valkey, and the
- * batch went to another) stops at its next step and touches nothing. Safe to run again after a
- * crash: finished jobs are skipped, a job found running counts an attempt and starts over, and a
- * cancellation reads the circuit's state before it submits anything.
+ * Runs one batch: one leased browser context, one login, then the unfinished jobs, up to the
+ * provider's `<P>_PAGES_PER_SESSION` at once on pages of that one session (never two of one
+ * circuit at once; page-scheduler.ts). Each job's end is written the moment it ends, under the
+ * run's hold on the batch (its fencing token): a run that lost its batch (its worker was frozen,
+ * or cut off from Valkey, and the batch went to another) stops at its next step and touches
+ * nothing. Safe to run again after a crash: finished jobs are skipped, a job found running
+ * counts an attempt and starts over, and a cancellation reads the circuit's state before it
+ * submits anything.
  */
 export class BatchRunner {
   constructor(private readonly deps: BatchRunnerDeps) {}
@@ -127,16 +130,29 @@ export class BatchRunner {
         return summary;
       }
 
-      for (let index = 0; index < members.length; index++) {
-        heartbeat.check();
-        const outcome = await this.runJob(session, members[index]!, hold, log);
-        if (outcome === 'login-lost') {
-          summary.returned += await this.handBack(hold, members.slice(index), this.retryAt(1), 'login lost mid-batch');
-          break;
-        }
-        if (outcome !== 'skipped') summary[outcome] += 1;
-        done += 1;
-        await onProgress?.({ done, total }).catch(() => undefined);
+      // Jobs whose re-login failed mid-batch: with the jobs not started yet they wait for a later
+      // batch, once every page has stopped (a job still on a page is never handed back under it).
+      const loginLost: JobRow[] = [];
+      const loginLoss = { counted: false };
+      const schedule = await runOnPages(members, {
+        lanes: Math.min(config.pagesPerSession, members.length),
+        circuitOf: (member) => member.circuit_number,
+        run: async (member, lane) => {
+          heartbeat.check();
+          const outcome = await this.runJob(session, member, hold, log, lane, loginLoss);
+          if (outcome === 'login-lost') {
+            loginLost.push(member);
+            return 'stop';
+          }
+          if (outcome !== 'skipped') summary[outcome] += 1;
+          done += 1;
+          await onProgress?.({ done, total }).catch(() => undefined);
+          return 'next';
+        },
+      });
+      if (schedule.error !== undefined) throw schedule.error;
+      if (loginLost.length > 0) {
+        summary.returned += await this.handBack(hold, [...loginLost, ...schedule.notStarted], this.retryAt(1), 'login lost mid-batch');
       }
     } catch (thrown) {
       if (!isRpaError(thrown, 'RUN_SUPERSEDED')) throw thrown;
@@ -152,7 +168,19 @@ export class BatchRunner {
     return summary;
   }
 
-  private async runJob(session: BatchSession, member: JobRow, hold: RunHold, batchLog: Logger): Promise<'completed' | 'failed' | 'returned' | 'skipped' | 'login-lost'> {
+  /**
+   * One job on the page of `lane`. A failed re-login is counted towards the provider's breaker
+   * or pause once per batch (`loginLoss`): the pages that waited for that re-login share its
+   * failure, and one refusal must not count as several.
+   */
+  private async runJob(
+    session: BatchSession,
+    member: JobRow,
+    hold: RunHold,
+    batchLog: Logger,
+    lane = 0,
+    loginLoss = { counted: false },
+  ): Promise<'completed' | 'failed' | 'returned' | 'skipped' | 'login-lost'> {
     const { db } = this.deps;
     const start = await startJob(db, member.id, hold, this.deps.workerName);
     if (start.kind === 'gone') return 'skipped';
@@ -172,11 +200,11 @@ export class BatchRunner {
       return 'failed';
     }
     const job = start.job;
-    const log = batchLog.child({ job_id: job.id, attempt: job.attempts });
+    const log = batchLog.child({ job_id: job.id, attempt: job.attempts, ...(lane > 0 ? { lane } : {}) });
     const startedAt = Date.now();
     try {
       const plan = job.action === 'cancellation' ? await this.cancellationPlan(job, hold, start.resumed, log) : undefined;
-      const outcome = await session.perform(job, plan?.hooks);
+      const outcome = await session.perform(job, plan?.hooks, lane);
       const result = plan ? plan.reconcile(outcome.result as CancellationResult) : outcome.result;
       const ended = await finishJob(db, job.id, hold, { status: 'completed', result: result as unknown as Record<string, unknown>, evidence: outcome.evidence, cause: 'completed' }, this.deps.workerName);
       if (ended) await this.deps.jobsEnded([job.id]);
@@ -190,8 +218,11 @@ export class BatchRunner {
       const evidence = Array.isArray(error.details?.evidence) ? (error.details.evidence as string[]) : [];
       const jobError = { code: error.code, message: error.message };
       if (error.scope === 'login') {
-        await this.loginFailed(this.deps.providers[job.provider]!, error);
-        log.warn({ err: error.toJSON() }, 're-login failed mid-batch');
+        if (!loginLoss.counted) {
+          loginLoss.counted = true;
+          await this.loginFailed(this.deps.providers[job.provider]!, error);
+          log.warn({ err: error.toJSON() }, 're-login failed mid-batch');
+        }
         return 'login-lost';
       }
       if (error.retryable && job.attempts < job.max_attempts) {

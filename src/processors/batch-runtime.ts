@@ -36,7 +36,9 @@ export function createBatchRuntime(config: Config, runtime: Runtime, logger: Log
     if (!value) throw new RpaError('CONFIG_INVALID', `${name}: required by the batch processor`, { field: name });
     return value;
   };
-  const db = createDb(need(runtime.databaseUrl, 'DATABASE_URL'), { max: 4 });
+  // A batch's pages write their jobs' starts, ends and submits at once, beside the heartbeat.
+  const pages = Math.max(1, ...Object.values(config.providers).map((p) => p.pagesPerSession));
+  const db = createDb(need(runtime.databaseUrl, 'DATABASE_URL'), { max: Math.max(4, pages + 2) });
   const live = new LiveSettings(config, logger).watch();
   const valkey: Redis = createValkey(need(runtime.valkeyUrl, 'VALKEY_URL'), 'worker');
   const queues = new QueueRegistry(valkey, config.queuePrefix);

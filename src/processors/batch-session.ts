@@ -26,14 +26,19 @@ export interface BatchSessionOptions {
 }
 
 /**
- * The browser side of a batch: a lease, a provider session on it, logged in. When the browser
- * dies, it leases a context on another browser, logs in again and carries on.
+ * The browser side of a batch: a lease, a provider session on it, logged in, whose pages
+ * (lanes) may run several jobs at once. When the browser dies, it leases a context on another
+ * browser, logs in again and carries on; lanes that find it dead at the same time share that
+ * one move (the first starts it, the others wait for it), then each runs its job once more.
  */
 export class BatchSession {
   private lease?: BrowserLease;
   private session?: ProviderSession;
   private readonly avoid: string[] = [];
   private earlierLogins = 0;
+  /** Goes up each time the batch moved to another browser: a lane that failed on an older one just tries again. */
+  private browserEpoch = 0;
+  private moving?: Promise<void>;
 
   private readonly log: Logger;
 
@@ -93,26 +98,48 @@ export class BatchSession {
     }
   }
 
-  /** Runs the job's action; a dead browser → new context elsewhere, new login, one more try. */
-  async perform(job: JobRow, hooks: SubmitHooks = {}) {
+  /**
+   * Runs the job's action on the page of `lane`; a dead browser → new context elsewhere, new
+   * login, one more try. Lanes run at once; each runs one job at a time.
+   */
+  async perform(job: JobRow, hooks: SubmitHooks = {}, lane = 0) {
+    const epoch = this.browserEpoch;
+    const lease = this.lease;
     try {
-      return await this.performOnce(job, hooks);
+      return await this.performOnce(job, hooks, lane);
     } catch (thrown) {
-      const classified = this.lease ? this.lease.classify(thrown) : thrown;
+      // Classified by the lease the job ran on (another lane may have moved the batch since).
+      const classified = lease ? lease.classify(thrown) : thrown;
       if (!hasScope(classified, 'browser')) throw classified;
-      this.log.warn({ job_id: job.id }, 'browser died mid-job; logging in again on another browser');
-      if (this.lease) this.avoid.push(this.lease.browserId);
-      await this.open();
-      return this.performOnce(job, hooks);
+      await this.moveBrowser(epoch, lease, job.id);
+      return this.performOnce(job, hooks, lane);
     }
   }
 
-  private async performOnce(job: JobRow, hooks: SubmitHooks) {
-    const session = this.session!;
+  /** One move to another browser for every lane that saw the browser of `epoch` die. */
+  private moveBrowser(epoch: number, dead: BrowserLease | undefined, jobId: string): Promise<void> {
+    if (this.moving) return this.moving;
+    if (this.browserEpoch !== epoch) return Promise.resolve();
+    this.log.warn({ job_id: jobId }, 'browser died mid-job; logging in again on another browser');
+    if (dead) this.avoid.push(dead.browserId);
+    this.moving = (async () => {
+      try {
+        await this.open();
+        this.browserEpoch += 1;
+      } finally {
+        this.moving = undefined;
+      }
+    })();
+    return this.moving;
+  }
+
+  private async performOnce(job: JobRow, hooks: SubmitHooks, lane: number) {
+    const session = this.session;
+    if (!session) throw new RpaError('BROWSER_GONE', `batch ${this.options.batchId}: no browser session (the move to another browser failed)`);
     const params = job.parameters;
     return job.action === 'validation'
-      ? session.validate(job.id, params.circuit_number)
-      : session.cancel(job.id, { circuit_number: params.circuit_number, reason: params.reason, effective_date: params.effective_date }, hooks);
+      ? session.validate(job.id, params.circuit_number, lane)
+      : session.cancel(job.id, { circuit_number: params.circuit_number, reason: params.reason, effective_date: params.effective_date }, hooks, lane);
   }
 
   async close(): Promise<void> {
