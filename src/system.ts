@@ -30,6 +30,8 @@ import type { Logger } from './logger.js';
 import { startPracticePortals, type PracticePortals } from './portals/practice-portals.js';
 import { BatchFlowProducer } from './queues/batch-flow.js';
 import { Batcher } from './queues/batcher.js';
+import { BatchSizer, batchSizeViews } from './queues/batch-sizer.js';
+import { PortalPaceStore } from './queues/portal-pace.js';
 import { startMaintenanceWorker } from './processors/maintenance-worker.js';
 import { JobEnqueuer } from './queues/job-enqueuer.js';
 import { QueueRegistry } from './queues/queue-registry.js';
@@ -258,6 +260,7 @@ export async function startSystem(config: Config, logger: Logger, options: Start
         logger,
         processorFile: options.processorFile,
         lockDurationMs: config.batchLockDurationMs,
+        warmChildren: config.batchWarmChildren,
       });
       closers.push(() => batchWorkers!.close());
       restorers.push(() => batchWorkers!.restoreSessionCaps());
@@ -268,7 +271,9 @@ export async function startSystem(config: Config, logger: Logger, options: Start
     if (has(config, 'batcher')) {
       const flows = new BatchFlowProducer(workerConnection, config.queuePrefix);
       closers.push(() => flows.close());
+      const paces = new PortalPaceStore(workerConnection, config.queuePrefix);
       for (const provider of Object.values(config.providers)) {
+        const sizer = new BatchSizer(provider.descriptor.name, config.batchSize, paces, logger);
         const batcher = new Batcher({
           provider: provider.descriptor.name,
           db,
@@ -276,6 +281,10 @@ export async function startSystem(config: Config, logger: Logger, options: Start
           basePrefix: config.queuePrefix,
           batchSize: config.batchSize,
           maxWaitMs: config.batchMaxWaitMs,
+          spread: config.batchSpread,
+          maxSessions: provider.maxSessions,
+          pagesPerSession: provider.pagesPerSession,
+          sizeFor: () => sizer.size(),
           flows,
           heldUntil,
           logger,
@@ -334,7 +343,9 @@ export async function startSystem(config: Config, logger: Logger, options: Start
       const apiQueues = new QueueRegistry(producer, config.queuePrefix);
       closers.push(() => apiQueues.close());
       const apiEnqueuer = new JobEnqueuer(db, apiQueues, logger);
-      const operator = createOperatorRouters({ config, runtime, db, queues: apiQueues, valkey: producer, logger });
+      const apiPaces = new PortalPaceStore(producer, config.queuePrefix);
+      const batchSizes = () => batchSizeViews(apiPaces, Object.keys(config.providers), config.batchSize);
+      const operator = createOperatorRouters({ config, runtime, db, queues: apiQueues, valkey: producer, logger, batchSizes });
       const app = createApiApp({
         publicRouters: operator.publicRouters,
         routers: operator.routers,
@@ -342,6 +353,7 @@ export async function startSystem(config: Config, logger: Logger, options: Start
         bootstrapKey: config.apiKey,
         submission: new JobSubmission(db, apiEnqueuer, config.jobMaxAttempts, logger),
         callbackPolicy: { allowHosts: config.callbackAllowHosts },
+        batchSizes,
         onJobWithdrawn: (id) => new CallbackEnqueuer(db, apiQueues, logger).enqueueForJobs([id]).catch((err: unknown) => logger.warn({ err, job_id: id }, 'callback not queued yet')),
         health: {
           db,

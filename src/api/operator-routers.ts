@@ -8,6 +8,7 @@ import type { Db } from '../db/database.js';
 import type { Logger } from '../logger.js';
 import { createMetrics } from './metrics/metrics-registry.js';
 import type { QueueRegistry } from '../queues/queue-registry.js';
+import type { BatchSizeView } from '../queues/batch-sizer.js';
 import { TotpManager } from '../totp/totp-manager.js';
 import { totpSettingsFromConfig } from '../totp/totp-settings.js';
 import { bullBoardRouter } from './bull-board-router.js';
@@ -25,7 +26,15 @@ export interface OperatorRouters {
 }
 
 /** What the operations team uses from the API process: Bull Board, /metrics, /events and /schedules. */
-export function createOperatorRouters(deps: { config: Config; runtime: Runtime; db: Db; queues: QueueRegistry; valkey: Redis; logger: Logger }): OperatorRouters {
+export function createOperatorRouters(deps: {
+  config: Config;
+  runtime: Runtime;
+  db: Db;
+  queues: QueueRegistry;
+  valkey: Redis;
+  logger: Logger;
+  batchSizes?: () => Promise<Record<string, BatchSizeView>>;
+}): OperatorRouters {
   const { config, db, queues, logger } = deps;
   const totp = new TotpManager({ redis: deps.valkey, ...totpSettingsFromConfig(config), logger });
   const pool = deps.runtime.browserPool ? new PoolClient({ ...deps.runtime.browserPool, logger }) : undefined;
@@ -34,7 +43,7 @@ export function createOperatorRouters(deps: { config: Config; runtime: Runtime; 
   // Read-only here: the breaker's state() reads what the batch workers record in Valkey.
   const breakers = new LoginCircuitBreaker(deps.valkey, config.queuePrefix, config.loginFailureThreshold, config.loginCooldownMs, logger);
   const providers = Object.values(config.providers).map((p) => ({ name: p.descriptor.name, needsTotp: p.descriptor.needsTotp }));
-  const metrics = createMetrics({ db, queues: () => queues.all(), totp, pool, breakers, providers, logger: logger.child({ component: 'metrics' }) });
+  const metrics = createMetrics({ db, queues: () => queues.all(), totp, pool, breakers, batchSizes: deps.batchSizes, providers, logger: logger.child({ component: 'metrics' }) });
   return {
     publicRouters: [bullBoardRouter({ db, bootstrapKey: config.apiKey, queues: queues.all() })],
     routers: [metricsRoutes(metrics), events.router, schedulesRoutes({ db, maintenance: queues.maintenance(), callbackPolicy: { allowHosts: config.callbackAllowHosts } })],

@@ -34,7 +34,7 @@ export const SETTINGS = {
   batchMaxWaitMs: setting('BATCH_MAX_WAIT_MS', int(0, 3_600_000), 2000, 'how long a partial batch waits for more jobs'),
   batchSpread: setting(
     'BATCH_SPREAD',
-    oneOf(['sessions', 'fill']),
+    oneOf<'sessions' | 'fill'>(['sessions', 'fill']),
     'sessions',
     '`sessions`: a provider\'s waiting jobs are split over its free sessions (one batch each); `fill`: one batch is filled up to the batch size first (the old way)',
   ),

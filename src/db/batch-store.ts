@@ -116,3 +116,17 @@ export async function strandedJobs(db: Db, limit = 500): Promise<{ id: string; b
     .execute();
   return rows.map((r) => ({ id: r.id, batch_id: r.batch_id!, provider: r.provider }));
 }
+
+/**
+ * Batches of `provider` that hold or will soon hold a portal session: written and not yet ended
+ * (created, assigned, in progress). What the batcher counts against `<P>_MAX_SESSIONS`.
+ */
+export async function unfinishedBatchCount(db: Db, provider: string): Promise<number> {
+  const row = await db
+    .selectFrom('batches')
+    .select((eb) => eb.fn.countAll<string>().as('n'))
+    .where('provider', '=', provider)
+    .where('status', 'in', ['created', 'assigned', 'in_progress'])
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
+}

@@ -12,6 +12,7 @@ import { RpaError, isRpaError } from '../errors/failures.js';
 import type { Logger } from '../logger.js';
 import type { CancellationResult, ProviderAutomation, SubmitHooks } from '../providers/provider.js';
 import type { EnqueueItem } from '../queues/job-enqueuer.js';
+import type { PortalPaceStore } from '../queues/portal-pace.js';
 import type { TotpManager } from '../totp/totp-manager.js';
 import { BatchSession } from './batch-session.js';
 import type { LoginCircuitBreaker } from './login-circuit-breaker.js';
@@ -45,6 +46,8 @@ export interface BatchRunnerDeps {
   retryBaseMs: number;
   /** How often the run tells Postgres it is alive, and learns whether it still holds its batch. */
   heartbeatMs?: number;
+  /** Where what a run saw of its portal goes (pace, login time, session lifetimes), for the batchers' sizing. */
+  paces?: PortalPaceStore;
 }
 
 export interface BatchRunSummary {
@@ -55,6 +58,8 @@ export interface BatchRunSummary {
   logins: number;
   skipped?: 'finished' | 'empty' | 'paused' | 'superseded';
   loginError?: { code: string; message: string };
+  /** Where the run's time went (ms): to a logged-in session (lease, TOTP step, login), of which waiting for TOTP steps, then the jobs. */
+  timings?: { toSessionMs: number; totpWaitMs: number; jobsMs: number; pages: number };
 }
 
 export interface BatchProgress {
@@ -114,10 +119,17 @@ export class BatchRunner {
       evidenceDir: this.deps.evidenceDir,
       batchId,
       logger: log,
+      onSessionLost: (aliveMs) => {
+        log.info({ alive_ms: aliveMs }, 'the portal ended the session; measured for the batch size');
+        this.deps.paces?.recordExpiry(provider, aliveMs).catch((err: unknown) => log.debug({ err }, 'session lifetime not recorded'));
+      },
     });
+    const pages = Math.min(config.pagesPerSession, members.length);
+    let loggedInAt = started;
     try {
       try {
         await session.open();
+        loggedInAt = Date.now();
         await breaker.recordSuccess(provider);
         await pauses.loginSucceeded(config);
       } catch (thrown) {
@@ -135,7 +147,7 @@ export class BatchRunner {
       const loginLost: JobRow[] = [];
       const loginLoss = { counted: false };
       const schedule = await runOnPages(members, {
-        lanes: Math.min(config.pagesPerSession, members.length),
+        lanes: pages,
         circuitOf: (member) => member.circuit_number,
         run: async (member, lane) => {
           heartbeat.check();
@@ -151,6 +163,13 @@ export class BatchRunner {
         },
       });
       if (schedule.error !== undefined) throw schedule.error;
+      const ran = summary.completed + summary.failed;
+      summary.timings = { toSessionMs: loggedInAt - started, totpWaitMs: session.totpWaitMs, jobsMs: Date.now() - loggedInAt, pages };
+      if (ran > 0) {
+        await this.deps.paces
+          ?.recordBatch(provider, { jobs: ran, busyMs: summary.timings.jobsMs, loginMs: summary.timings.toSessionMs - session.totpWaitMs })
+          .catch((err: unknown) => log.debug({ err }, 'portal pace not recorded'));
+      }
       if (loginLost.length > 0) {
         summary.returned += await this.handBack(hold, [...loginLost, ...schedule.notStarted], this.retryAt(1), 'login lost mid-batch');
       }

@@ -11,6 +11,7 @@ import type { Logger } from '../logger.js';
 import { automationFor } from '../providers/registry.js';
 import { CallbackEnqueuer } from '../callbacks/callback-enqueuer.js';
 import { JobEnqueuer } from '../queues/job-enqueuer.js';
+import { PortalPaceStore } from '../queues/portal-pace.js';
 import { QueueRegistry } from '../queues/queue-registry.js';
 import { createValkey } from '../queues/valkey.js';
 import { TotpManager } from '../totp/totp-manager.js';
@@ -63,6 +64,7 @@ export function createBatchRuntime(config: Config, runtime: Runtime, logger: Log
     logger,
     workerName: `${hostname()}:${process.pid}`,
     retryBaseMs: config.jobRetryBaseMs,
+    paces: new PortalPaceStore(valkey, config.queuePrefix),
   });
   return {
     runner,

@@ -23,6 +23,8 @@ export interface BatchSessionOptions {
   evidenceDir: string;
   batchId: string;
   logger: Logger;
+  /** Told when the portal ended a session, with how long it had lived since its login. */
+  onSessionLost?: (aliveMs: number) => void;
 }
 
 /**
@@ -39,6 +41,8 @@ export class BatchSession {
   /** Goes up each time the batch moved to another browser: a lane that failed on an older one just tries again. */
   private browserEpoch = 0;
   private moving?: Promise<void>;
+  /** How long logins waited for their TOTP steps (before leasing a browser), in all. */
+  totpWaitMs = 0;
 
   private readonly log: Logger;
 
@@ -70,7 +74,9 @@ export class BatchSession {
     const hooks = account.totpSecret ? createTotpHooks(totp, { provider, account: account.login, secret: account.totpSecret }) : undefined;
     // Book the one-time code's step before the lease and the password step, so a login that
     // waits for a free step holds no browser and the portal's pre-auth cannot age out.
+    const waitFrom = Date.now();
     await hooks?.prepare();
+    this.totpWaitMs += Date.now() - waitFrom;
     try {
       const lease = await this.options.browsers.lease({ avoidBrowserIds: this.avoid });
       this.lease = lease;
@@ -79,11 +85,22 @@ export class BatchSession {
         context: lease.context,
         baseUrl,
         credentials: { login: account.login, password: account.password },
-        getTotp: hooks?.getTotp,
+        getTotp: hooks
+          ? async () => {
+              // The rest of the wait for the step (prepare() lets the login start ahead of it).
+              const from = Date.now();
+              try {
+                return await hooks.getTotp();
+              } finally {
+                this.totpWaitMs += Date.now() - from;
+              }
+            }
+          : undefined,
         reportTotp: hooks?.reportTotp,
         evidenceDir: this.options.evidenceDir,
         batchId: this.options.batchId,
         logger: this.log,
+        onSessionLost: this.options.onSessionLost,
       });
       try {
         await this.session.login();

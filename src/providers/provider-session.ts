@@ -31,6 +31,8 @@ export interface ProviderSessionOptions {
   evidenceDir: string;
   batchId: string;
   logger?: Logger;
+  /** Told when a page found the session ended by the portal, with how long it had lived since its login (once per lost session). */
+  onSessionLost?: (aliveMs: number) => void;
   timeouts?: Partial<ProviderTimeouts>;
   retry?: Partial<RetryPolicy>;
 }
@@ -60,6 +62,7 @@ export class ProviderSession {
   loginCount = 0;
   private readonly pages: SessionPages;
   private readonly gate = new LoginGate();
+  private loggedInAt = 0;
   private closed = false;
   private readonly logger: Logger;
   private readonly provider: string;
@@ -143,7 +146,11 @@ export class ProviderSession {
       } catch (thrown) {
         if (!(await this.sessionLost(ctx, thrown))) throw thrown;
         logger.warn('session lost, logging in again (once for every page of the session)');
-        await this.gate.relogin(generation, () => this.loginWith(ctx, evidence));
+        await this.gate.relogin(generation, async () => {
+          // Run by the one page that starts the re-login: the lost session is counted once.
+          this.options.onSessionLost?.(Date.now() - this.loggedInAt);
+          await this.loginWith(ctx, evidence);
+        });
         result = await step(ctx);
       }
       logger.info({ duration_ms: Date.now() - started, evidence: evidence.length }, `${operation} done`);
@@ -174,6 +181,7 @@ export class ProviderSession {
       throw withEvidence(error, evidence);
     }
     this.loginCount++;
+    this.loggedInAt = Date.now();
     ctx.logger.info({ duration_ms: Date.now() - started, login_count: this.loginCount }, 'logged in');
   }
 
