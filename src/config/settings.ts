@@ -121,7 +121,8 @@ export function providerSettings(d: Pick<ProviderDescriptor, 'name' | 'label' | 
       `${p}_PAGES_PER_SESSION`,
       int(1, 32),
       d.pages?.perSession ?? 1,
-      'jobs of one batch run at once, each in its own page of the one logged-in session (default: measured on the practice portal, see the descriptor)',
+      'jobs of one batch run at once, each in its own page of the one logged-in session (the default was measured on the practice portal; the descriptor says how, or why a portal takes only 1)',
+      { shownDefault: "the descriptor's `pages.perSession` (4 for the four shipped portals), else `1`" },
     ),
     practicePort: setting(`${p}_PORT`, int(0, 65535), 0, 'port of its practice portal (0: any free port)'),
   };
