@@ -149,6 +149,9 @@ export class BatchRunner {
       const schedule = await runOnPages(members, {
         lanes: pages,
         circuitOf: (member) => member.circuit_number,
+        // In hand when an earlier run of this batch died: if it is what killed the child, it must
+        // not take other jobs with it again (each would count an attempt), so it runs alone.
+        alone: (member) => member.status === 'running',
         run: async (member, lane) => {
           heartbeat.check();
           const outcome = await this.runJob(session, member, hold, log, lane, loginLoss);

@@ -8,6 +8,11 @@ export interface PageSchedule<M> {
   circuitOf: (member: M) => string;
   /** Runs one job on the page of `lane`; 'stop' (or a throw) ends the schedule. */
   run: (member: M, lane: number) => Promise<LaneVerdict>;
+  /**
+   * Jobs that must run with no other job on the session's pages: nothing else starts while one
+   * runs, and it starts only once the others on pages are done (later jobs may go first).
+   */
+  alone?: (member: M) => boolean;
 }
 
 export interface ScheduleOutcome<M> {
@@ -21,7 +26,8 @@ export interface ScheduleOutcome<M> {
 
 /**
  * Runs a batch's jobs on the pages of its session: up to `lanes` at once, in batch order, except
- * that a job whose circuit another lane is working on waits and later jobs go first. Once a lane
+ * that a job whose circuit another lane is working on waits and later jobs go first, and a job
+ * that must run `alone` waits for the pages to be free and keeps them free. Once a lane
  * says 'stop' or throws, no job is started any more; the jobs already on a page are let finish
  * (each stops at its own next guarded step: the run's fencing, the intent log), and only then
  * does this resolve. It never rejects: what went wrong is in the outcome.
@@ -35,13 +41,17 @@ export async function runOnPages<M>(members: readonly M[], schedule: PageSchedul
   let failed = false;
   let error: unknown;
 
-  const startable = (): number => waiting.findIndex((m) => !busyCircuits.has(schedule.circuitOf(m)));
+  const alone = schedule.alone ?? (() => false);
+  let aloneRunning = false;
+  const startable = (): number =>
+    waiting.findIndex((m) => !busyCircuits.has(schedule.circuitOf(m)) && (!alone(m) || running.size === 0));
   for (;;) {
-    // Fill every free lane with the first job whose circuit no lane holds.
-    while (!stopped && !failed && freeLanes.length > 0) {
+    // Fill every free lane with the first job whose circuit no lane holds (a job alone: none busy).
+    while (!stopped && !failed && !aloneRunning && freeLanes.length > 0) {
       const index = startable();
       if (index < 0) break;
       const [member] = waiting.splice(index, 1) as [M];
+      if (alone(member)) aloneRunning = true;
       const circuit = schedule.circuitOf(member);
       const lane = freeLanes.pop()!;
       busyCircuits.add(circuit);
@@ -54,6 +64,7 @@ export async function runOnPages<M>(members: readonly M[], schedule: PageSchedul
         } finally {
           busyCircuits.delete(circuit);
           freeLanes.push(lane);
+          if (alone(member)) aloneRunning = false;
         }
       })().finally(() => running.delete(work));
       running.add(work);

@@ -116,3 +116,35 @@ describe('runOnPages: a batch\'s jobs on the pages of its one session', () => {
     expect(t.most).to.equal(2);
   });
 });
+
+describe('runOnPages: jobs that must run alone (in hand when an earlier run died)', () => {
+  it('runs such a job with no other job on the pages, and starts nothing beside it', async () => {
+    const members = jobs(['A', 'B', 'C', 'D', 'E', 'F']);
+    const suspects = new Set([0, 3]);
+    const log: string[] = [];
+    let atOnce = 0;
+    let besideAlone = false;
+    let aloneOn = false;
+    await runOnPages(members, {
+      lanes: 4,
+      circuitOf: (j) => j.circuit,
+      alone: (j) => suspects.has(j.id),
+      run: async (j) => {
+        atOnce += 1;
+        if (suspects.has(j.id)) aloneOn = true;
+        if (atOnce > 1 && aloneOn) besideAlone = true;
+        log.push(`start ${j.id}`);
+        await sleep(10);
+        log.push(`end ${j.id}`);
+        atOnce -= 1;
+        if (suspects.has(j.id)) aloneOn = false;
+        return 'next';
+      },
+    });
+    expect(besideAlone).to.equal(false);
+    expect(log.filter((l) => l.startsWith('start')).map((l) => Number(l.slice(6)))).to.have.members([0, 1, 2, 3, 4, 5]);
+    // Job 0 came first and ran alone; the others went on pages together, job 3 alone at the end.
+    expect(log.slice(0, 2)).to.deep.equal(['start 0', 'end 0']);
+    expect(log.slice(-2)).to.deep.equal(['start 3', 'end 3']);
+  });
+});
