@@ -97,18 +97,28 @@ export class Batcher {
           continue;
         }
         if (this.options.spread === 'fill') {
-          const collected = await this.collect(this.options.batchSize);
+          const collected = await this.collect(async () => this.options.batchSize);
           if (collected.length > 0) await this.flush(collected);
           continue;
         }
-        const free = (this.options.maxSessions ?? 1) - (await unfinishedBatchCount(this.options.db, this.options.provider));
-        if (free <= 0) {
+        if ((await this.freeSessions()) <= 0) {
           // Every session is taken: the jobs wait on the queue, where a later split finds them.
           await sleep(FREE_SESSION_POLL_MS);
           continue;
         }
-        const size = Math.max(1, Math.min(this.options.batchSize, (await this.options.sizeFor?.()) ?? this.options.batchSize));
-        const collected = await this.collect(free * size);
+        // Chosen (and published) now too, so what operators see follows the measurements while nothing waits.
+        await this.options.sizeFor?.();
+        // Free sessions and the batch size are read again once a job has come: the wait for it
+        // may be long, and a batch may have ended (or started elsewhere) meanwhile.
+        let free = 1;
+        let size = this.options.batchSize;
+        const collected = await this.collect(async () => {
+          // Another batcher may have taken the last free session meanwhile: then this one batch
+          // waits for it on the batch-run queue, whose global concurrency is the cap.
+          free = Math.max(1, await this.freeSessions());
+          size = Math.max(1, Math.min(this.options.batchSize, (await this.options.sizeFor?.()) ?? this.options.batchSize));
+          return free * size;
+        });
         let from = 0;
         for (const n of splitOverSessions(collected.length, free, size, this.options.pagesPerSession ?? 1)) {
           await this.flush(collected.slice(from, from + n));
@@ -122,10 +132,16 @@ export class Batcher {
     }
   }
 
-  /** Up to `most` waiting jobs: those there now, and what comes within maxWaitMs of the first. */
-  private async collect(most: number): Promise<Job<ProviderQueueJobData>[]> {
+  /** `<P>_MAX_SESSIONS` less the provider's batches written and not ended, in the whole cluster. */
+  private async freeSessions(): Promise<number> {
+    return (this.options.maxSessions ?? 1) - (await unfinishedBatchCount(this.options.db, this.options.provider));
+  }
+
+  /** Up to `most()` waiting jobs (asked once the first has come): those there now, and what comes within maxWaitMs of the first. */
+  private async collect(mostOnceOneCame: () => Promise<number>): Promise<Job<ProviderQueueJobData>[]> {
     const first = await this.worker.getNextJob(this.token, { block: true });
     if (!first) return [];
+    const most = await mostOnceOneCame();
     const collected = [first];
     const deadline = Date.now() + this.options.maxWaitMs;
     while (this.running && collected.length < most) {

@@ -47,7 +47,7 @@ async function endPortalSessions(harness: SystemHarness, provider: string): Prom
 }
 
 const circuitsOf = (prefix: string, from: number, n: number, lastDigits: (i: number) => number) =>
-  Array.from({ length: n }, (_, i) => `${prefix}${String(from + i).padStart(5, '0')}${lastDigits(i)}`);
+  Array.from({ length: n }, (_, i) => `${prefix}${String(from + i).padStart(4, "0")}${lastDigits(i)}`);
 
 describe('throughput: every free session busy, several pages per login, warm children', function () {
   this.timeout(600_000);
@@ -109,6 +109,8 @@ describe('throughput: every free session busy, several pages per login, warm chi
 
     const batchIds = [...new Set([...jobs.values()].map((j) => String(j.batch_id)))];
     expect(batchIds, 'two batches, one per session').to.have.length(2);
+    // A batch records its logins once it has logged out, after its last job.
+    await batchesClosed(harness, 'evotel');
     const batches = await harness.database.db.selectFrom('batches').selectAll().where('id', 'in', batchIds).execute();
     expect(batches.map((b) => b.size).sort()).to.deep.equal([20, 20]);
     const [a, b] = batches as [(typeof batches)[0], (typeof batches)[0]];
@@ -209,6 +211,7 @@ describe('throughput: every free session busy, several pages per login, warm chi
       .execute();
     expect(terminal).to.have.length(ids.length);
     for (const row of terminal) expect(Number(row.n), `terminal events of job ${row.job_id}`).to.equal(1);
+    await batchesClosed(harness, 'evotel');
     const batches = await harness.database.db.selectFrom('batches').select(['id', 'login_count']).where('id', 'in', [...new Set([...jobs.values()].map((j) => String(j.batch_id)))]).execute();
     const logins = batches.reduce((n, b) => n + b.login_count, 0);
     // Each batch logged in once, and once more if the ended session was under it.
