@@ -177,7 +177,7 @@ async function main(): Promise<void> {
   for (const i of ideal) console.log(pad([i.provider, `${i.sessions}×${i.pages}`, i.requestsPerBatch?.toFixed(2) ?? '-', i.requestsPerJob?.toFixed(2) ?? '-', s(i.idealMs), s(i.measuredMs), i.ratio ? `${i.ratio.toFixed(2)}x` : '-'], [12, 11, 10, 8, 8, 11, 7]));
   for (const r of runs) {
     console.log(
-      `CPU in ${r.mode}: the system's processes ${r.cpu.total.toFixed(1)} s (${((r.cpu.total / r.jobs) * 1000).toFixed(0)} ms per job; ${Object.entries(r.cpu.byKind).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ')}); the machine busy ${r.machineBusy.busySeconds.toFixed(1)} of ${r.machineBusy.coreSeconds.toFixed(1)} core-seconds (${((100 * r.machineBusy.busySeconds) / Math.max(1, r.machineBusy.coreSeconds)).toFixed(0)}%), in ${s(r.wallMs)} s of wall time`,
+      `CPU in ${r.mode} (pool browsers retired ${r.pool?.retired ?? '?'}, relaunched ${r.pool?.restarts ?? '?'}): the system's processes ${r.cpu.total.toFixed(1)} s (${((r.cpu.total / r.jobs) * 1000).toFixed(0)} ms per job; ${Object.entries(r.cpu.byKind).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ')}); the machine busy ${r.machineBusy.busySeconds.toFixed(1)} of ${r.machineBusy.coreSeconds.toFixed(1)} core-seconds (${((100 * r.machineBusy.busySeconds) / Math.max(1, r.machineBusy.coreSeconds)).toFixed(0)}%), in ${s(r.wallMs)} s of wall time`,
     );
   }
   if (cpu) console.log(`CPU-bound ceiling (latency 0): ${cpu.jobsPerSecond.toFixed(2)} jobs/s, ${s(cpu.wallMs)} s for ${cpu.jobs} jobs`);

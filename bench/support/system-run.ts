@@ -63,6 +63,8 @@ export interface SystemRun {
   cpu: TreeCpu;
   /** The whole machine over the same time (every process, other people's included): CPU seconds busy of the cores × seconds there were. */
   machineBusy: { busySeconds: number; coreSeconds: number };
+  /** The browser pool's own counts since it started: browsers retired (contexts, memory) and relaunched after a crash. */
+  pool: { retired: number; restarts: number } | null;
 }
 
 export interface SystemRunOptions {
@@ -206,6 +208,12 @@ export async function runSystem(options: SystemRunOptions): Promise<SystemRun> {
         totpWaitMs: summaries.map((s) => s.timings!.totpWaitMs),
       });
     }
+    const pool = system.runtime?.browserPool
+      ? await json('GET', `${system.runtime.browserPool.url}/status`, undefined, system.runtime.browserPool.token).then(
+          (status) => ({ retired: Number(status.retired), restarts: Number(status.restarts) }),
+          () => null,
+        )
+      : null;
     const sum = (f: (p: ProviderRun) => number) => providers.reduce((a, p) => a + f(p), 0);
     const wallMs = Math.max(...providers.map((p) => p.wallMs));
     return {
@@ -225,6 +233,7 @@ export async function runSystem(options: SystemRunOptions): Promise<SystemRun> {
       loadAverageAtEnd: loadAtEnd,
       cpu,
       machineBusy,
+      pool,
     };
   } finally {
     await system.close();
