@@ -22,6 +22,8 @@ import { PoolClient } from '../src/browser/client/pool-client.js';
 import { startPoolServer } from '../src/browser/pool/pool-server.js';
 import { practiceCircuitNumber } from '../src/cli/demo-sample.js';
 import { loadConfig } from '../src/config/config.js';
+import { EvidenceRecorder } from '../src/evidence/evidence-recorder.js';
+import { FsEvidenceStore } from '../src/evidence/fs-evidence-store.js';
 import { silentLogger } from '../src/logger.js';
 import { startPracticePortal } from '../src/portals/practice-portals.js';
 import { ProviderSession } from '../src/providers/provider-session.js';
@@ -81,6 +83,7 @@ async function main(): Promise<void> {
   const pool = await startPoolServer({ size: 2, chromiumPath, token, host: '127.0.0.1', maxContextsPerBrowser: 4, retireAfterContexts: 10_000, maxMemoryMb: 4096, logger: silentLogger });
   const client = new PoolClient({ url: pool.url, token });
   const evidenceDir = mkdtempSync(join(tmpdir(), 'rpa-bench-pages-'));
+  const evidence = new EvidenceRecorder(new FsEvidenceStore(evidenceDir));
   const machine = describeMachine(chromiumPath);
   const results: Array<{ provider: string; runs: PageRun[] }> = [];
   let seed = 200_000;
@@ -104,7 +107,7 @@ async function main(): Promise<void> {
             }
           : undefined,
         reportTotp: account.totpSecret ? async () => undefined : undefined,
-        evidenceDir,
+        evidence,
         batchId: `bench-${provider}`,
         logger: silentLogger,
       });

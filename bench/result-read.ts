@@ -23,6 +23,8 @@ import { CHROMIUM_FLAGS } from '../src/browser/pool/chromium-flags.js';
 import { startPoolServer } from '../src/browser/pool/pool-server.js';
 import { practiceCircuitNumber } from '../src/cli/demo-sample.js';
 import { loadConfig } from '../src/config/config.js';
+import { EvidenceRecorder } from '../src/evidence/evidence-recorder.js';
+import { FsEvidenceStore } from '../src/evidence/fs-evidence-store.js';
 import { silentLogger } from '../src/logger.js';
 import { startPracticePortal } from '../src/portals/practice-portals.js';
 import type { FormPortalAutomation } from '../src/providers/form-portal/form-portal-automation.js';
@@ -87,6 +89,7 @@ async function main(): Promise<void> {
   const client = new PoolClient({ url: pool.url, token });
   const local = await chromium.launch({ executablePath: chromiumPath, args: [...CHROMIUM_FLAGS], headless: true });
   const evidenceDir = mkdtempSync(join(tmpdir(), 'rpa-bench-read-'));
+  const evidence = new EvidenceRecorder(new FsEvidenceStore(evidenceDir));
   const rows: Array<{ provider: string; transport: string; evaluateAll: Summary; perField: Summary; fieldCalls: number; load: Summary; outcomeWait: Summary; screenshot: Summary; validateJob: Summary }> = [];
   let seed = 300_000;
   try {
@@ -121,7 +124,7 @@ async function main(): Promise<void> {
                 }
               : undefined,
             reportTotp: account.totpSecret ? async () => undefined : undefined,
-            evidenceDir,
+            evidence,
             batchId: `read-${provider}-${transport}`,
             logger: silentLogger,
           });

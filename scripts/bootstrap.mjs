@@ -124,7 +124,11 @@ const command =
     : mode === 'test'
       ? ['--enable-source-maps', join(root, 'node_modules', 'mocha', 'bin', 'mocha.js'), ...process.argv.slice(3)]
       : undefined;
-if (command) {
+if (mode === 'test' && !env.MOCHA_SPEC && process.argv.length <= 3 && Number(env.TEST_SHARDS ?? 2) > 1) {
+  // The whole suite: in shards that run at once (scripts/test-shards.mjs).
+  const { runShards } = await import('./test-shards.mjs');
+  process.exit(await runShards({ root, env, shards: Number(env.TEST_SHARDS ?? 2) }));
+} else if (command) {
   const child = spawn(process.execPath, command, { cwd: root, stdio: 'inherit', env });
   for (const signal of ['SIGTERM', 'SIGHUP']) process.on(signal, () => child.kill(signal));
   child.on('exit', (code, signal) => process.exit(code ?? (signal ? 128 + (signal === 'SIGINT' ? 2 : 15) : 1)));

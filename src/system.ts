@@ -6,11 +6,18 @@ import type { Redis } from 'iovalkey';
 import { createApiApp } from './api/api-app.js';
 import { startHealthServer } from './api/health-server.js';
 import { createOperatorRouters } from './api/operator-routers.js';
+import { healthDetailsAccess } from './api/auth/authenticate.js';
+import { RateLimits } from './api/rate-limits.js';
 import { BatchReaper } from './processors/batch-reaper.js';
 import { watchDatabase } from './processors/database-watch.js';
 import { LoginCircuitBreaker } from './processors/login-circuit-breaker.js';
 import { ProviderPauses } from './processors/provider-pauses.js';
 import { providerHealth } from './processors/provider-health.js';
+import { ProviderCalendar } from './processors/provider-calendar.js';
+import { OverdueJobs } from './processors/overdue-jobs.js';
+import { startCanaryWorker } from './processors/canary-worker.js';
+import { createBatchRuntime, type BatchRuntime } from './processors/batch-runtime.js';
+import { PausedQueues } from './queues/paused-queues.js';
 import { browserRoleOptions, createFleet, processPoolToken } from './browser/browser-options.js';
 import { PoolClient } from './browser/client/pool-client.js';
 import { PoolDirectory } from './browser/client/pool-directory.js';
@@ -20,10 +27,13 @@ import { startBrowserRole, type BrowserRole } from './browser/pool/browser-role.
 import { coerceError } from './errors/coerce-error.js';
 import { CallbackEnqueuer } from './callbacks/callback-enqueuer.js';
 import { startCallbackWorker, type CallbackWorkerHandle } from './callbacks/callback-worker.js';
+import { callbackPolicyFromConfig } from './callbacks/callback-url-guard.js';
 import type { Config, ProcessRole } from './config/config.js';
 import { LiveSettings } from './config/live-settings.js';
 import { childEnvironment, freezeRuntime, type Runtime } from './config/runtime.js';
 import { createDb, type Db } from './db/database.js';
+import { createEvidenceStore } from './evidence/evidence-store-factory.js';
+import type { EvidenceStore } from './evidence/evidence-store.js';
 import { migrateToLatest } from './db/migrate.js';
 import { JobSubmission } from './jobs/job-submission.js';
 import type { Logger } from './logger.js';
@@ -183,10 +193,15 @@ export async function startSystem(config: Config, logger: Logger, options: Start
     closers.push(async () => live.close());
     if (live.liveNames().length > 0) logger.info({ live: live.liveNames() }, 'these settings follow their SECRETS_DIR files while the system runs; every other setting needs a restart to change');
     const pauses = new ProviderPauses(db, config.loginFailureThreshold, (p) => live.credentials(p), logger);
-    // Until when a provider's batches are held back: paused (until resumed) or cooling down after a failed login.
+    const calendar = new ProviderCalendar(db, config.providers, logger);
+    const pausedQueues = new PausedQueues(queues, logger);
+    // Until when a provider's batches are held back: paused (until resumed), cooling down after a
+    // failed login, or closed by a maintenance window or its business hours.
     const heldUntil = async (provider: string) => {
-      if (await pauses.pausedFor(config.providers[provider]!)) return Number.MAX_SAFE_INTEGER;
-      return (await breaker.state(provider)).openUntil;
+      const paused = (await pauses.pausedFor(config.providers[provider]!)) !== undefined;
+      await pausedQueues.mirror(provider, paused).catch((err: unknown) => logger.warn({ err: coerceError(err).toJSON(), provider }, 'could not mirror the provider\'s pause on its queues'));
+      if (paused) return Number.MAX_SAFE_INTEGER;
+      return Math.max((await breaker.state(provider)).openUntil, await calendar.heldUntil(provider));
     };
     let batchWorkers: BatchWorkers | undefined;
     /** What to put back in Valkey when it comes back empty. */
@@ -194,7 +209,7 @@ export async function startSystem(config: Config, logger: Logger, options: Start
     const healthDetails = async () => {
       const breakers = await Promise.all(Object.keys(config.providers).map((p) => breaker.state(p)));
       return {
-        providers: await providerHealth(db, breakers),
+        providers: await providerHealth(db, breakers, calendar),
         circuit_breakers: Object.fromEntries(breakers.map((b) => [b.provider, b])),
         batch_processors: batchWorkers?.health() ?? null,
         ...(system.fleet ? { browsers: await system.fleet.health() } : {}),
@@ -234,6 +249,19 @@ export async function startSystem(config: Config, logger: Logger, options: Start
         return { ok: false, error: coerceError(err).message };
       }
     };
+    // The API serves evidence and retention deletes it; the batch children upload their own.
+    let evidenceStore: EvidenceStore | undefined;
+    if (has(config, 'api', 'maintenance')) {
+      const store = createEvidenceStore(config);
+      closers.push(() => store.close());
+      evidenceStore = store;
+      await store.check().catch((err: unknown) => logger.error({ err: coerceError(err).toJSON(), store: store.kind }, 'the evidence store cannot be written; jobs run, but their evidence will be missing until it can'));
+    }
+    // Evidence URLs in callbacks: PUBLIC_BASE_URL, else the API of this process once it listens.
+    const publicBaseUrl = () => config.publicBaseUrl ?? system.apiUrl ?? `http://127.0.0.1:${config.port}`;
+    if (has(config, 'worker') && !has(config, 'api') && !config.publicBaseUrl) {
+      logger.warn('PUBLIC_BASE_URL is not set in a process without the api role: the evidence URLs in its callbacks will point at this process, not at the API; set it to the API\'s address as ORDS reaches it');
+    }
     const readiness = has(config, 'worker') ? async () => ({ browsers: await browsersReady() }) : undefined;
     const runtime = freezeRuntime({ databaseUrl: found.databaseUrl, valkeyUrl: found.valkeyUrl, portalUrls: found.portalUrls, browserPool: found.browserPool, poolTokens: found.poolTokens });
     system.runtime = runtime;
@@ -245,8 +273,10 @@ export async function startSystem(config: Config, logger: Logger, options: Start
         basePrefix: config.queuePrefix,
         secret: () => live.callbackSecret(),
         allowHosts: config.callbackAllowHosts,
+        allowPorts: config.callbackAllowPorts,
         logger,
         backoffBaseMs: options.callbackBackoffBaseMs,
+        publicBaseUrl,
       });
       closers.push(() => callbackWorker.close());
       batchWorkers = await startBatchWorkers({
@@ -264,6 +294,18 @@ export async function startSystem(config: Config, logger: Logger, options: Start
       });
       closers.push(() => batchWorkers!.close());
       restorers.push(() => batchWorkers!.restoreSessionCaps());
+      // The contract canary a resume asks for, in a runtime of its own like a batch processor's.
+      let canaryRuntime: BatchRuntime | undefined;
+      const canaries = startCanaryWorker({
+        connection: workerConnection,
+        basePrefix: config.queuePrefix,
+        canary: (provider) => (canaryRuntime ??= createBatchRuntime(config, runtime, logger.child({ component: 'canary' }))).canary(provider),
+        logger,
+      });
+      closers.push(async () => {
+        await canaries.close();
+        await canaryRuntime?.close();
+      });
       const dbWatch = watchDatabase({ db, hold: () => batchWorkers!.hold(), resume: () => batchWorkers!.resume(), logger: logger.child({ component: 'database-watch' }) });
       closers.push(() => dbWatch.close());
     }
@@ -295,6 +337,9 @@ export async function startSystem(config: Config, logger: Logger, options: Start
       const sweeper = new Sweeper(db, queues, enqueuer, logger);
       sweeper.start();
       closers.push(() => sweeper.close());
+      const overdue = new OverdueJobs(db, (ids) => callbacks.enqueueForJobs(ids), logger);
+      overdue.start();
+      closers.push(() => overdue.close());
       // Batches no live run holds (a worker died or froze, Valkey lost their run): settled once.
       const reaper = new BatchReaper({
         db,
@@ -317,8 +362,9 @@ export async function startSystem(config: Config, logger: Logger, options: Start
         connection: workerConnection,
         queues,
         submission: new JobSubmission(db, enqueuer, config.jobMaxAttempts, logger),
-        callbackPolicy: { allowHosts: config.callbackAllowHosts },
+        callbackPolicy: callbackPolicyFromConfig(config),
         retentionDays: config.retentionDays,
+        evidence: evidenceStore!,
         evidenceDir: config.evidenceDir,
         logger,
       });
@@ -345,14 +391,30 @@ export async function startSystem(config: Config, logger: Logger, options: Start
       const apiEnqueuer = new JobEnqueuer(db, apiQueues, logger);
       const apiPaces = new PortalPaceStore(producer, config.queuePrefix);
       const batchSizes = () => batchSizeViews(apiPaces, Object.keys(config.providers), config.batchSize);
-      const operator = createOperatorRouters({ config, runtime, db, queues: apiQueues, valkey: producer, logger, batchSizes });
+      const limits = new RateLimits({ redis: producer, prefix: config.queuePrefix, settings: config.rateLimits, logger: logger.child({ component: 'rate-limits' }) });
+      const operator = createOperatorRouters({
+        config,
+        runtime,
+        db,
+        queues: apiQueues,
+        valkey: producer,
+        calendar,
+        evidenceStore,
+        providerHealth: async () => (await healthDetails()).providers,
+        logger,
+        limits,
+        batchSizes,
+      });
       const app = createApiApp({
+        limits,
+        trustProxy: config.trustProxy,
         publicRouters: operator.publicRouters,
         routers: operator.routers,
         db,
         bootstrapKey: config.apiKey,
         submission: new JobSubmission(db, apiEnqueuer, config.jobMaxAttempts, logger),
-        callbackPolicy: { allowHosts: config.callbackAllowHosts },
+        callbackPolicy: callbackPolicyFromConfig(config),
+        evidenceStore,
         batchSizes,
         onJobWithdrawn: (id) => new CallbackEnqueuer(db, apiQueues, logger).enqueueForJobs([id]).catch((err: unknown) => logger.warn({ err, job_id: id }, 'callback not queued yet')),
         health: {
@@ -387,7 +449,7 @@ export async function startSystem(config: Config, logger: Logger, options: Start
       const health = await startHealthServer({
         port: config.port,
         host: config.host,
-        health: { db, valkey: connect('producer'), queues, details: healthDetails, readiness },
+        health: { db, valkey: connect('producer'), queues, details: healthDetails, readiness, detailsAccess: healthDetailsAccess(db, config.apiKey), logger },
         logger,
       });
       closers.push(() => health.close());

@@ -11,6 +11,8 @@ export interface StatusEvent {
   data: Record<string, unknown>;
   /** job_events.id for job changes (the SSE id). */
   id?: string;
+  /** Job changes: the name of the key that submitted the job (jobs.submitted_by); never sent. */
+  owner?: string | null;
 }
 
 export type StatusEventListener = (event: StatusEvent) => void;
@@ -83,6 +85,7 @@ export class StatusEventFeed {
       events.push({
         type: 'job.status',
         id: r.id,
+        owner: r.submitted_by,
         ts: new Date(r.at).toISOString(),
         data: { job_id: Number(r.job_id), provider: r.provider, action: r.action, from: r.from_status, to: r.to_status, batch_id: r.batch_id === null ? null : Number(r.batch_id), cause: r.cause, actor: r.actor },
       });

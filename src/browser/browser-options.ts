@@ -15,7 +15,7 @@ import { PoolDirectory } from './client/pool-directory.js';
 import { PoolLeaseSource } from './client/pool-lease-source.js';
 import { directoryPools, fixedPool } from './client/pool-list.js';
 import { poolToken, type PoolToken } from './client/pool-token.js';
-import { parseBusinessHours } from './fleet/business-hours.js';
+import { parseBusinessHours } from '../calendar/business-hours.js';
 import { Fleet } from './fleet/fleet.js';
 import { KubernetesPoolBackend, coreApi, serviceAccountNamespace } from './fleet/kubernetes-backend.js';
 import { LocalPoolBackend } from './fleet/local-backend.js';

@@ -92,8 +92,46 @@ export function isForbiddenAddress(address: string): boolean {
 }
 
 export interface CallbackUrlPolicy {
-  /** Host names or IPs (lower case) the rule does not apply to. */
+  /**
+   * CALLBACK_ALLOW_HOSTS: hosts (lower case) the address rule does not apply to. An entry
+   * `host:port` also allows that port on that host; `host:*` any port (local tests only).
+   */
   allowHosts: readonly string[];
+  /** CALLBACK_ALLOW_PORTS: the ports any callback URL may name (default 80 and 443). */
+  allowPorts?: readonly number[];
+}
+
+/** The policy the configuration sets (CALLBACK_ALLOW_HOSTS, CALLBACK_ALLOW_PORTS). */
+export function callbackPolicyFromConfig(config: { callbackAllowHosts: readonly string[]; callbackAllowPorts: readonly number[] }): CallbackUrlPolicy {
+  return { allowHosts: config.callbackAllowHosts, allowPorts: config.callbackAllowPorts };
+}
+
+export const DEFAULT_CALLBACK_PORTS: readonly number[] = [80, 443];
+
+/** One CALLBACK_ALLOW_HOSTS entry: the host as the rules compare it, and the port it adds. */
+interface AllowedHost {
+  host: string;
+  port?: number | '*';
+}
+
+function normaliseHost(host: string): string {
+  return host.replace(/^\[|\]$/g, '').replace(/\.$/, '').toLowerCase();
+}
+
+/** `host`, `host:port`, `host:*`, `[v6]`, `[v6]:port`, or a bare IPv6 address (no port). */
+export function parseAllowedHost(entry: string): AllowedHost {
+  const text = entry.trim();
+  const bracketed = /^\[([^\]]+)\](?::(\d{1,5}|\*))?$/.exec(text);
+  if (bracketed) return { host: normaliseHost(bracketed[1]!), port: portOf(bracketed[2]) };
+  if (isIP(text)) return { host: normaliseHost(text) };
+  const withPort = /^(.*):(\d{1,5}|\*)$/.exec(text);
+  if (withPort) return { host: normaliseHost(withPort[1]!), port: portOf(withPort[2]) };
+  return { host: normaliseHost(text) };
+}
+
+function portOf(text: string | undefined): number | '*' | undefined {
+  if (text === undefined) return undefined;
+  return text === '*' ? '*' : Number(text);
 }
 
 /** One resolved address, as `dns.lookup(host, { all: true })` returns them. */
@@ -120,7 +158,18 @@ function refuse(message: string): RpaError {
 
 /** The URL's host as the rules compare it: no IPv6 brackets, lower case, no trailing dot. */
 function hostOf(url: URL): string {
-  return url.hostname.replace(/^\[|\]$/g, '').replace(/\.$/, '').toLowerCase();
+  return normaliseHost(url.hostname);
+}
+
+/** The port a request to `url` goes to (the scheme's default when it names none). */
+function portOfUrl(url: URL): number {
+  if (url.port !== '') return Number(url.port);
+  return url.protocol === 'https:' ? 443 : 80;
+}
+
+function portAllowed(host: string, port: number, policy: CallbackUrlPolicy): boolean {
+  if ((policy.allowPorts ?? DEFAULT_CALLBACK_PORTS).includes(port)) return true;
+  return policy.allowHosts.map(parseAllowedHost).some((entry) => entry.host === host && (entry.port === '*' || entry.port === port));
 }
 
 /**
@@ -139,6 +188,11 @@ export function checkCallbackUrl(raw: string, policy: CallbackUrlPolicy): URL {
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw refuse('callback_url must use http or https');
   if (url.username || url.password) throw refuse('callback_url must not carry credentials');
   const host = hostOf(url);
+  // Ports first, allowed hosts included: an open port list on an internal host is a port scanner.
+  const port = portOfUrl(url);
+  if (!portAllowed(host, port, policy)) {
+    throw refuse(`callback_url port ${port} is not allowed (callbacks go to port ${(policy.allowPorts ?? DEFAULT_CALLBACK_PORTS).join(', ')})`);
+  }
   if (isAllowed(host, policy)) return url;
   if (isIP(host)) {
     if (isForbiddenAddress(host)) throw refuse(`callback_url host ${url.hostname} is a loopback, private, link-local or unspecified address`);
@@ -174,7 +228,9 @@ export async function resolveCallbackTarget(
   if (addresses.length === 0) throw new RpaError('CALLBACK_FAILED', `callback host ${host} does not resolve`);
   if (!isAllowed(host, policy)) {
     const bad = addresses.find((a) => isForbiddenAddress(a.address));
-    if (bad) throw refuse(`callback_url host ${host} resolves to a forbidden address (${bad.address})`);
+    // The address stays out of the message (the submitter sees it): an internal name's address is
+    // for the operators' log (details.address), not for whoever chose the URL.
+    if (bad) throw new RpaError('CALLBACK_URL_FORBIDDEN', `callback_url host ${host} resolves to a loopback, private, link-local or other internal address`, { field: 'callback_url', details: { address: bad.address } });
   }
   const first = addresses[0]!;
   const family = isIP(first.address);
@@ -183,5 +239,5 @@ export async function resolveCallbackTarget(
 }
 
 function isAllowed(host: string, policy: CallbackUrlPolicy): boolean {
-  return policy.allowHosts.some((allowed) => allowed.replace(/^\[|\]$/g, '').replace(/\.$/, '').toLowerCase() === host);
+  return policy.allowHosts.some((allowed) => parseAllowedHost(allowed).host === host);
 }

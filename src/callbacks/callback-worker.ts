@@ -2,6 +2,8 @@ import { Worker, UnrecoverableError, type ConnectionOptions, type Job } from 'bu
 import type { Redis } from 'iovalkey';
 import { findDeliveryWithJob, markDelivered, markRefused, recordAttemptFailure } from '../db/callback-store.js';
 import type { Db } from '../db/database.js';
+import { listEvidence } from '../db/evidence-metadata-store.js';
+import { evidenceLinks } from '../evidence/evidence-links.js';
 import { coerceError } from '../errors/coerce-error.js';
 import type { Logger } from '../logger.js';
 import { callbackQueue } from '../queues/queue-names.js';
@@ -20,8 +22,10 @@ export interface CallbackWorkerOptions {
   /** CALLBACK_SECRET: signs every body. */
   /** The HMAC key, or how to read it now (a rotated CALLBACK_SECRET is used from the next callback on). */
   secret: string | (() => string);
-  /** CALLBACK_ALLOW_HOSTS: hosts the SSRF rule does not apply to. */
-  allowHosts: string[];
+  /** CALLBACK_ALLOW_HOSTS: hosts the SSRF rule does not apply to (`host:port` entries add a port on that host). */
+  allowHosts: readonly string[];
+  /** CALLBACK_ALLOW_PORTS: the ports a callback may go to (80 and 443 unless given). */
+  allowPorts?: readonly number[];
   logger: Logger;
   concurrency?: number;
   /** First retry wait; later ones double (CALLBACK_RETRY.backoff.delay unless given). */
@@ -30,6 +34,8 @@ export interface CallbackWorkerOptions {
   requestTimeoutMs?: number;
   /** Host name resolution (the system resolver unless given). */
   lookup?: HostLookup;
+  /** PUBLIC_BASE_URL, or how to read it (the API's own address once it listens): evidence URLs start with it. */
+  publicBaseUrl: string | (() => string);
 }
 
 export interface CallbackWorkerHandle {
@@ -54,7 +60,7 @@ interface AttemptOutcome {
  */
 export function startCallbackWorker(options: CallbackWorkerOptions): CallbackWorkerHandle {
   const { db, secret, logger } = options;
-  const policy = { allowHosts: options.allowHosts };
+  const policy = { allowHosts: options.allowHosts, allowPorts: options.allowPorts };
   const backoffBaseMs = options.backoffBaseMs ?? CALLBACK_RETRY.backoff.delay;
   const requestTimeoutMs = options.requestTimeoutMs ?? 10_000;
   const ref = callbackQueue(options.basePrefix);
@@ -85,7 +91,8 @@ export function startCallbackWorker(options: CallbackWorkerOptions): CallbackWor
       const err = coerceError(thrown);
       if (err.code === 'CALLBACK_URL_FORBIDDEN') {
         await markRefused(db, jobId, err.message);
-        log.warn({ reason: err.message }, 'callback refused: forbidden target');
+        // The address a name resolved to is for this log only, never for the row the API shows.
+        log.warn({ reason: err.message, address: err.details?.address }, 'callback refused: forbidden target');
         throw new UnrecoverableError(err.message);
       }
       const { last } = await recordFailure(jobId, String(job.id), attempt, maxAttempts, { status: null, error: err.message, final: false });
@@ -93,7 +100,8 @@ export function startCallbackWorker(options: CallbackWorkerOptions): CallbackWor
       throw new Error(err.message);
     }
 
-    const body = buildCallbackPayload(row);
+    const base = typeof options.publicBaseUrl === 'function' ? options.publicBaseUrl() : options.publicBaseUrl;
+    const body = buildCallbackPayload(row, evidenceLinks(jobId, await listEvidence(db, jobId), base));
     const headers = {
       'Content-Type': 'application/json',
       'User-Agent': 'rpa-orchestrator-callbacks',

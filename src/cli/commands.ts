@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { registerAdminCommands } from './admin-commands.js';
 import { registerBatchesCommands } from './batches-commands.js';
 import { registerDemoCommand } from './demo-command.js';
+import { registerEvidenceCommands } from './evidence-commands.js';
 import { registerFailuresCommand } from './failures-command.js';
 import { registerJobsCommands } from './jobs-commands.js';
 import { registerPoolCommands } from './pool-commands.js';
@@ -21,6 +22,7 @@ export const commandRegistrations: Array<(program: Command) => void> = [
   registerBatchesCommands,
   registerProvidersCommands,
   registerJobsCommands,
+  registerEvidenceCommands,
   registerSubmitCommand,
   registerSchedulesCommands,
   registerAdminCommands,

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import type { JobAction } from '../db/schema.js';
 import { RpaError } from '../errors/failures.js';
+import { callbackPolicyFromConfig } from '../callbacks/callback-url-guard.js';
 import { createSchedule, deleteSchedule, listSchedules, nextRuns } from '../jobs/schedules.js';
 import { scheduleView } from '../api/routes/schedules-routes.js';
 import { withCliContext } from './cli-context.js';
@@ -44,7 +45,8 @@ export function registerSchedulesCommands(program: Command): void {
           db,
           maintenance,
           { name: options.name, cron: options.cron, timezone: options.tz, request: { provider: options.provider, action: options.action, callback_url: options.callbackUrl, jobs }, actor: cliActor(options.actor) },
-          { allowHosts: config.callbackAllowHosts },
+          callbackPolicyFromConfig(config),
+          { minIntervalMs: config.scheduleMinIntervalMs },
         );
         const view = scheduleView(row, (await nextRuns(maintenance)).get(row.id));
         if (options.json) return process.stdout.write(`${JSON.stringify(view)}\n`);

@@ -114,7 +114,8 @@ async function waitForJobs(client: ApiClient, ids: number[], deadline: Date, bar
         for (const view of views) if (FINAL.has(view.status)) done.set(view.job_id, view);
       }
       progress?.update(done.size);
-      if (done.size < ids.length) await new Promise((resolve) => setTimeout(resolve, 1_000).unref());
+      // A referenced timer: with nothing else pending, an unreferenced one would let the process end here (exit 13).
+      if (done.size < ids.length) await new Promise((resolve) => setTimeout(resolve, 1_000));
     }
   } finally {
     progress?.stop();
@@ -129,7 +130,22 @@ export class ApiClient {
     private readonly key: string,
   ) {}
 
-  async call<T>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<T> {
+  /**
+   * One API call. A 429 (RATE_LIMITED: the request was not carried out) is sent again after the
+   * answer's Retry-After, up to `maxWaits` times: a large file or a long `--wait` stays within
+   * the key's rate limits instead of failing.
+   */
+  async call<T>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}, maxWaits = 30): Promise<T> {
+    for (let waits = 0; ; waits++) {
+      const answer = await this.once<T>(method, path, body, headers);
+      if (answer.kind === 'done') return answer.value;
+      if (waits >= maxWaits) throw new RpaError('RATE_LIMITED', `the API kept refusing ${method} ${path} as rate limited (429) after ${maxWaits} waits`);
+      // Not unref()ed: this wait is all a CLI process has left to do.
+      await new Promise((resolve) => setTimeout(resolve, answer.retryAfterMs));
+    }
+  }
+
+  private async once<T>(method: string, path: string, body: unknown, headers: Record<string, string>): Promise<{ kind: 'done'; value: T } | { kind: 'later'; retryAfterMs: number }> {
     let res: Response;
     try {
       res = await fetch(this.base + path, {
@@ -148,10 +164,16 @@ export class ApiClient {
     } catch {
       parsed = undefined;
     }
+    // A request with more jobs than a window allows is told to split: waiting would not help.
+    const tooBig = (parsed as { error?: { field?: string } } | undefined)?.error?.field === 'jobs';
+    if (res.status === 429 && !tooBig) {
+      const seconds = Number(res.headers.get('retry-after'));
+      return { kind: 'later', retryAfterMs: Math.min(60, Number.isFinite(seconds) && seconds > 0 ? seconds : 1) * 1_000 };
+    }
     if (!res.ok) {
       const error = (parsed as { error?: { message?: string; field?: string } } | undefined)?.error;
       throw new RpaError('VALIDATION_FAILED', `the API refused ${method} ${path} (${res.status}): ${error?.field ? `${error.field}: ` : ''}${error?.message ?? text.slice(0, 200)}`);
     }
-    return parsed as T;
+    return { kind: 'done', value: parsed as T };
   }
 }

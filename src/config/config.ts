@@ -2,6 +2,8 @@ import { join, resolve } from 'node:path';
 import { RpaError } from '../errors/failures.js';
 import { hasPracticePortal, providerDescriptors } from '../providers/descriptors.js';
 import type { ProviderDescriptor } from '../providers/provider.js';
+import { parseBusinessHours } from '../calendar/business-hours.js';
+import { parseMaintenanceText, type ProviderWindows } from '../calendar/provider-windows.js';
 import { readSecretsDir, settingFileName } from './secrets-dir.js';
 import { isSetting, type Setting, type SettingsTree, type ValuesOf } from './setting.js';
 import { OWNED_PREFIXES, PROCESS_ROLES, SETTINGS, providerSettings, type ProcessRole } from './settings.js';
@@ -25,6 +27,10 @@ export interface ProviderConfig {
   maxSessions: number;
   /** Jobs of one batch run at once in pages of its one login (`<NAME>_PAGES_PER_SESSION`). */
   pagesPerSession: number;
+  /** PAGE_CONTRACT_MISMATCH answers in a row that pause the provider for contract drift. */
+  driftThreshold: number;
+  /** Its configured maintenance windows and business hours (an operator's PUT /providers/:name/windows replaces them). */
+  windows: ProviderWindows;
   /** Port of the practice portal (0 = any free port). */
   practicePort: number;
 }
@@ -104,6 +110,12 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
       totpLookaheadSteps: tree.totpLookaheadSteps ? valueOf(tree.totpLookaheadSteps) : 0,
       maxSessions: valueOf(tree.maxSessions),
       pagesPerSession: valueOf(tree.pagesPerSession),
+      driftThreshold: valueOf(tree.driftThreshold),
+      windows: configuredWindows(valueOf(tree.timeZone), valueOf(tree.businessHours), valueOf(tree.maintenanceWindows), {
+        hours: tree.businessHours.env,
+        zone: tree.timeZone.env,
+        maintenance: tree.maintenanceWindows.env,
+      }),
       practicePort: valueOf(tree.practicePort),
     };
   }
@@ -115,6 +127,12 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
       `CALLBACK_SECRET: required once a real portal URL is set (${real.map((p) => `${p.descriptor.name.toUpperCase()}_URL`).join(', ')}); the practice value is published`,
       { field: 'CALLBACK_SECRET' },
     );
+  }
+  if (settings.evidence.store === 's3') {
+    const s3 = SETTINGS.evidence.s3;
+    for (const s of [s3.bucket, s3.accessKeyId, s3.secretAccessKey]) {
+      if (valueOf(s) === undefined) throw new RpaError('CONFIG_INVALID', `${s.env}: required with EVIDENCE_STORE=s3`, { field: s.env });
+    }
   }
   const dataDir = resolve(cwd, settings.dataDir);
   const config: Config = {
@@ -133,6 +151,14 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     [...known.values()].filter((s) => s.live && fileBacked.has(s.env)).map((s) => ({ env: s.env, parse: (text: string) => String(s.parser.parse(text)) })),
   );
   return config;
+}
+
+function configuredWindows(timeZone: string, hours: string | undefined, maintenance: string | undefined, fields: { hours: string; zone: string; maintenance: string }): ProviderWindows {
+  return {
+    timeZone,
+    businessHours: hours === undefined ? undefined : parseBusinessHours(hours, timeZone, fields),
+    maintenance: maintenance === undefined ? [] : parseMaintenanceText(maintenance, timeZone, fields.maintenance),
+  };
 }
 
 /**

@@ -130,3 +130,37 @@ export async function unfinishedBatchCount(db: Db, provider: string): Promise<nu
     .executeTakeFirstOrThrow();
   return Number(row.n);
 }
+
+/** How long a provider's batches take, as measured: the login (and lease) before the first job, and each job. */
+export interface ProviderPace {
+  loginMs: number;
+  perJobMs: number;
+  /** How many finished jobs the numbers come from (0: the defaults). */
+  samples: number;
+}
+
+/** Until a provider has finished jobs of its own: a slow single sign-on and a slow portal. */
+const DEFAULT_PACE: ProviderPace = { loginMs: 30_000, perJobMs: 15_000, samples: 0 };
+
+/**
+ * A provider's pace from its last 200 finished jobs and last 20 finished batches: the mean job
+ * time, and the mean of what a batch took beyond its jobs (lease, login, logout), its jobs run
+ * `pages` at once (rounds of the mean job time).
+ */
+export async function providerPace(db: Db, provider: string, pages = 1): Promise<ProviderPace> {
+  const jobs = await sql<{ mean_ms: number | null; n: number }>`
+    SELECT avg(extract(epoch FROM completed_at - started_at) * 1000)::float8 AS mean_ms, count(*)::int AS n
+    FROM (SELECT completed_at, started_at FROM jobs
+          WHERE provider = ${provider} AND status IN ('completed', 'failed') AND started_at IS NOT NULL AND completed_at > started_at
+          ORDER BY completed_at DESC LIMIT 200) recent
+  `.execute(db);
+  const { mean_ms: perJob, n } = jobs.rows[0] ?? { mean_ms: null, n: 0 };
+  if (perJob === null || n === 0) return DEFAULT_PACE;
+  const batches = await sql<{ overhead_ms: number | null }>`
+    SELECT avg(greatest(0, extract(epoch FROM finished_at - started_at) * 1000 - ceil((completed_count + failed_count)::float8 / ${Math.max(1, Math.floor(pages))}) * ${perJob}::float8))::float8 AS overhead_ms
+    FROM (SELECT finished_at, started_at, completed_count, failed_count FROM batches
+          WHERE provider = ${provider} AND status IN ('completed', 'failed') AND started_at IS NOT NULL AND finished_at IS NOT NULL AND completed_count + failed_count > 0
+          ORDER BY finished_at DESC LIMIT 20) recent
+  `.execute(db);
+  return { loginMs: Math.round(batches.rows[0]?.overhead_ms ?? DEFAULT_PACE.loginMs), perJobMs: Math.round(perJob), samples: n };
+}

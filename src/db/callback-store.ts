@@ -41,7 +41,7 @@ export async function findDeliveryWithJob(db: Db, jobId: string) {
   return db
     .selectFrom('callback_deliveries as d')
     .innerJoin('jobs as j', 'j.id', 'd.job_id')
-    .select(['d.url', 'd.state', 'j.id', 'j.status', 'j.result', 'j.error', 'j.batch_id', 'j.evidence', 'j.completed_at'])
+    .select(['d.url', 'd.state', 'j.id', 'j.status', 'j.result', 'j.error', 'j.batch_id', 'j.audit_head', 'j.completed_at'])
     .where('d.job_id', '=', jobId)
     .executeTakeFirst();
 }

@@ -1,6 +1,6 @@
 import { sql, type Selectable } from 'kysely';
 import type { Db } from './database.js';
-import type { JobAction, JobParameters, JobStatus, JobsTable } from './schema.js';
+import { JOB_PRIORITIES, type JobAction, type JobParameters, type JobPriority, type JobStatus, type JobsTable } from './schema.js';
 
 export type JobRow = Selectable<JobsTable>;
 
@@ -43,7 +43,7 @@ export async function findJobsByExternalIds(db: Db, provider: string, externalId
   if (externalIds.length === 0) return [];
   return db
     .selectFrom('jobs')
-    .select(['id', 'external_id', 'request_hash'])
+    .select(['id', 'external_id', 'request_hash', 'submitted_by'])
     .where('provider', '=', provider)
     .where('external_id', 'in', externalIds)
     .execute();
@@ -56,6 +56,8 @@ export interface JobListFilter {
   /** Submitted at or after. */
   since?: Date;
   batchId?: string;
+  /** Only the jobs this key submitted (jobs.submitted_by): what a submitter sees. */
+  submittedBy?: string;
   /** Only ids below this one (the cursor of the previous page). */
   beforeId?: string;
   limit: number;
@@ -69,6 +71,7 @@ export async function listJobs(db: Db, filter: JobListFilter): Promise<JobRow[]>
   if (filter.action) query = query.where('action', '=', filter.action);
   if (filter.since) query = query.where('created_at', '>=', filter.since);
   if (filter.batchId) query = query.where('batch_id', '=', filter.batchId);
+  if (filter.submittedBy !== undefined) query = query.where('submitted_by', '=', filter.submittedBy);
   if (filter.beforeId) query = query.where('id', '<', filter.beforeId);
   return query.execute();
 }
@@ -85,14 +88,42 @@ export async function markEnqueued(db: Db, ids: string[]): Promise<void> {
 }
 
 /** Pending jobs that belong to no batch and are due: what should be on a provider queue. */
+/** What the queue entries of these jobs are named after and ordered by. */
+export async function jobLabels(db: Db, ids: string[]): Promise<Pick<JobRow, 'id' | 'action' | 'circuit_number' | 'parameters'>[]> {
+  if (ids.length === 0) return [];
+  return db.selectFrom('jobs').select(['id', 'action', 'circuit_number', 'parameters']).where('id', 'in', ids).execute();
+}
+
 export async function findJobsToEnqueue(db: Db, options: { limit: number; onlyNeverEnqueued?: boolean }) {
   let query = db
     .selectFrom('jobs')
-    .select(['id', 'provider', 'queue_trip', 'available_at', 'enqueued_at'])
+    .select(['id', 'provider', 'queue_trip', 'available_at', 'enqueued_at', 'action', 'circuit_number', 'parameters'])
     .where('status', '=', 'pending')
     .where('batch_id', 'is', null)
     .orderBy('id')
     .limit(options.limit);
   if (options.onlyNeverEnqueued) query = query.where('enqueued_at', 'is', null);
   return query.execute();
+}
+
+/**
+ * True when a job of the provider with a priority above `than` has been waiting since before
+ * `waitingSince` outside the batch `batchId`: no session was free to take it, so the batch that
+ * asks should make way at its next job.
+ */
+export async function higherPriorityWaiting(db: Db, provider: string, than: JobPriority, batchId: string, waitingSince: Date): Promise<boolean> {
+  const higher = JOB_PRIORITIES.slice(0, JOB_PRIORITIES.indexOf(than));
+  if (higher.length === 0) return false;
+  const row = await db
+    .selectFrom('jobs')
+    .select('id')
+    .where('provider', '=', provider)
+    .where('status', '=', 'pending')
+    .where(sql<string>`coalesce(parameters->>'priority', 'normal')`, 'in', higher)
+    .where('available_at', '<=', waitingSince)
+    .where('created_at', '<=', waitingSince)
+    .where((eb) => eb.or([eb('batch_id', 'is', null), eb('batch_id', '<>', batchId)]))
+    .limit(1)
+    .executeTakeFirst();
+  return row !== undefined;
 }

@@ -1,6 +1,8 @@
 import { sql } from 'kysely';
 import type { Db } from './database.js';
+import type { EvidenceItem } from '../evidence/evidence-item.js';
 import { appendJobEvents } from './event-store.js';
+import { recordEvidence } from './evidence-metadata-store.js';
 import type { JobRow } from './job-store.js';
 import { RpaError } from '../errors/failures.js';
 import type { JobError } from './schema.js';
@@ -77,15 +79,21 @@ const holds = (hold: RunHold) => sql<boolean>`EXISTS (SELECT 1 FROM batches b WH
  * frozen, cut off from Valkey) still tries is refused from here on. Undefined when the batch
  * has ended.
  */
-export async function claimBatchRun(db: Db, batchId: string, worker: string): Promise<RunHold | undefined> {
+export async function claimBatchRun(db: Db, batchId: string, worker: string, options: { stampStart?: boolean } = {}): Promise<RunHold | undefined> {
+  const started = options.stampStart === false ? {} : { started_at: sql<Date>`coalesce(started_at, now())` };
   const row = await db
     .updateTable('batches')
-    .set({ status: 'in_progress', worker, run_token: sql`run_token + 1`, heartbeat_at: new Date(), started_at: sql`coalesce(started_at, now())`, updated_at: new Date() })
+    .set({ status: 'in_progress', worker, run_token: sql`run_token + 1`, heartbeat_at: new Date(), ...started, updated_at: new Date() })
     .where('id', '=', batchId)
     .where('status', 'in', ['created', 'assigned', 'in_progress'])
     .returning('run_token')
     .executeTakeFirst();
   return row ? { batchId, token: row.run_token } : undefined;
+}
+
+/** The run begins its work (a lease and a login): the batch's started_at, kept from its first run. */
+export async function markBatchStarted(db: Db, hold: RunHold): Promise<void> {
+  await db.updateTable('batches').set({ started_at: sql`coalesce(started_at, now())` }).where('id', '=', hold.batchId).where('run_token', '=', hold.token).execute();
 }
 
 /** The run says it is alive; false when another run holds the batch (or it has ended). */
@@ -130,7 +138,9 @@ export type JobStart =
   /** Another job for the same provider and circuit is running: this one waits for it. */
   | { kind: 'circuit-busy' }
   /** In hand each time its processor died, JOB_MAX_ATTEMPTS times: failed now (PROCESSOR_CRASHED). */
-  | { kind: 'exhausted'; job: JobRow };
+  | { kind: 'exhausted'; job: JobRow }
+  /** Its deadline passed before it could start: failed now (DEADLINE_EXCEEDED) rather than run late. */
+  | { kind: 'expired'; job: JobRow };
 
 /**
  * pending → running, counting an attempt, under the run's hold. A job found running in this
@@ -146,17 +156,13 @@ export async function startJob(db: Db, jobId: string, hold: RunHold, actor: stri
       if (batch?.run_token !== hold.token) throw superseded(hold);
       if (!job || job.batch_id !== hold.batchId || (job.status !== 'pending' && job.status !== 'running')) return { kind: 'gone' };
       const resumed = job.status === 'running';
+      const deadline = job.parameters.deadline;
+      if (!resumed && deadline && Date.parse(deadline) <= Date.now()) {
+        return { kind: 'expired', job: await failBeforeStart(trx, job, hold, deadlineError(deadline), actor) };
+      }
       if (job.attempts >= job.max_attempts) {
         const error = { code: 'PROCESSOR_CRASHED', message: `the job was in hand when its batch processor died ${job.attempts} time(s); attempts are spent (${job.max_attempts})` };
-        const failed = await trx
-          .updateTable('jobs')
-          .set({ status: 'failed', error: JSON.stringify(error), completed_at: new Date(), updated_at: new Date() })
-          .where('id', '=', jobId)
-          .returningAll()
-          .executeTakeFirstOrThrow();
-        await trx.updateTable('batches').set({ failed_count: sql`failed_count + 1`, updated_at: new Date() }).where('id', '=', hold.batchId).execute();
-        await appendJobEvents(trx, { jobIds: [jobId], from: job.status, to: 'failed', cause: 'PROCESSOR_CRASHED', actor, batchId: hold.batchId, details: error });
-        return { kind: 'exhausted', job: failed };
+        return { kind: 'exhausted', job: await failBeforeStart(trx, job, hold, error, actor) };
       }
       const started = await trx
         .updateTable('jobs')
@@ -174,11 +180,25 @@ export async function startJob(db: Db, jobId: string, hold: RunHold, actor: stri
   }
 }
 
+/** A job of a held batch fails without running (its deadline passed, its attempts are spent). */
+async function failBeforeStart(trx: Db, job: JobRow, hold: RunHold, error: JobError, actor: string): Promise<JobRow> {
+  const failed = await trx
+    .updateTable('jobs')
+    .set({ status: 'failed', error: JSON.stringify(error), completed_at: new Date(), updated_at: new Date() })
+    .where('id', '=', job.id)
+    .returningAll()
+    .executeTakeFirstOrThrow();
+  await trx.updateTable('batches').set({ failed_count: sql`failed_count + 1`, updated_at: new Date() }).where('id', '=', hold.batchId).execute();
+  await appendJobEvents(trx, { jobIds: [job.id], from: job.status, to: 'failed', cause: error.code, actor, batchId: hold.batchId, details: { ...error } });
+  return failed;
+}
+
 export interface JobEnd {
   status: 'completed' | 'failed';
   result?: Record<string, unknown> | null;
   error?: JobError | null;
-  evidence: string[];
+  /** What the run recorded on the way (already in the evidence store): written with the end, on the job's audit chain before its event. */
+  evidence: EvidenceItem[];
   cause: string;
 }
 
@@ -195,7 +215,6 @@ export async function finishJob(db: Db, jobId: string, hold: RunHold, end: JobEn
         status: end.status,
         result: end.result === undefined || end.result === null ? null : JSON.stringify(end.result),
         error: end.error ? JSON.stringify(end.error) : null,
-        evidence: sql`evidence || ${JSON.stringify(end.evidence)}::jsonb`,
         completed_at: new Date(),
         updated_at: new Date(),
       })
@@ -211,6 +230,7 @@ export async function finishJob(db: Db, jobId: string, hold: RunHold, end: JobEn
     }
     const counter = end.status === 'completed' ? 'completed_count' : 'failed_count';
     await trx.updateTable('batches').set({ [counter]: sql`${sql.ref(counter)} + 1`, updated_at: new Date() }).where('id', '=', batchId).execute();
+    await recordEvidence(trx, jobId, end.evidence);
     await appendJobEvents(trx, { jobIds: [jobId], from: 'running', to: end.status, cause: end.cause, actor, batchId, details: end.error ? { ...end.error } : undefined });
     return true;
   });
@@ -226,7 +246,16 @@ export async function returnJobs(
   db: Db,
   batchId: string,
   jobIds: string[],
-  options: { availableAt: Date; cause: string; actor: string; error?: JobError; evidence?: string[]; hold?: RunHold },
+  options: {
+    availableAt: Date;
+    cause: string;
+    actor: string;
+    error?: JobError;
+    evidence?: EvidenceItem[];
+    hold?: RunHold;
+    /** The attempt it was on is given back: the provider was at fault (a changed portal), not the job. */
+    refundAttempt?: boolean;
+  },
 ): Promise<{ id: string; trip: number }[]> {
   if (jobIds.length === 0) return [];
   return db.transaction().execute(async (trx) => {
@@ -246,7 +275,7 @@ export async function returnJobs(
         available_at: options.availableAt,
         enqueued_at: null,
         error: options.error ? JSON.stringify(options.error) : sql`error`,
-        evidence: sql`evidence || ${JSON.stringify(options.evidence ?? [])}::jsonb`,
+        ...(options.refundAttempt ? { attempts: sql<number>`CASE WHEN status = 'running' THEN greatest(attempts - 1, 0) ELSE attempts END` } : {}),
         updated_at: new Date(),
       })
       .where('id', 'in', before.map((b) => b.id))
@@ -255,11 +284,53 @@ export async function returnJobs(
       .returning(['id', 'queue_trip'])
       .execute();
     await trx.updateTable('batches').set({ returned_count: sql`returned_count + ${rows.length}`, updated_at: new Date() }).where('id', '=', batchId).execute();
+    // The evidence of the attempt that failed (one job handed back after a passing failure).
+    for (const row of rows) await recordEvidence(trx, row.id, options.evidence ?? []);
     for (const status of ['pending', 'running'] as const) {
       const ids = before.filter((b) => b.status === status && rows.some((r) => r.id === b.id)).map((b) => b.id);
       await appendJobEvents(trx, { jobIds: ids, from: status, to: 'pending', cause: options.cause, actor: options.actor, batchId, details: options.error ? { ...options.error } : undefined });
     }
     return rows.map((r) => ({ id: r.id, trip: r.queue_trip }));
+  });
+}
+
+export function deadlineError(deadline: string): JobError {
+  return { code: 'DEADLINE_EXCEEDED', message: `its deadline (${deadline}) passed before it could start; it was not run late` };
+}
+
+/**
+ * pending → failed (DEADLINE_EXCEEDED) for every job of the providers whose deadline has
+ * passed while it waited (a paused provider, a maintenance window, a long queue), so that it
+ * ends on time rather than when a batch reaches it. Jobs in a batch that has started are left
+ * to their run, which fails them the same way at their turn. Returns the ids that ended.
+ */
+export async function expireOverdueJobs(db: Db, actor: string, now = new Date(), limit = 1_000): Promise<string[]> {
+  return db.transaction().execute(async (trx) => {
+    const rows = await trx
+      .updateTable('jobs')
+      .set({
+        status: 'failed',
+        error: sql`jsonb_build_object('code', 'DEADLINE_EXCEEDED', 'message', 'its deadline (' || (parameters->>'deadline') || ') passed before it could start; it was not run late')`,
+        completed_at: now,
+        updated_at: now,
+      })
+      .where('id', 'in', (eb) =>
+        eb
+          .selectFrom('jobs as j')
+          .select('j.id')
+          .where('j.status', '=', 'pending')
+          .where(sql<boolean>`j.parameters ? 'deadline'`)
+          .where(sql<string>`j.parameters->>'deadline'`, '<=', now.toISOString())
+          .where((w) => w.or([w('j.batch_id', 'is', null), w.not(w.exists(w.selectFrom('batches as b').select('b.id').whereRef('b.id', '=', 'j.batch_id').where('b.status', '=', 'in_progress')))]))
+          .limit(limit),
+      )
+      .where('status', '=', 'pending')
+      .returning(['id', 'batch_id', 'error'])
+      .execute();
+    for (const row of rows) {
+      await appendJobEvents(trx, { jobIds: [row.id], from: 'pending', to: 'failed', cause: 'DEADLINE_EXCEEDED', actor, batchId: row.batch_id, details: row.error ? { ...row.error } : undefined });
+    }
+    return rows.map((r) => r.id);
   });
 }
 

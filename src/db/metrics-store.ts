@@ -102,3 +102,16 @@ export function batchDurations(db: Db, buckets: number[]): Promise<DurationRow[]
     buckets,
   );
 }
+
+/** Pending jobs of a provider whose deadline falls before `horizon` (they will likely miss it). */
+export async function jobsDueBefore(db: Db, provider: string, horizon: Date): Promise<number> {
+  const row = await db
+    .selectFrom('jobs')
+    .select(sql<number>`count(*)::int`.as('n'))
+    .where('provider', '=', provider)
+    .where('status', '=', 'pending')
+    .where(sql<boolean>`parameters ? 'deadline'`)
+    .where(sql<string>`parameters->>'deadline'`, '<=', horizon.toISOString())
+    .executeTakeFirst();
+  return row?.n ?? 0;
+}

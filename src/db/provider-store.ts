@@ -18,6 +18,11 @@ async function event(db: Db, provider: string, kind: string, actor: string, deta
   await db.insertInto('provider_events').values({ provider, kind, actor, details: JSON.stringify(details) }).execute();
 }
 
+/** An entry in a provider's history (paused, resumed, a refused resume, windows set). */
+export async function recordProviderEvent(db: Db, provider: string, kind: string, actor: string, details: Record<string, unknown>): Promise<void> {
+  await event(db, provider, kind, actor, details);
+}
+
 export async function providerStates(db: Db): Promise<ProviderStateRow[]> {
   return db.selectFrom('provider_states').selectAll().orderBy('provider').execute();
 }
@@ -49,7 +54,7 @@ export async function resumeProvider(db: Db, provider: string, actor: string, wh
   return db.transaction().execute(async (trx) => {
     const row = await trx
       .updateTable('provider_states')
-      .set({ paused_reason: null, paused_message: null, paused_since: null, login_refusals: 0, credentials_mark: null, updated_at: new Date() })
+      .set({ paused_reason: null, paused_message: null, paused_since: null, login_refusals: 0, credentials_mark: null, contract_mismatches: 0, updated_at: new Date() })
       .where('provider', '=', provider)
       .where('paused_reason', 'is not', null)
       .returning('provider')
@@ -113,6 +118,68 @@ export async function resumeIfCredentialsChanged(db: Db, provider: string, mark:
       .executeTakeFirst();
     if (row) await event(trx, provider, 'resumed', 'credentials changed', { why: 'the credentials are not the ones that were refused' });
     return row !== undefined;
+  });
+}
+
+/**
+ * Counts a PAGE_CONTRACT_MISMATCH answer of the provider's portal. At `threshold` in a row (no
+ * page that matched in between) the provider is paused for contract drift, its event carrying
+ * `evidence` (screenshot paths, the selectors that failed, a DOM snippet). Returns the count
+ * and whether this answer paused it.
+ */
+export async function recordContractMismatch(
+  db: Db,
+  provider: string,
+  threshold: number,
+  evidence: Record<string, unknown>,
+): Promise<{ mismatches: number; paused: boolean }> {
+  return db.transaction().execute(async (trx) => {
+    const row = await sql<{ contract_mismatches: number; paused_reason: string | null }>`
+      INSERT INTO provider_states (provider, contract_mismatches) VALUES (${provider}, 1)
+      ON CONFLICT (provider) DO UPDATE SET contract_mismatches = provider_states.contract_mismatches + 1, updated_at = now()
+      RETURNING contract_mismatches, paused_reason
+    `.execute(trx);
+    const { contract_mismatches: mismatches, paused_reason } = row.rows[0]!;
+    await event(trx, provider, 'contract_mismatch', 'batch-runner', { mismatches, threshold, ...evidence });
+    if (mismatches < threshold || paused_reason !== null) return { mismatches, paused: false };
+    const message = `${mismatches} pages in a row did not match the portal contract (${String(evidence.message ?? 'PAGE_CONTRACT_MISMATCH')}); its jobs wait. Once the automation matches the portal again: rpa providers resume ${provider}`;
+    await trx
+      .updateTable('provider_states')
+      .set({ paused_reason: 'contract_drift', paused_message: message.slice(0, 1000), paused_since: new Date(), updated_at: new Date() })
+      .where('provider', '=', provider)
+      .execute();
+    await event(trx, provider, 'paused', 'batch-runner', { reason: 'contract_drift', mismatches, ...evidence });
+    return { mismatches, paused: true };
+  });
+}
+
+/** A page matched the contract: earlier mismatches no longer count as a run of them. */
+export async function clearContractMismatches(db: Db, provider: string): Promise<void> {
+  await db.updateTable('provider_states').set({ contract_mismatches: 0, updated_at: new Date() }).where('provider', '=', provider).where('contract_mismatches', '>', 0).execute();
+}
+
+/** The windows an operator set for a provider (its WindowsJson), or null when the configured ones apply. */
+export async function storedWindows(db: Db, provider: string): Promise<Record<string, unknown> | null> {
+  const row = await db.selectFrom('provider_states').select('windows').where('provider', '=', provider).executeTakeFirst();
+  return row?.windows ?? null;
+}
+
+/** Every provider's operator-set windows (providers without are absent). */
+export async function allStoredWindows(db: Db): Promise<Map<string, Record<string, unknown>>> {
+  const rows = await db.selectFrom('provider_states').select(['provider', 'windows']).where('windows', 'is not', null).execute();
+  return new Map(rows.map((r) => [r.provider, r.windows!]));
+}
+
+/** Replaces a provider's windows (null: back to the configured ones), with an event naming who did it. */
+export async function storeWindows(db: Db, provider: string, windows: Record<string, unknown> | null, actor: string): Promise<void> {
+  await db.transaction().execute(async (trx) => {
+    const json = windows === null ? null : JSON.stringify(windows);
+    await trx
+      .insertInto('provider_states')
+      .values({ provider, windows: json })
+      .onConflict((oc) => oc.column('provider').doUpdateSet({ windows: json, updated_at: new Date() }))
+      .execute();
+    await event(trx, provider, 'windows_set', actor, { windows });
   });
 }
 

@@ -10,12 +10,34 @@ export const BATCH_STATUSES: readonly BatchStatus[] = ['created', 'assigned', 'i
 export const JOB_ACTIONS: readonly JobAction[] = ['validation', 'cancellation'];
 export const KEY_ROLES: readonly KeyRole[] = ['submitter', 'viewer', 'operator', 'admin'];
 
+/** How urgent a job is (`parameters.priority`); absent means `normal`. */
+export type JobPriority = 'high' | 'normal' | 'low';
+export const JOB_PRIORITIES = ['high', 'normal', 'low'] as const satisfies readonly JobPriority[];
+
+/**
+ * A job's inputs as the API accepted them (src/jobs/job-request.ts). Optional fields are present
+ * only when the request gave them.
+ */
 export interface JobParameters {
   circuit_number: string;
+  /** Cancellations only. */
   reason?: string;
+  /** Cancellations only: YYYY-MM-DD, today or later. */
   effective_date?: string;
-  /** A cancellation rehearsed up to its final submit, which is not made. */
+  /** `high`, `normal` or `low`; absent means `normal` (see jobPriority). */
+  priority?: JobPriority;
+  /**
+   * When the submitter needs the result by: an ISO 8601 time in UTC (`2031-01-01T15:00:00.000Z`);
+   * a job not started by then fails with DEADLINE_EXCEEDED.
+   */
+  deadline?: string;
+  /** Cancellations only: a cancellation rehearsed up to its final submit, which is not made. */
   dry_run?: boolean;
+}
+
+/** A job's priority, `normal` when its request named none. */
+export function jobPriority(parameters: Pick<JobParameters, 'priority'>): JobPriority {
+  return parameters.priority ?? 'normal';
 }
 
 export interface JobError {
@@ -50,6 +72,9 @@ export interface JobsTable {
   updated_at: Timestamp;
   started_at: NullableTimestamp;
   completed_at: NullableTimestamp;
+  /** Migration 000005: the length of the job's audit chain and its last hash (null while empty). */
+  audit_seq: ColumnType<number, number | undefined, number>;
+  audit_head: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface BatchesTable {
@@ -138,6 +163,10 @@ export interface ProviderStatesTable {
   login_refusals: ColumnType<number, number | undefined, number>;
   /** A fingerprint of the credentials the refusals were counted against (not the credentials). */
   credentials_mark: string | null;
+  /** Migration 000006: PAGE_CONTRACT_MISMATCH answers in a row. */
+  contract_mismatches: ColumnType<number, number | undefined, number>;
+  /** Migration 000006: the windows an operator set (WindowsJson); null: the configured ones. */
+  windows: JSONColumnType<Record<string, unknown> | null, string | null | undefined, string | null>;
   updated_at: ColumnType<Date, Date | string | undefined, Date | string>;
 }
 
@@ -189,6 +218,31 @@ export interface SchedulesTable {
   last_run_jobs: number | null;
 }
 
+/** Migration 000005: one evidence item of a job, its bytes in the evidence store under `object_key`. */
+export interface JobEvidenceTable {
+  id: Generated<string>;
+  job_id: string;
+  name: string;
+  step: string;
+  content_type: string;
+  bytes: number;
+  sha256: string;
+  object_key: string;
+  taken_at: ColumnType<Date, Date | string, Date | string>;
+  recorded_at: Timestamp;
+}
+
+/** Migration 000005: one entry of a job's hash chain (an event or an evidence item). */
+export interface JobAuditTable {
+  job_id: string;
+  seq: number;
+  kind: 'event' | 'evidence';
+  ref_id: string;
+  sha256: string;
+  prev: string;
+  hash: string;
+}
+
 export interface Database {
   jobs: JobsTable;
   batches: BatchesTable;
@@ -202,4 +256,6 @@ export interface Database {
   provider_states: ProviderStatesTable;
   provider_events: ProviderEventsTable;
   totp_steps: TotpStepsTable;
+  job_evidence: JobEvidenceTable;
+  job_audit: JobAuditTable;
 }

@@ -14,9 +14,11 @@
  * - `batch`: the batch run as a whole is tried again (infrastructure trouble); its jobs keep
  *   their place.
  * - `delivery`: a callback delivery, retried on its own queue.
+ * - `request`: an API request refused for now; the client may send it again later (after the
+ *   answer's `Retry-After`).
  * - `none`: final. A request is refused; a job fails now with this error.
  */
-export type RetryScope = 'page' | 'session' | 'browser' | 'login' | 'job' | 'batch' | 'delivery' | 'none';
+export type RetryScope = 'page' | 'session' | 'browser' | 'login' | 'job' | 'batch' | 'delivery' | 'request' | 'none';
 
 /** What a failure means to BullMQ, where it means something special. */
 export type BullMqMeaning = 'unrecoverable' | 'delayed' | 'rate-limit';
@@ -44,6 +46,7 @@ export const FAILURES = Object.freeze({
   CONFLICT: policy(false, 'none', 409, 'the object is not in a state that allows this'),
   PAYLOAD_TOO_LARGE: policy(false, 'none', 413, 'the request body is too large'),
   CALLBACK_URL_FORBIDDEN: policy(false, 'none', 400, 'a callback URL the SSRF guard refuses'),
+  RATE_LIMITED: policy(true, 'request', 429, 'too many requests, jobs or failed logins for this key or address in the window; try again after Retry-After'),
   // Our own infrastructure
   CONFIG_INVALID: policy(false, 'none', 500, 'a setting is missing or wrong; fix it and restart', 'unrecoverable'),
   STARTUP_FAILED: policy(false, 'none', 500, 'this process could not start (a port taken, a data folder in use or damaged, a program missing); the message says what to do'),
@@ -63,11 +66,16 @@ export const FAILURES = Object.freeze({
   TOTP_REFUSED: policy(false, 'login', 502, 'the portal refused the verification codes as invalid'),
   TOTP_REUSED: policy(true, 'login', 502, 'the portal refused a code as already used (another login took the step)'),
   TOTP_STEP_TAKEN: policy(true, 'login', 503, 'no free TOTP step within the queue limit'),
-  PAGE_CONTRACT_MISMATCH: policy(false, 'none', 502, 'a portal page does not look as SPEC.md says'),
+  PAGE_CONTRACT_MISMATCH: policy(false, 'none', 502, 'a portal page does not look as SPEC.md says; a run of them (or the batch-start canary) pauses the provider for contract drift, and the job waits'),
+  RESUME_REFUSED: policy(false, 'none', 409, 'a provider paused for contract drift stays paused: the canary found its pages still do not match'),
+  DEADLINE_EXCEEDED: policy(false, 'none', 504, 'the job\'s deadline passed before it could start: it was not run late'),
   PROCESSOR_CRASHED: policy(false, 'none', 500, 'the job was in hand each time its batch processor died, JOB_MAX_ATTEMPTS times'),
   RUN_SUPERSEDED: policy(false, 'none', 409, 'another run took the batch (this one was frozen or cut off): it stops and touches nothing'),
   INVALID_CIRCUIT: policy(false, 'none', 400, 'the circuit number does not match the provider\'s format'),
   CANCELLATION_REFUSED: policy(false, 'none', 502, 'the portal refused the cancellation form'),
+  // Evidence
+  EVIDENCE_UNAVAILABLE: policy(true, 'batch', 503, 'the evidence store did not answer or refused (its endpoint, bucket or credentials); the message never names a secret'),
+  AUDIT_MISMATCH: policy(false, 'none', 409, 'a job\'s stored evidence or events no longer match its audit chain (rpa evidence verify names the item)'),
   // Callbacks
   CALLBACK_FAILED: policy(true, 'delivery', 502, 'the receiver did not take the callback; retried with backoff'),
 } satisfies Record<string, FailurePolicy>);

@@ -1,8 +1,13 @@
 import { createHash } from 'node:crypto';
+import { z } from 'zod';
 import { checkCallbackUrl, type CallbackUrlPolicy } from '../callbacks/callback-url-guard.js';
 import { RpaError } from '../errors/failures.js';
 import { findDescriptor, providerNames } from '../providers/descriptors.js';
-import { JOB_ACTIONS, type JobAction, type JobParameters } from '../db/schema.js';
+import { JOB_ACTIONS, JOB_PRIORITIES, type JobAction, type JobParameters, type JobPriority } from '../db/schema.js';
+import { isRealDate, parseOffsetTime } from '../calendar/offset-time.js';
+import { fieldError, requestSchemaError, textField } from '../http/request-schema.js';
+
+export { JOB_PRIORITIES, type JobPriority };
 
 export const CANCELLATION_REASONS = ['customer_request', 'non_payment', 'migration', 'other'] as const;
 export const MAX_BULK_JOBS = 10_000;
@@ -18,22 +23,58 @@ export interface JobRequest {
   hash: string;
 }
 
-type Obj = Record<string, unknown>;
+/**
+ * The fields of one job, at the top level of the job and/or in its `parameters` (ORDS sends
+ * either). Every object is strict: a field not named here is refused (a typo such as
+ * `effectiveDate` must not be dropped and the job run without it), and so is `null` (leave a
+ * field out instead).
+ */
+const JOB_FIELDS = {
+  circuit_number: textField(64),
+  reason: z.enum(CANCELLATION_REASONS),
+  effective_date: textField(10),
+  priority: z.enum(JOB_PRIORITIES),
+  deadline: textField(40),
+  dry_run: z.boolean(),
+};
+type JobFieldName = keyof typeof JOB_FIELDS;
+const JOB_FIELD_NAMES = Object.keys(JOB_FIELDS) as JobFieldName[];
+/** The fields a bulk request may set once for all its jobs (each job may set its own instead). */
+const SHARED_FIELDS = ['priority', 'deadline', 'dry_run'] as const;
 
-function bad(field: string, message: string): RpaError {
-  return new RpaError('VALIDATION_FAILED', `${field}: ${message}`, { field });
-}
+const optionalFields = <T extends Record<string, z.ZodTypeAny>>(shape: T) =>
+  Object.fromEntries(Object.entries(shape).map(([k, v]) => [k, v.optional()])) as { [K in keyof T]: z.ZodOptional<T[K]> };
 
-function isObject(value: unknown): value is Obj {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
+const parametersSchema = z.strictObject(optionalFields(JOB_FIELDS));
+const callbackUrlField = textField(2048);
+const externalIdField = textField(200).pipe(z.string().min(1, 'must be 1 to 200 characters'));
 
-function optionalString(obj: Obj, key: string, field: string): string | undefined {
-  const value = obj[key];
-  if (value === undefined || value === null) return undefined;
-  if (typeof value !== 'string') throw bad(field, 'must be a string');
-  return value;
-}
+const jobItemShape = {
+  ...optionalFields(JOB_FIELDS),
+  parameters: parametersSchema.optional(),
+  callback_url: callbackUrlField.optional(),
+  external_id: externalIdField.optional(),
+};
+
+/** `POST /jobs` */
+const singleSchema = z.strictObject({ provider: textField(64), action: textField(32), ...jobItemShape });
+
+/** `POST /jobs/bulk` (and the request a schedule stores). */
+const bulkSchema = z.strictObject({
+  provider: textField(64),
+  action: textField(32),
+  callback_url: callbackUrlField.optional(),
+  priority: JOB_FIELDS.priority.optional(),
+  deadline: JOB_FIELDS.deadline.optional(),
+  dry_run: JOB_FIELDS.dry_run.optional(),
+  jobs: z
+    .array(z.strictObject(jobItemShape))
+    .min(1, 'must hold at least one job')
+    .max(MAX_BULK_JOBS, `must hold at most ${MAX_BULK_JOBS} jobs`),
+});
+
+type JobItem = z.infer<typeof singleSchema> | z.infer<typeof bulkSchema>['jobs'][number];
+type Shared = Partial<Pick<JobParameters, (typeof SHARED_FIELDS)[number]>>;
 
 /** Today's date on this server (the portals' "today" is their local date too). */
 export function localToday(now = new Date()): string {
@@ -41,83 +82,92 @@ export function localToday(now = new Date()): string {
   return `${now.getFullYear()}-${pad(now.getMonth() + 1)}-${pad(now.getDate())}`;
 }
 
-function isRealDate(value: string): boolean {
-  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(value);
-  if (!m) return false;
-  const [y, mo, d] = [Number(m[1]), Number(m[2]), Number(m[3])];
-  const date = new Date(Date.UTC(y, mo - 1, d));
-  return date.getUTCFullYear() === y && date.getUTCMonth() === mo - 1 && date.getUTCDate() === d;
-}
-
 export function parseProvider(value: unknown, field = 'provider'): string {
-  if (typeof value !== 'string' || !findDescriptor(value)) throw bad(field, `must be one of ${providerNames().join(', ')}`);
+  if (typeof value !== 'string' || !findDescriptor(value)) throw fieldError(field, `must be one of ${providerNames().join(', ')}`);
   return value;
 }
 
 export function parseAction(value: unknown, field = 'action'): JobAction {
   if (typeof value !== 'string' || !(JOB_ACTIONS as readonly string[]).includes(value)) {
-    throw bad(field, `must be one of ${JOB_ACTIONS.join(', ')}`);
+    throw fieldError(field, `must be one of ${JOB_ACTIONS.join(', ')}`);
   }
   return value as JobAction;
 }
 
+interface ParseOptions {
+  /** The request a schedule stores: a deadline (one absolute time) is refused, every run would be past it. */
+  forSchedule?: boolean;
+  now?: Date;
+}
+
 /**
- * The job's inputs, from the top level and/or `parameters` (ORDS sends either). `at` is the
- * field path prefix used in error messages (`jobs[3].` in a bulk request).
+ * The job's inputs, from the top level and/or `parameters`. `at` is the field path prefix used
+ * in error messages (`jobs[3].` in a bulk request); `shared` holds what a bulk request set for
+ * all its jobs, with the field it was set in.
  */
-function parseParameters(item: Obj, provider: string, action: JobAction, at: string): JobParameters {
-  const nested = item.parameters;
-  if (nested !== undefined && !isObject(nested)) throw bad(`${at}parameters`, 'must be an object');
-  const fromNested = (nested ?? {}) as Obj;
-  const pick = (key: string): { value: string | undefined; field: string } => {
-    const top = optionalString(item, key, `${at}${key}`);
-    const inner = optionalString(fromNested, key, `${at}parameters.${key}`);
-    if (top !== undefined && inner !== undefined && top !== inner) throw bad(`${at}${key}`, `differs from parameters.${key}`);
-    return top !== undefined ? { value: top, field: `${at}${key}` } : { value: inner, field: inner !== undefined ? `${at}parameters.${key}` : `${at}${key}` };
+function parseParameters(item: JobItem, provider: string, action: JobAction, at: string, shared: Shared, options: ParseOptions): JobParameters {
+  const nested = (item.parameters ?? {}) as Partial<Record<JobFieldName, unknown>>;
+  const top = item as Partial<Record<JobFieldName, unknown>>;
+  const pick = <K extends JobFieldName>(key: K): { value: JobParameters[K] | undefined; field: string } => {
+    const outer = top[key] as JobParameters[K] | undefined;
+    const inner = nested[key] as JobParameters[K] | undefined;
+    if (outer !== undefined && inner !== undefined && outer !== inner) throw fieldError(`${at}${key}`, `differs from parameters.${key}`);
+    if (outer !== undefined) return { value: outer, field: `${at}${key}` };
+    if (inner !== undefined) return { value: inner, field: `${at}parameters.${key}` };
+    return { value: undefined, field: `${at}${key}` };
   };
 
   const circuit = pick('circuit_number');
-  if (circuit.value === undefined || circuit.value.trim() === '') throw bad(circuit.field, 'is required');
+  if (circuit.value === undefined || circuit.value.trim() === '') throw fieldError(circuit.field, 'is required');
   const circuitNumber = circuit.value.trim();
   const descriptor = findDescriptor(provider)!;
   if (!descriptor.circuitPattern.test(circuitNumber)) {
-    throw bad(circuit.field, `"${circuitNumber}" is not a valid ${descriptor.label} circuit number (${descriptor.circuitPattern.source})`);
+    throw fieldError(circuit.field, `"${circuitNumber}" is not a valid ${descriptor.label} circuit number (${descriptor.circuitPattern.source})`);
   }
   const parameters: JobParameters = { circuit_number: circuitNumber };
+  const cancellationOnly = (field: string) => fieldError(field, 'is only for cancellations (this job is a validation)');
 
   const reason = pick('reason');
   if (reason.value !== undefined) {
-    if (!(CANCELLATION_REASONS as readonly string[]).includes(reason.value)) throw bad(reason.field, `must be one of ${CANCELLATION_REASONS.join(', ')}`);
+    if (action !== 'cancellation') throw cancellationOnly(reason.field);
     parameters.reason = reason.value;
   }
   const date = pick('effective_date');
   if (date.value !== undefined) {
-    if (!isRealDate(date.value)) throw bad(date.field, 'must be a real date as YYYY-MM-DD');
-    if (date.value < localToday()) throw bad(date.field, 'must be today or later');
+    if (action !== 'cancellation') throw cancellationOnly(date.field);
+    if (!isRealDate(date.value)) throw fieldError(date.field, 'must be a real date as YYYY-MM-DD');
+    if (date.value < localToday(options.now)) throw fieldError(date.field, 'must be today or later');
     parameters.effective_date = date.value;
   }
-  if (action === 'validation') {
-    delete parameters.reason;
-    delete parameters.effective_date;
+  const priority = pick('priority');
+  const priorityValue = priority.value ?? shared.priority;
+  if (priorityValue !== undefined) parameters.priority = priorityValue;
+
+  const deadline = pick('deadline');
+  if (deadline.value !== undefined) {
+    if (options.forSchedule) throw fieldError(deadline.field, 'is not allowed in a schedule (one absolute time: every later run would be past it)');
+    const when = parseOffsetTime(deadline.value);
+    if (!when) throw fieldError(deadline.field, 'must be an ISO 8601 time with its offset, e.g. 2031-01-01T17:00:00+02:00');
+    parameters.deadline = when.toISOString();
+  } else if (shared.deadline !== undefined) {
+    parameters.deadline = shared.deadline;
   }
+
+  const dryRun = pick('dry_run');
+  if (dryRun.value !== undefined && action !== 'cancellation') throw cancellationOnly(dryRun.field);
+  const dryRunValue = dryRun.value ?? shared.dry_run;
+  if (dryRunValue !== undefined) parameters.dry_run = dryRunValue;
   return parameters;
 }
 
-function parseCallbackUrl(value: unknown, field: string, policy: CallbackUrlPolicy): string | null {
-  if (value === undefined || value === null) return null;
-  if (typeof value !== 'string' || value.length > 2048) throw bad(field, 'must be a URL string of at most 2048 characters');
+function parseCallbackUrl(value: string | undefined, field: string, policy: CallbackUrlPolicy): string | null {
+  if (value === undefined) return null;
   try {
     return checkCallbackUrl(value, policy).toString();
   } catch (error) {
     if (error instanceof RpaError) throw new RpaError('VALIDATION_FAILED', error.message.replace(/^callback_url/, field), { field, cause: error });
     throw error;
   }
-}
-
-function parseExternalId(value: unknown, field: string): string | null {
-  if (value === undefined || value === null) return null;
-  if (typeof value !== 'string' || value.length === 0 || value.length > 200) throw bad(field, 'must be a string of 1 to 200 characters');
-  return value;
 }
 
 export function hashRequest(value: unknown): string {
@@ -129,44 +179,67 @@ function finish(job: Omit<JobRequest, 'hash'>): JobRequest {
   return { ...job, hash: hashRequest(canonical) };
 }
 
+function bodyObject(body: unknown): void {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw fieldError('body', 'must be a JSON object');
+}
+
 /** `POST /jobs` */
-export function parseJobRequest(body: unknown, policy: CallbackUrlPolicy): JobRequest {
-  if (!isObject(body)) throw bad('body', 'must be a JSON object');
-  const provider = parseProvider(body.provider);
-  const action = parseAction(body.action);
+export function parseJobRequest(body: unknown, policy: CallbackUrlPolicy, options: ParseOptions = {}): JobRequest {
+  bodyObject(body);
+  const parsed = singleSchema.safeParse(body);
+  if (!parsed.success) throw requestSchemaError(parsed.error, KNOWN_SINGLE);
+  const job = parsed.data;
+  const provider = parseProvider(job.provider);
+  const action = parseAction(job.action);
   return finish({
     provider,
     action,
-    parameters: parseParameters(body, provider, action, ''),
-    callbackUrl: parseCallbackUrl(body.callback_url, 'callback_url', policy),
-    externalId: parseExternalId(body.external_id, 'external_id'),
+    parameters: parseParameters(job, provider, action, '', {}, options),
+    callbackUrl: parseCallbackUrl(job.callback_url, 'callback_url', policy),
+    externalId: job.external_id ?? null,
   });
 }
 
 /** `POST /jobs/bulk`: all or nothing; the first bad item is named by its index. */
-export function parseBulkRequest(body: unknown, policy: CallbackUrlPolicy): JobRequest[] {
-  if (!isObject(body)) throw bad('body', 'must be a JSON object');
-  const provider = parseProvider(body.provider);
-  const action = parseAction(body.action);
-  const callbackUrl = parseCallbackUrl(body.callback_url, 'callback_url', policy);
-  if (!Array.isArray(body.jobs)) throw bad('jobs', 'must be an array');
-  if (body.jobs.length === 0) throw bad('jobs', 'must hold at least one job');
-  if (body.jobs.length > MAX_BULK_JOBS) throw bad('jobs', `must hold at most ${MAX_BULK_JOBS} jobs`);
+export function parseBulkRequest(body: unknown, policy: CallbackUrlPolicy, options: ParseOptions = {}): JobRequest[] {
+  bodyObject(body);
+  const parsed = bulkSchema.safeParse(body);
+  if (!parsed.success) throw requestSchemaError(parsed.error, KNOWN_BULK);
+  const bulk = parsed.data;
+  const provider = parseProvider(bulk.provider);
+  const action = parseAction(bulk.action);
+  const callbackUrl = parseCallbackUrl(bulk.callback_url, 'callback_url', policy);
+  const shared: Shared = {};
+  if (bulk.priority !== undefined) shared.priority = bulk.priority;
+  if (bulk.dry_run !== undefined) {
+    if (action !== 'cancellation') throw fieldError('dry_run', 'is only for cancellations (this request is for validations)');
+    shared.dry_run = bulk.dry_run;
+  }
+  if (bulk.deadline !== undefined) {
+    if (options.forSchedule) throw fieldError('deadline', 'is not allowed in a schedule (one absolute time: every later run would be past it)');
+    const when = parseOffsetTime(bulk.deadline);
+    if (!when) throw fieldError('deadline', 'must be an ISO 8601 time with its offset, e.g. 2031-01-01T17:00:00+02:00');
+    shared.deadline = when.toISOString();
+  }
   const seenExternal = new Set<string>();
-  return body.jobs.map((item: unknown, index: number) => {
+  return bulk.jobs.map((item, index) => {
     const at = `jobs[${index}].`;
-    if (!isObject(item)) throw bad(`jobs[${index}]`, 'must be an object');
-    const externalId = parseExternalId(item.external_id, `${at}external_id`);
+    const externalId = item.external_id ?? null;
     if (externalId !== null) {
-      if (seenExternal.has(externalId)) throw bad(`${at}external_id`, 'appears twice in this request');
+      if (seenExternal.has(externalId)) throw fieldError(`${at}external_id`, 'appears twice in this request');
       seenExternal.add(externalId);
     }
     return finish({
       provider,
       action,
-      parameters: parseParameters(item, provider, action, at),
+      parameters: parseParameters(item, provider, action, at, shared, options),
       callbackUrl: item.callback_url === undefined ? callbackUrl : parseCallbackUrl(item.callback_url, `${at}callback_url`, policy),
       externalId,
     });
   });
 }
+
+/** Field names a request may carry, for the "did you mean" of an unknown field. */
+const KNOWN_SINGLE = Object.keys(singleSchema.shape);
+const KNOWN_BULK = [...new Set([...Object.keys(bulkSchema.shape), ...Object.keys(jobItemShape), ...JOB_FIELD_NAMES])];
+

@@ -4,6 +4,7 @@ import type { Db } from '../db/database.js';
 import { deleteScheduleRow, findSchedule, findScheduleIdByName, insertSchedule, listSchedules, recordScheduleRun, type ScheduleRow } from '../db/schedule-store.js';
 import { RpaError } from '../errors/failures.js';
 import { parseBulkRequest } from './job-request.js';
+import { shortestCronGapSeconds } from './schedule-interval.js';
 import type { JobSubmission } from './job-submission.js';
 
 export { listSchedules, type ScheduleRow };
@@ -29,15 +30,16 @@ export function schedulerId(scheduleId: string): string {
  * maintenance queue (one per schedule) fires the runs, and each run submits the stored list
  * as ordinary jobs through JobSubmission. A bad cron expression or request changes nothing.
  */
-export async function createSchedule(db: Db, maintenance: Queue, input: NewSchedule, policy: CallbackUrlPolicy): Promise<ScheduleRow> {
+export async function createSchedule(db: Db, maintenance: Queue, input: NewSchedule, policy: CallbackUrlPolicy, options: { minIntervalMs?: number } = {}): Promise<ScheduleRow> {
   if (!/^[A-Za-z0-9][A-Za-z0-9 ._-]{0,99}$/.test(input.name)) throw new RpaError('VALIDATION_FAILED', 'name: 1 to 100 letters, digits, spaces, dots, dashes or underscores', { field: 'name' });
-  const requests = parseBulkRequest(input.request, policy);
   const timezone = input.timezone ?? 'UTC';
   try {
     new Intl.DateTimeFormat('en', { timeZone: timezone });
   } catch {
     throw new RpaError('VALIDATION_FAILED', `timezone: unknown time zone "${timezone}"`, { field: 'timezone' });
   }
+  checkCronFloor(input.cron, options.minIntervalMs ?? 0);
+  const requests = parseBulkRequest(input.request, policy, { forSchedule: true });
   return db.transaction().execute(async (trx) => {
     const existing = await findScheduleIdByName(trx, input.name);
     if (existing) throw new RpaError('CONFLICT', `a schedule named "${input.name}" exists (id ${existing})`, { field: 'name' });
@@ -57,6 +59,26 @@ export async function createSchedule(db: Db, maintenance: Queue, input: NewSched
     });
     return row;
   });
+}
+
+/**
+ * Refuses a cron expression that does not parse, or whose runs may come closer together than
+ * `minIntervalMs` (SCHEDULE_MIN_INTERVAL_MS): no schedule fires every minute, let alone every second.
+ */
+export function checkCronFloor(cron: string, minIntervalMs: number): void {
+  let gapS: number;
+  try {
+    gapS = shortestCronGapSeconds(cron.trim());
+  } catch (error) {
+    throw new RpaError('VALIDATION_FAILED', `cron: "${cron}" is not a valid cron expression (${(error as Error).message})`, { field: 'cron', cause: error });
+  }
+  if (gapS * 1_000 < minIntervalMs) {
+    throw new RpaError(
+      'VALIDATION_FAILED',
+      `cron: "${cron}" runs as little as ${gapS} s apart; a schedule may run at most once every ${Math.round(minIntervalMs / 1_000)} s (SCHEDULE_MIN_INTERVAL_MS)`,
+      { field: 'cron' },
+    );
+  }
 }
 
 /** Removes the schedule and its job scheduler; jobs it already created stay. */
@@ -99,7 +121,7 @@ async function upsertScheduler(maintenance: Queue, row: ScheduleRow): Promise<vo
 export async function runSchedule(db: Db, submission: JobSubmission, scheduleId: string, runKey: string, policy: CallbackUrlPolicy): Promise<string[]> {
   const row = await findSchedule(db, scheduleId);
   if (!row) return [];
-  const requests = parseBulkRequest(row.request, policy);
+  const requests = parseBulkRequest(row.request, policy, { forSchedule: true });
   const outcome = await submission.submit(requests, { actor: `schedule:${row.name}`, idempotencyKey: `schedule-${row.id}-${runKey}`, itemField: 'jobs' });
   await recordScheduleRun(db, scheduleId, outcome.jobIds.length);
   return outcome.jobIds;

@@ -4,19 +4,24 @@ import type { Credentials } from '../config/live-settings.js';
 import { findBatch, recordBatchError } from '../db/batch-store.js';
 import type { Db } from '../db/database.js';
 import { recordSubmit, settleSubmit, submitsOf } from '../db/intent-store.js';
-import type { JobRow } from '../db/job-store.js';
-import { addBatchLogins, claimBatchRun, finishJob, heartbeatRun, returnJobs, startJob, unfinishedMembers, type RunHold } from '../db/job-transitions.js';
+import { higherPriorityWaiting, type JobRow } from '../db/job-store.js';
+import { JOB_PRIORITIES, jobPriority } from '../db/schema.js';
+import { addBatchLogins, claimBatchRun, markBatchStarted, finishJob, heartbeatRun, returnJobs, startJob, unfinishedMembers, type RunHold } from '../db/job-transitions.js';
 import { backoffMs } from '../errors/backoff.js';
 import { coerceError } from '../errors/coerce-error.js';
+import { isEvidenceItems } from '../evidence/evidence-item.js';
+import type { EvidenceRecorder } from '../evidence/evidence-recorder.js';
 import { RpaError, isRpaError } from '../errors/failures.js';
 import type { Logger } from '../logger.js';
 import type { CancellationResult, ProviderAutomation, SubmitHooks } from '../providers/provider.js';
-import type { EnqueueItem } from '../queues/job-enqueuer.js';
+import { queueLabel, type EnqueueItem } from '../queues/job-enqueuer.js';
 import type { PortalPaceStore } from '../queues/portal-pace.js';
 import type { TotpManager } from '../totp/totp-manager.js';
 import { BatchSession } from './batch-session.js';
+import type { ContractDrift } from './contract-drift.js';
 import type { LoginCircuitBreaker } from './login-circuit-breaker.js';
 import { runOnPages } from './page-scheduler.js';
+import type { ProviderCalendar } from './provider-calendar.js';
 import type { ProviderPauses } from './provider-pauses.js';
 
 export interface BatchRunnerDeps {
@@ -34,7 +39,8 @@ export interface BatchRunnerDeps {
   pauses: ProviderPauses;
   /** A provider's account as it is now. */
   credentials: (config: ProviderConfig) => Credentials;
-  evidenceDir: string;
+  /** Uploads screenshots and failure records to the evidence store as they are taken. */
+  evidence: EvidenceRecorder;
   /** Puts jobs handed back on their provider queue. */
   enqueue: (items: EnqueueItem[]) => Promise<void>;
   /** Told of every job that ended (its callback is due). */
@@ -46,6 +52,14 @@ export interface BatchRunnerDeps {
   retryBaseMs: number;
   /** How often the run tells Postgres it is alive, and learns whether it still holds its batch. */
   heartbeatMs?: number;
+  /** Counts page-contract mismatches and pauses a provider whose portal changed. */
+  drift: ContractDrift;
+  /** Maintenance windows and business hours: whether (and how much of) a batch may start. */
+  calendar: ProviderCalendar;
+  /** Reads the provider's probe page before the batch's jobs (BATCH_CANARY). */
+  canaryAtStart: boolean;
+  /** How long a higher-priority job waits for a free session before a running batch makes way for it. */
+  preemptAfterMs?: number;
   /** Where what a run saw of its portal goes (pace, login time, session lifetimes), for the batchers' sizing. */
   paces?: PortalPaceStore;
 }
@@ -56,7 +70,7 @@ export interface BatchRunSummary {
   failed: number;
   returned: number;
   logins: number;
-  skipped?: 'finished' | 'empty' | 'paused' | 'superseded';
+  skipped?: 'finished' | 'empty' | 'paused' | 'closed' | 'superseded';
   loginError?: { code: string; message: string };
   /** Where the run's time went (ms): to a logged-in session (lease, TOTP step, login), of which waiting for TOTP steps, then the jobs. */
   timings?: { toSessionMs: number; totpWaitMs: number; jobsMs: number; pages: number };
@@ -65,20 +79,32 @@ export interface BatchRunSummary {
 export interface BatchProgress {
   done: number;
   total: number;
+  /** Logins so far (one, unless the session was lost or a browser died). */
+  logins: number;
 }
 
 /** How long a job whose circuit another job is working on waits before it is tried again. */
 const CIRCUIT_BUSY_WAIT_MS = 3_000;
 
+type JobOutcome = 'completed' | 'failed' | 'returned' | 'skipped' | 'login-lost' | 'drift-paused';
+
+/** Why a batch stops before its next job, and when the jobs it hands back may run. */
+interface Stop {
+  cause: string;
+  availableAt: Date;
+}
+
 /**
  * Runs one batch: one leased browser context, one login, then the unfinished jobs, up to the
  * provider's `<P>_PAGES_PER_SESSION` at once on pages of that one session (never two of one
- * circuit at once; page-scheduler.ts). Each job's end is written the moment it ends, under the
- * run's hold on the batch (its fencing token): a run that lost its batch (its worker was frozen,
- * or cut off from Valkey, and the batch went to another) stops at its next step and touches
- * nothing. Safe to run again after a crash: finished jobs are skipped, a job found running
- * counts an attempt and starts over, and a cancellation reads the circuit's state before it
- * submits anything.
+ * circuit at once; page-scheduler.ts). Before each job a page takes, the batch may stop
+ * (stopBefore: a pause, a window, a higher priority waiting); then no page takes another job, and
+ * once every page has finished its own the jobs not started are handed back. Each job's end is
+ * written the moment it ends, under the run's hold on the batch (its fencing token): a run that
+ * lost its batch (its worker was frozen, or cut off from Valkey, and the batch went to another)
+ * stops at its next step and touches nothing. Safe to run again after a crash: finished jobs are
+ * skipped, a job found running counts an attempt and starts over, and a cancellation reads the
+ * circuit's state before it submits anything.
  */
 export class BatchRunner {
   constructor(private readonly deps: BatchRunnerDeps) {}
@@ -90,21 +116,37 @@ export class BatchRunner {
     if (!batch || batch.status === 'completed' || batch.status === 'failed') return { ...summary, skipped: 'finished' };
     const provider = batch.provider;
     const log = this.deps.logger.child({ batch_id: batchId, provider });
-    const members = await unfinishedMembers(db, batchId);
+    let members = await unfinishedMembers(db, batchId);
     if (members.length === 0) return { ...summary, skipped: 'empty' };
     const config = this.deps.providers[provider];
     if (!config) throw new RpaError('CONFIG_INVALID', `batch ${batchId}: unknown provider ${provider}`);
 
-    const hold = await claimBatchRun(db, batchId, this.deps.workerName);
+    // Not started until it passes the checks below: a batch handed back unrun never started.
+    const hold = await claimBatchRun(db, batchId, this.deps.workerName, { stampStart: false });
     if (!hold) return { ...summary, skipped: 'finished' };
     const pause = await pauses.pausedFor(config);
     const breakerState = await breaker.state(provider);
     if (pause || breakerState.open) {
-      const until = pause ? new Date(Date.now() + 60_000) : new Date(breakerState.openUntil);
+      // A paused provider's batcher takes nothing from its queue: its jobs wait there, ready for the resume.
+      const until = pause ? new Date() : new Date(breakerState.openUntil);
       summary.returned += await this.handBack(hold, members, until, pause ? `provider paused (${pause.reason})` : 'provider paused by its login circuit breaker');
       return { ...summary, skipped: 'paused' };
     }
+    const pages = Math.min(config.pagesPerSession, members.length);
+    const fit = await this.deps.calendar.fit(provider, members.length, pages);
+    if (fit.kind === 'none') {
+      summary.returned += await this.handBack(hold, members, fit.opensAt, `provider closed: ${fit.reason}; the jobs wait until ${fit.opensAt.toISOString()}`);
+      log.info({ opens_at: fit.opensAt.toISOString(), reason: fit.reason }, 'batch not started: the provider is closed, or closes before it could finish');
+      return { ...summary, skipped: 'closed' };
+    }
+    if (fit.kind === 'some') {
+      const cause = `the batch could not finish before the provider closes at ${fit.closesAt.toISOString()}; these jobs wait until ${fit.opensAt.toISOString()}`;
+      summary.returned += await this.handBack(hold, members.slice(fit.jobs), fit.opensAt, cause);
+      log.info({ runs: fit.jobs, waits: members.length - fit.jobs, closes_at: fit.closesAt.toISOString() }, 'batch shortened to what finishes before the provider closes');
+      members = members.slice(0, fit.jobs);
+    }
 
+    await markBatchStarted(db, hold);
     const heartbeat = this.keepAlive(hold, log);
     const total = batch.size;
     let done = total - members.length;
@@ -116,7 +158,7 @@ export class BatchRunner {
       automation: this.deps.automationFor(provider),
       browsers: this.deps.pool,
       totp: this.deps.totp,
-      evidenceDir: this.deps.evidenceDir,
+      evidence: this.deps.evidence,
       batchId,
       logger: log,
       onSessionLost: (aliveMs) => {
@@ -124,7 +166,6 @@ export class BatchRunner {
         this.deps.paces?.recordExpiry(provider, aliveMs).catch((err: unknown) => log.debug({ err }, 'session lifetime not recorded'));
       },
     });
-    const pages = Math.min(config.pagesPerSession, members.length);
     let loggedInAt = started;
     try {
       try {
@@ -141,27 +182,51 @@ export class BatchRunner {
         log.warn({ err: error.toJSON() }, "login failed; the batch's jobs wait for a later batch");
         return summary;
       }
+      if (this.deps.canaryAtStart && (await this.canaryDrifted(session, config, batchId, log))) {
+        summary.returned += await this.handBack(hold, members, new Date(), 'provider paused (contract_drift): the canary page did not match');
+        return { ...summary, skipped: 'paused' };
+      }
 
-      // Jobs whose re-login failed mid-batch: with the jobs not started yet they wait for a later
-      // batch, once every page has stopped (a job still on a page is never handed back under it).
+      // Jobs whose re-login failed mid-batch, and jobs taken by a page but not started because the
+      // batch stopped first: with the jobs not taken yet they are handed back once every page has
+      // stopped (a job still on a page is never handed back under it).
       const loginLost: JobRow[] = [];
       const loginLoss = { counted: false };
+      const untouched: JobRow[] = [];
+      let stop: Stop | undefined;
+      let taken = 0;
       const schedule = await runOnPages(members, {
         lanes: pages,
         circuitOf: (member) => member.circuit_number,
         // In hand when an earlier run of this batch died: if it is what killed the child, it must
         // not take other jobs with it again (each would count an attempt), so it runs alone.
         alone: (member) => member.status === 'running',
-        run: async (member, lane) => {
+        run: async (member, lane, rest) => {
           heartbeat.check();
+          // The first job follows the checks the batch just passed; every later one is checked.
+          if (taken++ > 0) {
+            const found = stop ?? (await this.stopBefore(config, [member, ...rest], batchId));
+            if (found) {
+              stop ??= found;
+              untouched.push(member);
+              return 'stop';
+            }
+          }
           const outcome = await this.runJob(session, member, hold, log, lane, loginLoss);
           if (outcome === 'login-lost') {
             loginLost.push(member);
             return 'stop';
           }
+          if (outcome === 'drift-paused') {
+            // The job itself went back with its attempt given back; the rest wait for the resume.
+            summary.returned += 1;
+            summary.skipped = 'paused';
+            stop ??= { cause: 'provider paused (contract_drift)', availableAt: new Date() };
+            return 'stop';
+          }
           if (outcome !== 'skipped') summary[outcome] += 1;
           done += 1;
-          await onProgress?.({ done, total }).catch(() => undefined);
+          await onProgress?.({ done, total, logins: session.logins }).catch(() => undefined);
           return 'next';
         },
       });
@@ -173,8 +238,13 @@ export class BatchRunner {
           ?.recordBatch(provider, { jobs: ran, busyMs: summary.timings.jobsMs, loginMs: summary.timings.toSessionMs - session.totpWaitMs })
           .catch((err: unknown) => log.debug({ err }, 'portal pace not recorded'));
       }
+      const rest = [...untouched, ...schedule.notStarted];
       if (loginLost.length > 0) {
-        summary.returned += await this.handBack(hold, [...loginLost, ...schedule.notStarted], this.retryAt(1), 'login lost mid-batch');
+        summary.returned += await this.handBack(hold, stop ? loginLost : [...loginLost, ...rest], this.retryAt(1), 'login lost mid-batch');
+      }
+      if (stop && rest.length > 0) {
+        summary.returned += await this.handBack(hold, rest, stop.availableAt, stop.cause);
+        log.info({ handed_back: rest.length, cause: stop.cause }, 'batch stopped before its next job');
       }
     } catch (thrown) {
       if (!isRpaError(thrown, 'RUN_SUPERSEDED')) throw thrown;
@@ -191,18 +261,50 @@ export class BatchRunner {
   }
 
   /**
+   * The canary: the provider's probe page, read before any job. True when it did not match
+   * (the provider is paused now). Any other failure is left to the jobs, which meet it too.
+   */
+  private async canaryDrifted(session: BatchSession, config: ProviderConfig, batchId: string, log: Logger): Promise<boolean> {
+    try {
+      await session.checkContract();
+      await this.deps.drift.matched(config.descriptor.name);
+      return false;
+    } catch (thrown) {
+      const error = coerceError(thrown);
+      if (error.code === 'RUN_SUPERSEDED' || error.scope === 'batch') throw error;
+      if (error.code !== 'PAGE_CONTRACT_MISMATCH') {
+        log.warn({ err: error.toJSON() }, 'the canary read failed; the jobs run and meet what it met');
+        return false;
+      }
+      return this.deps.drift.mismatch(config.descriptor.name, config.driftThreshold, error, { batchId, canary: true });
+    }
+  }
+
+  /**
+   * Whether the batch stops before its next job: the provider was paused (by another run, an
+   * operator), a window closed it, or jobs of a higher priority than all that is left have waited
+   * for a session longer than `preemptAfterMs` (this batch makes way; what it hands back runs after them).
+   */
+  private async stopBefore(config: ProviderConfig, rest: JobRow[], batchId: string): Promise<Stop | undefined> {
+    const provider = config.descriptor.name;
+    const pause = await this.deps.pauses.pausedFor(config);
+    if (pause) return { cause: `provider paused (${pause.reason})`, availableAt: new Date() };
+    const state = await this.deps.calendar.state(provider);
+    if (!state.open) return { cause: `provider closed (${state.reason}) until ${state.until.toISOString()}`, availableAt: state.until };
+    const best = JOB_PRIORITIES.find((p) => rest.some((job) => jobPriority(job.parameters) === p)) ?? 'normal';
+    const since = new Date(Date.now() - (this.deps.preemptAfterMs ?? 10_000));
+    if (await higherPriorityWaiting(this.deps.db, provider, best, batchId, since)) {
+      return { cause: `making way for ${provider} jobs of a higher priority than ${best}`, availableAt: new Date() };
+    }
+    return undefined;
+  }
+
+  /**
    * One job on the page of `lane`. A failed re-login is counted towards the provider's breaker
    * or pause once per batch (`loginLoss`): the pages that waited for that re-login share its
    * failure, and one refusal must not count as several.
    */
-  private async runJob(
-    session: BatchSession,
-    member: JobRow,
-    hold: RunHold,
-    batchLog: Logger,
-    lane = 0,
-    loginLoss = { counted: false },
-  ): Promise<'completed' | 'failed' | 'returned' | 'skipped' | 'login-lost'> {
+  private async runJob(session: BatchSession, member: JobRow, hold: RunHold, batchLog: Logger, lane = 0, loginLoss = { counted: false }): Promise<JobOutcome> {
     const { db } = this.deps;
     const start = await startJob(db, member.id, hold, this.deps.workerName);
     if (start.kind === 'gone') return 'skipped';
@@ -213,8 +315,13 @@ export class BatchRunner {
         actor: this.deps.workerName,
         hold,
       });
-      await this.deps.enqueue(returned.map((r) => ({ id: r.id, provider: member.provider, trip: r.trip, availableAt: new Date(Date.now() + CIRCUIT_BUSY_WAIT_MS) })));
+      await this.deps.enqueue(returned.map((r) => ({ id: r.id, provider: member.provider, trip: r.trip, availableAt: new Date(Date.now() + CIRCUIT_BUSY_WAIT_MS), label: queueLabel(member) })));
       return 'returned';
+    }
+    if (start.kind === 'expired') {
+      await this.deps.jobsEnded([member.id]);
+      batchLog.warn({ job_id: member.id, deadline: member.parameters.deadline }, 'job failed: its deadline passed before it could start (DEADLINE_EXCEEDED)');
+      return 'failed';
     }
     if (start.kind === 'exhausted') {
       await this.deps.jobsEnded([member.id]);
@@ -230,6 +337,7 @@ export class BatchRunner {
       const result = plan ? plan.reconcile(outcome.result as CancellationResult) : outcome.result;
       const ended = await finishJob(db, job.id, hold, { status: 'completed', result: result as unknown as Record<string, unknown>, evidence: outcome.evidence, cause: 'completed' }, this.deps.workerName);
       if (ended) await this.deps.jobsEnded([job.id]);
+      await this.deps.drift.matched(job.provider);
       log.info({ duration_ms: Date.now() - startedAt, attempt_of: `${job.attempts} of ${job.max_attempts}` }, 'job completed');
       return 'completed';
     } catch (thrown) {
@@ -237,7 +345,7 @@ export class BatchRunner {
       // Another run holds the batch, or our own infrastructure is out (Postgres, Valkey, the
       // pool): the job is not at fault and stays as it is; the run stops (and is put off).
       if (error.code === 'RUN_SUPERSEDED' || error.scope === 'batch') throw error;
-      const evidence = Array.isArray(error.details?.evidence) ? (error.details.evidence as string[]) : [];
+      const evidence = isEvidenceItems(error.details?.evidence) ? error.details.evidence : [];
       const jobError = { code: error.code, message: error.message };
       if (error.scope === 'login') {
         if (!loginLoss.counted) {
@@ -247,7 +355,25 @@ export class BatchRunner {
         }
         return 'login-lost';
       }
-      if (error.retryable && job.attempts < job.max_attempts) {
+      if (error.code === 'PAGE_CONTRACT_MISMATCH') {
+        const config = this.deps.providers[job.provider]!;
+        if (await this.deps.drift.mismatch(job.provider, config.driftThreshold, error, { batchId: hold.batchId, jobId: job.id })) {
+          // The portal changed, not the job: it waits for the resume with its attempt given back.
+          const returned = await returnJobs(db, hold.batchId, [job.id], {
+            availableAt: new Date(),
+            cause: 'PAGE_CONTRACT_MISMATCH: the provider is paused for contract drift; the job waits for its resume',
+            actor: this.deps.workerName,
+            error: jobError,
+            evidence,
+            hold,
+            refundAttempt: true,
+          });
+          await this.deps.enqueue(returned.map((r) => ({ id: r.id, provider: job.provider, trip: r.trip, label: queueLabel(job) })));
+          return 'drift-paused';
+        }
+      }
+      // A mismatch below the threshold may be this job's page alone: it is tried again like a passing failure.
+      if ((error.retryable || error.code === 'PAGE_CONTRACT_MISMATCH') && job.attempts < job.max_attempts) {
         const availableAt = this.retryAt(job.attempts);
         const returned = await returnJobs(db, hold.batchId, [job.id], {
           availableAt,
@@ -257,7 +383,7 @@ export class BatchRunner {
           evidence,
           hold,
         });
-        await this.deps.enqueue(returned.map((r) => ({ id: r.id, provider: job.provider, trip: r.trip, availableAt })));
+        await this.deps.enqueue(returned.map((r) => ({ id: r.id, provider: job.provider, trip: r.trip, availableAt, label: queueLabel(job) })));
         log.warn({ err: error.toJSON(), attempt_of: `${job.attempts} of ${job.max_attempts}` }, 'job failed for a passing reason; it returns to a later batch');
         return 'returned';
       }
@@ -347,8 +473,8 @@ export class BatchRunner {
       error: error ? { code: error.code, message: error.message } : undefined,
       hold,
     });
-    const provider = members[0]?.provider ?? '';
-    await this.deps.enqueue(returned.map((r) => ({ id: r.id, provider, trip: r.trip, availableAt })));
+    const byId = new Map(members.map((m) => [m.id, m]));
+    await this.deps.enqueue(returned.map((r) => ({ id: r.id, provider: byId.get(r.id)!.provider, trip: r.trip, availableAt, label: queueLabel(byId.get(r.id)!) })));
     return returned.length;
   }
 }

@@ -1,12 +1,14 @@
 import { hostname } from 'node:os';
 import type { Redis } from 'iovalkey';
 import { createBrowserSource } from '../browser/browser-options.js';
-import type { Config } from '../config/config.js';
+import type { Config, ProviderConfig } from '../config/config.js';
 import type { Runtime } from '../config/runtime.js';
 import { LiveSettings } from '../config/live-settings.js';
 import { createDb, type Db } from '../db/database.js';
 import { totpStepLedger } from '../db/totp-step-store.js';
 import { RpaError } from '../errors/failures.js';
+import { createEvidenceStore } from '../evidence/evidence-store-factory.js';
+import { EvidenceRecorder } from '../evidence/evidence-recorder.js';
 import type { Logger } from '../logger.js';
 import { automationFor } from '../providers/registry.js';
 import { CallbackEnqueuer } from '../callbacks/callback-enqueuer.js';
@@ -17,11 +19,16 @@ import { createValkey } from '../queues/valkey.js';
 import { TotpManager } from '../totp/totp-manager.js';
 import { totpSettingsFromConfig } from '../totp/totp-settings.js';
 import { BatchRunner } from './batch-runner.js';
+import { runCanary, type CanaryVerdict } from './contract-canary.js';
+import { ContractDrift } from './contract-drift.js';
+import { ProviderCalendar } from './provider-calendar.js';
 import { LoginCircuitBreaker } from './login-circuit-breaker.js';
 import { ProviderPauses } from './provider-pauses.js';
 
 export interface BatchRuntime {
   runner: BatchRunner;
+  /** The contract canary on a session of its own (a resume after contract drift asks it). */
+  canary(provider: string): Promise<CanaryVerdict>;
   db: Db;
   close(): Promise<void>;
 }
@@ -47,31 +54,40 @@ export function createBatchRuntime(config: Config, runtime: Runtime, logger: Log
   const callbacks = new CallbackEnqueuer(db, queues, logger);
   const pool = createBrowserSource(config, runtime, { redis: valkey, logger });
   const totp = new TotpManager({ redis: valkey, logger, ledger: totpStepLedger(db), ...totpSettingsFromConfig(config) });
+  // The child uploads its own evidence: a worker pod needs no volume shared with the API.
+  const evidence = createEvidenceStore(config);
   const breaker = new LoginCircuitBreaker(valkey, config.queuePrefix, config.loginFailureThreshold, config.loginCooldownMs, logger);
-  const runner = new BatchRunner({
-    db,
+  const sessionDeps = {
     providers: config.providers,
     portalUrls: runtime.portalUrls,
     automationFor,
     pool,
     totp,
+    credentials: (p: ProviderConfig) => live.credentials(p),
+    evidence: new EvidenceRecorder(evidence),
+    logger,
+  };
+  const runner = new BatchRunner({
+    ...sessionDeps,
+    db,
     breaker,
     pauses: new ProviderPauses(db, config.loginFailureThreshold, (p) => live.credentials(p), logger),
-    credentials: (p) => live.credentials(p),
-    evidenceDir: config.evidenceDir,
     enqueue: (items) => enqueuer.enqueue(items),
     jobsEnded: (ids) => callbacks.enqueueForJobs(ids),
-    logger,
     workerName: `${hostname()}:${process.pid}`,
     retryBaseMs: config.jobRetryBaseMs,
     paces: new PortalPaceStore(valkey, config.queuePrefix),
+    drift: new ContractDrift(db, logger),
+    calendar: new ProviderCalendar(db, config.providers, logger),
+    canaryAtStart: config.batchCanary === 'on',
   });
   return {
     runner,
+    canary: (provider) => runCanary(sessionDeps, provider),
     db,
     close: async () => {
       live.close();
-      await Promise.allSettled([pool.close(), totp.close(), queues.close()]);
+      await Promise.allSettled([pool.close(), totp.close(), queues.close(), evidence.close()]);
       valkey.disconnect();
       await db.destroy();
     },

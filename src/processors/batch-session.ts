@@ -3,6 +3,7 @@ import type { BrowserSource } from '../browser/browser-source.js';
 import type { ProviderConfig } from '../config/config.js';
 import type { Credentials } from '../config/live-settings.js';
 import type { JobRow } from '../db/job-store.js';
+import type { EvidenceRecorder } from '../evidence/evidence-recorder.js';
 import { RpaError, hasScope } from '../errors/failures.js';
 import type { Logger } from '../logger.js';
 import { ProviderSession } from '../providers/provider-session.js';
@@ -20,7 +21,8 @@ export interface BatchSessionOptions {
   /** Where contexts are leased. */
   browsers: BrowserSource;
   totp: TotpManager;
-  evidenceDir: string;
+  /** Uploads the batch's evidence to the evidence store (this process writes it; no shared volume). */
+  evidence: EvidenceRecorder;
   batchId: string;
   logger: Logger;
   /** Told when the portal ended a session, with how long it had lived since its login. */
@@ -97,7 +99,7 @@ export class BatchSession {
             }
           : undefined,
         reportTotp: hooks?.reportTotp,
-        evidenceDir: this.options.evidenceDir,
+        evidence: this.options.evidence,
         batchId: this.options.batchId,
         logger: this.log,
         onSessionLost: this.options.onSessionLost,
@@ -130,6 +132,15 @@ export class BatchSession {
       if (!hasScope(classified, 'browser')) throw classified;
       await this.moveBrowser(epoch, lease, job.id);
       return this.performOnce(job, hooks, lane);
+    }
+  }
+
+  /** The contract canary on this session's login (see ProviderSession.checkContract). */
+  async checkContract(): Promise<void> {
+    try {
+      await this.session!.checkContract();
+    } catch (thrown) {
+      throw this.lease ? this.lease.classify(thrown) : thrown;
     }
   }
 

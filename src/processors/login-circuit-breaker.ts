@@ -9,6 +9,11 @@ export interface BreakerState {
   open: boolean;
 }
 
+/** The state of a breaker nobody has tripped (or that is not asked: no Valkey at hand). */
+export function closedBreaker(provider: string): BreakerState {
+  return { provider, consecutiveFailures: 0, openUntil: 0, open: false };
+}
+
 /**
  * Pauses a provider after N login failures in a row (a wrong password must not lock the
  * portal account), for a cool-down, then lets one batch try again. Kept in Valkey so every

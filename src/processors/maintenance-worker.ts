@@ -2,6 +2,7 @@ import { Worker, type ConnectionOptions, type Job } from 'bullmq';
 import type { Redis } from 'iovalkey';
 import type { CallbackUrlPolicy } from '../callbacks/callback-url-guard.js';
 import type { Db } from '../db/database.js';
+import type { EvidenceStore } from '../evidence/evidence-store.js';
 import type { JobSubmission } from '../jobs/job-submission.js';
 import type { Logger } from '../logger.js';
 import { maintenanceQueue } from '../queues/queue-names.js';
@@ -20,6 +21,9 @@ export interface MaintenanceWorkerOptions {
   submission: JobSubmission;
   callbackPolicy: CallbackUrlPolicy;
   retentionDays: number;
+  /** Where a purged job's evidence objects are removed from. */
+  evidence: EvidenceStore;
+  /** Legacy evidence files (before migration 000005) are removed only inside it. */
   evidenceDir: string;
   retentionCron?: string;
   logger: Logger;
@@ -44,7 +48,7 @@ export async function startMaintenanceWorker(options: MaintenanceWorkerOptions):
   const queue = queues.maintenance();
   const retention = async (): Promise<RetentionResult> => {
     const day = 86_400_000;
-    const purged = await purgeFinishedJobs(db, { cutoff: new Date(Date.now() - options.retentionDays * day), evidenceDir: options.evidenceDir });
+    const purged = await purgeFinishedJobs(db, { cutoff: new Date(Date.now() - options.retentionDays * day), evidence: options.evidence, evidenceDir: options.evidenceDir, logger: log });
     // Completed queue entries are only bookkeeping (Postgres has the outcome): a day is plenty.
     const queueEntries = await trimQueues(queues.all(), { completedAgeMs: day, failedAgeMs: options.retentionDays * day });
     const result = { ...purged, queueEntries };

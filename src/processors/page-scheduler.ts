@@ -6,8 +6,11 @@ export interface PageSchedule<M> {
   lanes: number;
   /** The circuit a job works on: two jobs of one circuit never run at once. */
   circuitOf: (member: M) => string;
-  /** Runs one job on the page of `lane`; 'stop' (or a throw) ends the schedule. */
-  run: (member: M, lane: number) => Promise<LaneVerdict>;
+  /**
+   * Runs one job on the page of `lane`; 'stop' (or a throw) ends the schedule. `rest` is what no
+   * lane has taken yet (as it is at the moment this job was taken).
+   */
+  run: (member: M, lane: number, rest: readonly M[]) => Promise<LaneVerdict>;
   /**
    * Jobs that must run with no other job on the session's pages: nothing else starts while one
    * runs, and it starts only once the others on pages are done (later jobs may go first).
@@ -57,7 +60,7 @@ export async function runOnPages<M>(members: readonly M[], schedule: PageSchedul
       busyCircuits.add(circuit);
       const work: Promise<void> = (async () => {
         try {
-          if ((await schedule.run(member, lane)) === 'stop') stopped = true;
+          if ((await schedule.run(member, lane, [...waiting])) === 'stop') stopped = true;
         } catch (thrown) {
           if (!failed) error = thrown;
           failed = true;

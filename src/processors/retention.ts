@@ -2,12 +2,17 @@ import { rm, rmdir } from 'node:fs/promises';
 import { dirname, isAbsolute, relative, resolve, sep } from 'node:path';
 import type { Queue } from 'bullmq';
 import type { Db } from '../db/database.js';
+import { coerceError } from '../errors/coerce-error.js';
+import type { EvidenceStore } from '../evidence/evidence-store.js';
+import { batchEvidencePrefix, jobEvidencePrefix } from '../evidence/evidence-recorder.js';
+import { silentLogger, type Logger } from '../logger.js';
 import { deleteEmptyEndedBatches, deleteFinishedJobs, deleteIdempotencyKeysBefore } from '../db/retention-store.js';
 
 export interface RetentionResult {
   jobs: number;
   batches: number;
   idempotencyKeys: number;
+  /** Evidence objects removed from the evidence store (either backend), legacy files included. */
   evidenceFiles: number;
   /** BullMQ completed/failed entries removed. */
   queueEntries: number;
@@ -16,8 +21,11 @@ export interface RetentionResult {
 export interface RetentionOptions {
   /** Finished before this moment → purged. */
   cutoff: Date;
-  /** Evidence paths are deleted only when they lie inside this folder. */
+  /** The evidence store: a purged job's objects (`jobs/<id>/`) and a purged batch's (`batches/<id>/`) go with it. */
+  evidence: EvidenceStore;
+  /** Legacy evidence paths (before migration 000005) are deleted only when they lie inside this folder. */
   evidenceDir: string;
+  logger?: Logger;
   /** Rows per DELETE statement (keeps locks short). */
   chunk?: number;
 }
@@ -25,8 +33,11 @@ export interface RetentionOptions {
 /**
  * Deletes finished jobs (completed, failed, cancelled) that ended before the cutoff, with their
  * event log, batch membership, cancellation intents and callback deliveries (ON DELETE CASCADE)
- * and their evidence files; then the ended batches left without jobs and expired idempotency
- * keys. A job whose callback is still pending is kept until the callback is settled.
+ * and their evidence (rows, audit chain, and the objects in the evidence store); then the
+ * ended batches left without jobs, with their session evidence, and expired idempotency keys. A
+ * job whose callback is still pending is kept until the callback is settled. Rows go first: an
+ * object that cannot be deleted then is logged (an orphan nothing lists), never a listed item
+ * whose bytes are gone. Jobs kept are not touched, so their chains still verify.
  */
 export async function purgeFinishedJobs(db: Db, options: RetentionOptions): Promise<Omit<RetentionResult, 'queueEntries'>> {
   const chunk = options.chunk ?? 1_000;
@@ -36,15 +47,28 @@ export async function purgeFinishedJobs(db: Db, options: RetentionOptions): Prom
   for (;;) {
     const rows = await deleteFinishedJobs(db, options.cutoff, chunk);
     jobs += rows.length;
-    for (const row of rows) evidenceFiles += await removeEvidence(root, row.evidence ?? []);
+    for (const row of rows) {
+      evidenceFiles += await removeEvidence(root, row.evidence ?? []);
+      evidenceFiles += await removeObjects(options, jobEvidencePrefix(row.id));
+    }
     if (rows.length < chunk) break;
   }
-  const batches = await deleteEmptyEndedBatches(db, options.cutoff);
+  const batchIds = await deleteEmptyEndedBatches(db, options.cutoff);
+  for (const id of batchIds) evidenceFiles += await removeObjects(options, batchEvidencePrefix(id));
   const idempotencyKeys = await deleteIdempotencyKeysBefore(db, options.cutoff);
-  return { jobs, batches, idempotencyKeys, evidenceFiles };
+  return { jobs, batches: batchIds.length, idempotencyKeys, evidenceFiles };
 }
 
-/** Deletes evidence files inside `root` (never anything outside it) and the folders they leave empty. */
+async function removeObjects(options: RetentionOptions, prefix: string): Promise<number> {
+  try {
+    return await options.evidence.deletePrefix(prefix);
+  } catch (thrown) {
+    (options.logger ?? silentLogger).warn({ prefix, err: coerceError(thrown).message }, 'retention could not delete evidence objects; they are left in the evidence store');
+    return 0;
+  }
+}
+
+/** Deletes legacy evidence files inside `root` (never anything outside it) and the folders they leave empty. */
 async function removeEvidence(root: string, paths: string[]): Promise<number> {
   let removed = 0;
   for (const path of paths) {

@@ -1,6 +1,6 @@
-import { mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
+import type { EvidenceItem } from '../evidence/evidence-item.js';
+import type { EvidenceRecorder } from '../evidence/evidence-recorder.js';
 import { RpaError, hasScope, isRpaError } from '../errors/failures.js';
 import { coerceError } from '../errors/coerce-error.js';
 import { silentLogger, type Logger } from '../logger.js';
@@ -27,8 +27,8 @@ export interface ProviderSessionOptions {
   /** For providers whose descriptor says needsTotp: a fresh code, fetched when it is typed. */
   getTotp?: () => Promise<string>;
   reportTotp?: (outcome: 'accepted' | 'refused') => Promise<void>;
-  /** Screenshots go to `<evidenceDir>/<provider>/<batchId>/`. */
-  evidenceDir: string;
+  /** Uploads each screenshot and failure record to the evidence store (the job's own keys). */
+  evidence: EvidenceRecorder;
   batchId: string;
   logger?: Logger;
   /** Told when a page found the session ended by the portal, with how long it had lived since its login (once per lost session). */
@@ -40,10 +40,10 @@ export interface ProviderSessionOptions {
 /** A cancellation's submit hooks (ProviderSessionContext `beforeSubmit` / `afterSubmit`), per job. */
 export type SubmitHooks = Pick<ProviderSessionContext, 'beforeSubmit' | 'afterSubmit'>;
 
-/** What an operation returns: the job's result and the screenshots taken for it. */
+/** What an operation returns: the job's result and the evidence stored for it. */
 export interface JobOutcome<R> {
   result: R;
-  evidence: string[];
+  evidence: EvidenceItem[];
 }
 
 /**
@@ -51,11 +51,13 @@ export interface JobOutcome<R> {
  * job. Jobs may run at once on several pages of the context (one per lane, sharing its
  * cookies); an operation that finds the session gone logs in again once (a fresh TOTP code)
  * and runs once more, and pages that find it gone at the same time wait for that one login
- * (LoginGate) instead of each logging in. Evidence: a screenshot at each of the automation's evidence points (a
- * validation's result, a cancellation's filled form and its confirmation or already-cancelled
- * page) and of the page where a job failed, under
- * `<evidenceDir>/<provider>/<batchId>/job-<jobId>-<label>-<time>.png`; a failed job's RpaError
- * carries its paths in `details.evidence`.
+ * (LoginGate) instead of each logging in. Evidence, uploaded to the evidence store as it is
+ * taken: a screenshot at each of the automation's evidence points (a validation's result, a
+ * cancellation's filled form and its confirmation, already-cancelled or not-found page) and,
+ * where a job failed, a screenshot of the page with a JSON record beside it (code, message, page
+ * path, and for a PAGE_CONTRACT_MISMATCH the failing selector and the DOM snippet); a failed
+ * job's RpaError carries its items in `details.evidence`. A screenshot that cannot be taken or
+ * stored is logged and left out: it must not undo a portal side effect.
  */
 export class ProviderSession {
   /** Successful logins so far, re-logins included. */
@@ -83,7 +85,7 @@ export class ProviderSession {
 
   /** Logs in (again), on lane 0's page. Throws the automation's RpaError, with a screenshot of the page in `details.evidence`. */
   async login(): Promise<void> {
-    const evidence: string[] = [];
+    const evidence: EvidenceItem[] = [];
     const ctx = await this.contextFor(undefined, evidence, this.logger, await this.pages.page(0));
     await this.gate.relogin(this.gate.generation, () => this.loginWith(ctx, evidence));
   }
@@ -132,13 +134,13 @@ export class ProviderSession {
   private async run<R>(jobId: string | undefined, operation: string, step: (ctx: ProviderSessionContext) => Promise<R>, hooks: SubmitHooks = {}, lane = 0): Promise<JobOutcome<R>> {
     if (this.closed) throw new RpaError('INTERNAL', 'provider session is closed');
     const logger = this.logger.child({ ...(jobId === undefined ? {} : { job_id: jobId }), operation, ...(lane > 0 ? { lane } : {}) });
-    const evidence: string[] = [];
+    const evidence: EvidenceItem[] = [];
     // One context for the job, re-login included: the cancel flow remembers a lost answer by it.
     const ctx: ProviderSessionContext = { ...(await this.contextFor(jobId, evidence, logger, await this.pages.page(lane))), ...hooks };
     const started = Date.now();
     try {
       // Logged in already, or a login under way on another page: this page waits for it.
-      await this.gate.ready(() => this.loginWith(ctx, evidence));
+      await this.gate.ready(() => this.loginWith(ctx, evidence, jobId));
       let result: R;
       const generation = this.gate.generation;
       try {
@@ -149,7 +151,7 @@ export class ProviderSession {
         await this.gate.relogin(generation, async () => {
           // Run by the one page that starts the re-login: the lost session is counted once.
           this.options.onSessionLost?.(Date.now() - this.loggedInAt);
-          await this.loginWith(ctx, evidence);
+          await this.loginWith(ctx, evidence, jobId);
         });
         result = await step(ctx);
       }
@@ -157,7 +159,7 @@ export class ProviderSession {
       return { result, evidence };
     } catch (thrown) {
       const error = coerceError(thrown);
-      if (!(error.details?.evidence)) await ctx.captureEvidence('failed');
+      if (!(error.details?.evidence)) await this.captureFailure(ctx.page, jobId, 'failed', error, evidence, logger);
       logger.warn({ duration_ms: Date.now() - started, code: error.code, scope: error.scope, err: error.message }, `${operation} failed`);
       throw withEvidence(error, evidence);
     }
@@ -170,13 +172,13 @@ export class ProviderSession {
     return this.options.automation.isSessionLost(ctx).catch(() => false);
   }
 
-  private async loginWith(ctx: ProviderSessionContext, evidence: string[]): Promise<void> {
+  private async loginWith(ctx: ProviderSessionContext, evidence: EvidenceItem[], jobId?: string): Promise<void> {
     const started = Date.now();
     try {
       await this.options.automation.login(ctx);
     } catch (thrown) {
       const error = coerceError(thrown);
-      await ctx.captureEvidence('login-failed');
+      await this.captureFailure(ctx.page, jobId, 'login-failed', error, evidence, ctx.logger);
       ctx.logger.warn({ code: error.code, scope: error.scope, err: error.message }, 'login failed');
       throw withEvidence(error, evidence);
     }
@@ -185,7 +187,7 @@ export class ProviderSession {
     ctx.logger.info({ duration_ms: Date.now() - started, login_count: this.loginCount }, 'logged in');
   }
 
-  private async contextFor(jobId: string | undefined, evidence: string[], logger: Logger, page: Page): Promise<ProviderSessionContext> {
+  private async contextFor(jobId: string | undefined, evidence: EvidenceItem[], logger: Logger, page: Page): Promise<ProviderSessionContext> {
     const o = this.options;
     return {
       page,
@@ -197,35 +199,64 @@ export class ProviderSession {
       timeouts: o.timeouts,
       retry: o.retry,
       captureEvidence: async (label) => {
-        const path = await this.screenshot(page, jobId, label, logger);
-        if (path) evidence.push(path);
-        return path;
+        const item = await this.screenshot(page, jobId, label, o.evidence.moment(), logger);
+        if (item) evidence.push(item);
+        return item?.name;
       },
     };
   }
 
-  private async screenshot(page: Page, jobId: string | undefined, label: string, logger: Logger): Promise<string | undefined> {
-    const dir = join(this.options.evidenceDir, safeName(this.provider), safeName(this.options.batchId));
-    const stamp = new Date().toISOString().replace(/[-:]/g, '').replace('.', '');
-    const prefix = jobId === undefined ? 'session' : `job-${safeName(jobId)}`;
-    const path = join(dir, `${prefix}-${safeName(label)}-${stamp}.png`);
+  /**
+   * The evidence of a failure: the page as it was, and beside it (the same time in its name) a
+   * JSON record of what failed: code, message, the page's path, and for a PAGE_CONTRACT_MISMATCH
+   * the selector that did not match and the DOM snippet (form values and secrets already removed).
+   */
+  private async captureFailure(page: Page, jobId: string | undefined, step: string, error: RpaError, evidence: EvidenceItem[], logger: Logger): Promise<void> {
+    const takenAt = this.options.evidence.moment();
+    const shot = await this.screenshot(page, jobId, step, takenAt, logger);
+    if (shot) evidence.push(shot);
+    let path: string | null = null;
     try {
-      await mkdir(dir, { recursive: true });
-      await page.screenshot({ path, fullPage: true, timeout: resolveTimeouts(this.options).actionMs });
-      return path;
+      path = page.isClosed() ? null : new URL(page.url()).pathname;
+    } catch {
+      path = null;
+    }
+    const details = error.details ?? {};
+    const record = {
+      step,
+      code: error.code,
+      message: error.message,
+      page: path,
+      ...(typeof details.selector === 'string' ? { selector: details.selector } : {}),
+      ...(typeof details.dom_snippet === 'string' ? { dom_snippet: details.dom_snippet } : {}),
+    };
+    const body = Buffer.from(JSON.stringify(record, null, 2) + '\n');
+    const item = await this.store(jobId, step, 'application/json', body, takenAt, logger);
+    if (item) evidence.push(item);
+  }
+
+  private async screenshot(page: Page, jobId: string | undefined, label: string, takenAt: Date, logger: Logger): Promise<EvidenceItem | undefined> {
+    let body: Buffer;
+    try {
+      body = await page.screenshot({ fullPage: true, timeout: resolveTimeouts(this.options).actionMs });
     } catch (thrown) {
-      logger.warn({ label, err: coerceError(thrown).message }, 'could not save evidence screenshot');
+      logger.warn({ label, err: coerceError(thrown).message }, 'could not take an evidence screenshot');
+      return undefined;
+    }
+    return this.store(jobId, label, 'image/png', body, takenAt, logger);
+  }
+
+  private async store(jobId: string | undefined, step: string, contentType: 'image/png' | 'application/json', body: Buffer, takenAt: Date, logger: Logger): Promise<EvidenceItem | undefined> {
+    try {
+      return await this.options.evidence.record({ jobId, batchId: this.options.batchId, step, contentType, body, takenAt });
+    } catch (thrown) {
+      logger.warn({ step, err: coerceError(thrown).message }, 'could not store evidence');
       return undefined;
     }
   }
 }
 
-/** An id made safe as one path component: no separators, no leading dots (so never `..`). */
-function safeName(part: string): string {
-  return String(part).replace(/[^A-Za-z0-9_.-]/g, '_').replace(/^\.+/, '_').slice(0, 80) || '_';
-}
-
-function withEvidence(error: RpaError, evidence: string[]): RpaError {
+function withEvidence(error: RpaError, evidence: EvidenceItem[]): RpaError {
   if (evidence.length === 0) return error;
   return error.withDetails({ evidence: [...evidence] });
 }

@@ -90,9 +90,9 @@ export interface ProviderSessionContext {
   getTotp?: () => Promise<string>;
   reportTotp?: (outcome: 'accepted' | 'refused') => Promise<void>;
   /**
-   * Saves a screenshot of the page as evidence and returns its path, or undefined when the
-   * screenshot could not be taken (a lost screenshot must not undo a portal side effect).
-   * Labels carry no secrets.
+   * Saves a screenshot of the page as evidence (uploaded to the evidence store) and returns its
+   * name, or undefined when it could not be taken or stored (a lost screenshot must not undo a
+   * portal side effect). Labels carry no secrets: they are part of the name.
    */
   captureEvidence: (label: string) => Promise<string | undefined>;
   /**

@@ -7,6 +7,7 @@ import { staleCreatedBatches, unfinishedBatchCount } from '../db/batch-store.js'
 import { createBatchWithJobs } from '../db/job-transitions.js';
 import type { Logger } from '../logger.js';
 import type { BatchFlowProducer } from './batch-flow.js';
+import { JOB_PRIORITIES } from '../db/schema.js';
 import type { ProviderQueueJobData } from './job-enqueuer.js';
 import { providerJobsQueue } from './queue-names.js';
 import { splitOverSessions } from './session-split.js';
@@ -98,7 +99,7 @@ export class Batcher {
         }
         if (this.options.spread === 'fill') {
           const collected = await this.collect(async () => this.options.batchSize);
-          if (collected.length > 0) await this.flush(collected);
+          if (collected.length > 0 && !(await this.putBackIfHeld(collected))) await this.flush(collected);
           continue;
         }
         if ((await this.freeSessions()) <= 0) {
@@ -119,6 +120,8 @@ export class Batcher {
           size = Math.max(1, Math.min(this.options.batchSize, (await this.options.sizeFor?.()) ?? this.options.batchSize));
           return free * size;
         });
+        if (collected.length === 0 || (await this.putBackIfHeld(collected))) continue;
+        // The queue hands jobs out highest priority first, so the first batches hold the most urgent.
         let from = 0;
         for (const n of splitOverSessions(collected.length, free, size, this.options.pagesPerSession ?? 1)) {
           await this.flush(collected.slice(from, from + n));
@@ -162,12 +165,28 @@ export class Batcher {
     const candidates = collected.map((j) => ({ jobId: String(j.data.jobId), trip: Number(j.data.trip) }));
     const created = await createBatchWithJobs(db, provider, candidates, 'batcher');
     if (created) {
-      await flows.add(created.batchId, provider);
+      const priority = JOB_PRIORITIES.find((p) => collected.some((j) => (j.data.priority ?? 'normal') === p));
+      await flows.add(created.batchId, provider, { priority, size: created.jobIds.length });
       this.log.info({ batch_id: created.batchId, jobs: created.jobIds.length, provider }, 'batch created');
     }
     for (const job of collected) {
       await job.moveToCompleted({ batchId: created?.batchId ?? null }, this.token, false).catch((err: Error) => this.log.debug({ err }, 'queue entry already moved'));
     }
+  }
+
+  /**
+   * Collecting blocks for a while: the provider may have been paused or closed meanwhile. Then the
+   * entries go back on the queue, due when the hold ends (or in a few seconds), and this says so.
+   */
+  private async putBackIfHeld(collected: Job<ProviderQueueJobData>[]): Promise<boolean> {
+    const heldUntil = await this.options.heldUntil(this.options.provider);
+    if (heldUntil <= Date.now()) return false;
+    const due = Math.min(heldUntil, Date.now() + 5_000);
+    for (const job of collected) {
+      await job.moveToDelayed(due, this.token).catch((err: Error) => this.log.debug({ err }, 'queue entry already moved'));
+    }
+    this.log.info({ entries: collected.length, due: new Date(due).toISOString() }, 'provider held while collecting: entries put back');
+    return true;
   }
 
   /** Batches written to Postgres whose flow never reached Valkey (a crash, an outage) get it now. */

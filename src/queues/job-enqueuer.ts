@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import type { Db } from '../db/database.js';
-import { markEnqueued } from '../db/job-store.js';
+import { jobLabels, markEnqueued, type JobRow } from '../db/job-store.js';
+import { jobPriority, type JobAction, type JobPriority } from '../db/schema.js';
 import type { Logger } from '../logger.js';
 import { providerQueueJobId } from './queue-names.js';
 import type { QueueRegistry } from './queue-registry.js';
@@ -12,12 +13,35 @@ export interface EnqueueItem {
   trip: number;
   /** Not before this time (retry backoff). */
   availableAt?: Date;
+  /** What the queue entry is named after and ordered by; read from Postgres when left out. */
+  label?: QueueLabel;
 }
 
-/** Data of a provider-queue job: a pointer to the Postgres row, nothing more (no secrets in Valkey). */
+/** What a queue entry shows (Bull Board) and how it is ordered: no secrets, no results. */
+export interface QueueLabel {
+  action: JobAction;
+  circuit: string;
+  priority: JobPriority;
+}
+
+/**
+ * Data of a provider-queue job: a pointer to the Postgres row, plus what an operator needs to
+ * recognise it in Bull Board. Credentials, results and callbacks stay in Postgres.
+ */
 export interface ProviderQueueJobData {
   jobId: string;
   trip: number;
+  action?: JobAction;
+  circuit?: string;
+  priority?: JobPriority;
+}
+
+/** BullMQ priorities (lower runs first); every entry has one, since BullMQ runs unprioritised entries before all others. */
+export const QUEUE_PRIORITY: Readonly<Record<JobPriority, number>> = { high: 1, normal: 2, low: 3 };
+
+/** The label of a job row. */
+export function queueLabel(job: Pick<JobRow, 'action' | 'circuit_number' | 'parameters'>): QueueLabel {
+  return { action: job.action, circuit: job.circuit_number, priority: jobPriority(job.parameters) };
 }
 
 /**
@@ -37,6 +61,8 @@ export class JobEnqueuer {
    */
   async enqueue(items: EnqueueItem[], timeoutMs = 5_000): Promise<void> {
     if (items.length === 0) return;
+    const unlabelled = items.filter((i) => !i.label).map((i) => i.id);
+    const labels = unlabelled.length > 0 ? new Map((await jobLabels(this.db, unlabelled)).map((j) => [j.id, queueLabel(j)])) : new Map<string, QueueLabel>();
     const byProvider = new Map<string, EnqueueItem[]>();
     for (const item of items) {
       const group = byProvider.get(item.provider);
@@ -52,16 +78,20 @@ export class JobEnqueuer {
         const chunk = group.slice(start, start + ENQUEUE_CHUNK);
         chunks.push(() =>
           queue.addBulk(
-            chunk.map((item) => ({
-              name: 'job',
-              data: { jobId: item.id, trip: item.trip } satisfies ProviderQueueJobData,
-              opts: {
-                jobId: providerQueueJobId(item.id, item.trip),
-                delay: item.availableAt ? Math.max(0, item.availableAt.getTime() - now) : undefined,
-                removeOnComplete: { age: 24 * 3600, count: 10_000 },
-                removeOnFail: { age: 7 * 24 * 3600 },
-              },
-            })),
+            chunk.map((item) => {
+              const label = item.label ?? labels.get(item.id);
+              return {
+                name: label ? `${label.action} ${label.circuit}` : `job ${item.id}`,
+                data: { jobId: item.id, trip: item.trip, ...(label ?? {}) } satisfies ProviderQueueJobData,
+                opts: {
+                  jobId: providerQueueJobId(item.id, item.trip),
+                  priority: QUEUE_PRIORITY[label?.priority ?? 'normal'],
+                  delay: item.availableAt ? Math.max(0, item.availableAt.getTime() - now) : undefined,
+                  removeOnComplete: { age: 24 * 3600, count: 10_000 },
+                  removeOnFail: { age: 7 * 24 * 3600 },
+                },
+              };
+            }),
           ),
         );
       }

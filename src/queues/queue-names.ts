@@ -26,6 +26,11 @@ export function callbackQueue(basePrefix: string): QueueRef {
   return { name: 'callbacks', prefix: `{${basePrefix}-callbacks}` };
 }
 
+/** Contract canary checks a resume asks for; run by a worker (it has the browsers). */
+export function canaryQueue(basePrefix: string): QueueRef {
+  return { name: 'canary', prefix: `{${basePrefix}-canary}` };
+}
+
 export function maintenanceQueue(basePrefix: string): QueueRef {
   return { name: 'maintenance', prefix: `{${basePrefix}-maintenance}` };
 }

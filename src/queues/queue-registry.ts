@@ -1,7 +1,7 @@
 import { Queue, type ConnectionOptions } from 'bullmq';
 import type { Redis } from 'iovalkey';
 import { providerNames } from '../providers/descriptors.js';
-import { batchQueue, batchRunQueue, callbackQueue, maintenanceQueue, providerJobsQueue, type QueueRef } from './queue-names.js';
+import { batchQueue, batchRunQueue, callbackQueue, canaryQueue, maintenanceQueue, providerJobsQueue, type QueueRef } from './queue-names.js';
 
 /** Lazily created BullMQ Queue objects sharing one connection, closed together. */
 export class QueueRegistry {
@@ -37,6 +37,10 @@ export class QueueRegistry {
 
   callbacks(): Queue {
     return this.get(callbackQueue(this.basePrefix));
+  }
+
+  canary(): Queue {
+    return this.get(canaryQueue(this.basePrefix));
   }
 
   maintenance(): Queue {

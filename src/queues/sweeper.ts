@@ -2,7 +2,7 @@ import type { Db } from '../db/database.js';
 import { findJobsToEnqueue } from '../db/job-store.js';
 import type { Logger } from '../logger.js';
 import { repeatEvery, type Repeating } from '../infra/repeat-every.js';
-import type { JobEnqueuer } from './job-enqueuer.js';
+import { queueLabel, type JobEnqueuer } from './job-enqueuer.js';
 import { providerQueueJobId } from './queue-names.js';
 import type { QueueRegistry } from './queue-registry.js';
 
@@ -51,7 +51,7 @@ export class Sweeper {
       const state = await this.queues.providerJobs(job.provider).getJobState(providerQueueJobId(job.id, job.queue_trip));
       if (state === 'unknown') missing.push(job);
     }
-    const items = [...never, ...missing].map((j) => ({ id: j.id, provider: j.provider, trip: j.queue_trip, availableAt: j.available_at }));
+    const items = [...never, ...missing].map((j) => ({ id: j.id, provider: j.provider, trip: j.queue_trip, availableAt: j.available_at, label: queueLabel(j) }));
     if (items.length > 0) {
       await this.enqueuer.enqueue(items);
       this.logger.info({ enqueued: never.length, restored: missing.length }, 'sweeper put committed jobs on their queues');

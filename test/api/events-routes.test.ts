@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { insertJobs } from '../../src/db/job-store.js';
 import { closeBatch, createBatchWithJobs, finishJob, claimBatchRun, startJob, currentRun } from '../../src/db/job-transitions.js';
 import { appendJobEvents } from '../../src/db/event-store.js';
-import { startOperatorHarness, type OperatorHarness } from '../support/operator-harness.js';
+import { OPERATOR_BOOTSTRAP_KEY, startOperatorHarness, type OperatorHarness } from '../support/operator-harness.js';
 
 interface Envelope {
   type: string;
@@ -81,11 +81,89 @@ describe('GET /events', () => {
     expect(events.find((e) => e.type === 'batch.status' && e.data.to === 'completed')!.data).to.include({ batch_id: Number(batch.batchId), provider: 'evotel', completed: 1 });
   });
 
-  it('is for operators: no key 401, submitter and viewer 403', async () => {
+  it('is for keys that read jobs: no key or a wrong one is 401, a query string 400', async () => {
     expect((await fetch(`${h.url}/events`)).status).to.equal(401);
-    for (const role of ['submitter', 'viewer'] as const) {
-      const res = await fetch(`${h.url}/events`, { headers: { authorization: `Bearer ${await h.keyFor(role)}` } });
-      expect(res.status, role).to.equal(403);
+    expect((await fetch(`${h.url}/events`, { headers: { authorization: 'Bearer rpa_wrong' } })).status).to.equal(401);
+    const query = await fetch(`${h.url}/events?since=1h`, { headers: { authorization: `Bearer ${await h.keyFor('viewer')}` } });
+    expect(query.status).to.equal(400);
+    expect(((await query.json()) as { error: { field: string } }).error.field).to.equal('since');
+  });
+
+  it("gives a submitter the changes of its own jobs only (no batches), a viewer every change", async () => {
+    const { db } = h.database;
+    const submitter = await fetch(`${h.url}/events`, { headers: { authorization: `Bearer ${await h.keyFor('submitter')}` } });
+    const viewer = await fetch(`${h.url}/events`, { headers: { authorization: `Bearer ${await h.keyFor('viewer')}` } });
+    expect([submitter.status, viewer.status]).to.deep.equal([200, 200]);
+    const job = (circuit: string, submittedBy: string) => ({ provider: 'evotel', action: 'validation' as const, parameters: { circuit_number: circuit }, callbackUrl: null, externalId: null, requestHash: circuit, submittedBy, maxAttempts: 3 });
+    const [other] = await insertJobs(db, [job('EVO-OTHER', 'someone-else')]);
+    const [own] = await insertJobs(db, [job('EVO-OWN', 'test-submitter')]);
+    const viewerReading = readEvents(viewer, (events) => events.some((e) => e.data.job_id === Number(own)));
+    const submitterReading = readEvents(submitter, (events) => events.some((e) => e.data.job_id === Number(own)));
+    await appendJobEvents(db, { jobIds: [other!], from: null, to: 'pending', cause: 'submitted', actor: 'someone-else' });
+    await createBatchWithJobs(db, 'evotel', [{ jobId: other!, trip: 0 }], 'batcher');
+    // The other key's job and the batch went out in an earlier poll than our own job's event.
+    await new Promise((r) => setTimeout(r, 2_500));
+    await appendJobEvents(db, { jobIds: [own!], from: null, to: 'pending', cause: 'submitted', actor: 'test-submitter' });
+    const [seenByViewer, seenBySubmitter] = await Promise.all([viewerReading, submitterReading]);
+    expect(seenByViewer.some((e) => e.data.job_id === Number(other))).to.equal(true);
+    expect(seenByViewer.some((e) => e.type === 'batch.status')).to.equal(true);
+    expect(seenBySubmitter.map((e) => [e.type, e.data.job_id])).to.deep.equal([['job.status', Number(own)]]);
+    expect(JSON.stringify(seenBySubmitter)).to.not.include('someone-else');
+  });
+
+  it("ends a stream within seconds of its key's revocation, however many changes follow", async function () {
+    this.timeout(30_000);
+    const created = await fetch(`${h.url}/api-keys`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${OPERATOR_BOOTSTRAP_KEY}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'dashboard', role: 'operator' }),
+    });
+    const { key } = (await created.json()) as { key: string };
+    const abort = new AbortController();
+    const res = await fetch(`${h.url}/events`, { headers: { authorization: `Bearer ${key}` }, signal: abort.signal });
+    expect(res.status).to.equal(200);
+    const { db } = h.database;
+    const [id] = await insertJobs(db, [{ provider: 'evotel', action: 'validation', parameters: { circuit_number: 'EVO-R' }, callbackUrl: null, externalId: null, requestHash: 'r', submittedBy: 't', maxAttempts: 3 }]);
+    // Changes keep coming, as in a busy system, before and after the revocation.
+    let writing = true;
+    const writer = (async () => {
+      while (writing) {
+        await appendJobEvents(db, { jobIds: [id!], from: 'pending', to: 'pending', cause: 'tick', actor: 't' });
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    })();
+    const giveUp = setTimeout(() => abort.abort(), 20_000);
+    try {
+      const reader = res.body!.getReader();
+      const decoder = new TextDecoder();
+      let before = 0;
+      let after = 0;
+      let revokedAt: number | undefined;
+      let revoking: Promise<void> | undefined;
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        const events = (decoder.decode(value, { stream: true }).match(/^event: /gm) ?? []).length;
+        if (revokedAt === undefined) before += events;
+        else after += events;
+        if (before >= 3 && !revoking) {
+          revoking = fetch(`${h.url}/api-keys/dashboard`, { method: 'DELETE', headers: { authorization: `Bearer ${OPERATOR_BOOTSTRAP_KEY}` } }).then((r) => {
+            expect(r.status).to.equal(200);
+            revokedAt = Date.now();
+          });
+        }
+      }
+      await revoking;
+      expect(revokedAt, 'revoked before the stream ended').to.be.a('number');
+      // The server ended the stream (done), soon after the revocation.
+      expect(Date.now() - revokedAt!).to.be.below(5_000);
+      expect(before).to.be.at.least(3);
+      // At most the changes of the polls before the key was seen revoked.
+      expect(after).to.be.below(30);
+    } finally {
+      clearTimeout(giveUp);
+      writing = false;
+      await writer;
     }
   });
 });

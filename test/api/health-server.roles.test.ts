@@ -5,14 +5,16 @@ import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import type { EmbeddedValkeyHandle } from '../../src/infra/embedded-valkey.js';
 import { freePort } from '../../src/infra/free-port.js';
-import { startSystemHarness, type SystemHarness } from '../support/system-harness.js';
+import { SYSTEM_API_KEY, startSystemHarness, type SystemHarness } from '../support/system-harness.js';
 import { createTestDatabase } from '../support/test-database.js';
 import { privateValkey, sharedValkey, testRoot, uniquePrefix } from '../support/shared-services.js';
 
 const MAIN = fileURLToPath(new URL('../../src/main.js', import.meta.url));
 
+/** GET; `/health` itself with an admin key (without one it answers `{status}` alone). */
 async function get(url: string): Promise<{ status: number; body: any }> {
-  const res = await fetch(url, { signal: AbortSignal.timeout(10_000) });
+  const headers: Record<string, string> = /\/health$/.test(url) ? { authorization: `Bearer ${SYSTEM_API_KEY}` } : {};
+  const res = await fetch(url, { headers, signal: AbortSignal.timeout(10_000) });
   const text = await res.text();
   try {
     return { status: res.status, body: JSON.parse(text) };
@@ -60,6 +62,9 @@ describe('/health/* in processes without the api role (what Kubernetes probes on
       const health = await get(`${system.healthUrl}/health`);
       expect(health.status).to.equal(200);
       expect(health.body.circuit_breakers).to.have.keys('octotel', 'openserve', 'metrofiber', 'evotel');
+      // Without a key, a worker pod's /health is as closed as the API's.
+      const open = await fetch(`${system.healthUrl}/health`);
+      expect(await open.json()).to.deep.equal({ status: 'ok' });
       expect((await get(`${system.healthUrl}/jobs`)).status).to.equal(404);
       expect(system.fleet, 'no worker role, no fleet').to.equal(undefined);
     });

@@ -22,8 +22,11 @@ describe('reading jobs and batches, withdrawing jobs, health', () => {
     expect(res.body.parameters).to.deep.equal({ circuit_number: 'EVO000001' });
     expect(res.body).to.have.keys([
       'job_id', 'provider', 'action', 'parameters', 'status', 'result', 'error', 'batch_id', 'attempts', 'max_attempts', 'external_id',
-      'callback_url', 'callback', 'evidence', 'created_at', 'updated_at', 'started_at', 'completed_at',
+      'callback_url', 'callback', 'evidence', 'audit_head', 'created_at', 'updated_at', 'started_at', 'completed_at',
     ]);
+    // A job just submitted: no evidence yet, its chain holds the submission event.
+    expect(res.body.evidence).to.deep.equal([]);
+    expect(res.body.audit_head).to.match(/^[0-9a-f]{64}$/);
     expect((await api.call('GET', '/jobs/999999')).status).to.equal(404);
     const bad = await api.call('GET', '/jobs/abc');
     expect(bad.status).to.equal(400);
@@ -88,8 +91,11 @@ describe('reading jobs and batches, withdrawing jobs, health', () => {
     expect(refused).to.equal(true);
   });
 
-  it('GET /health reports Postgres, Valkey and queue state', async () => {
-    const res = await api.call('GET', '/health', { key: null });
+  it('GET /health reports Postgres, Valkey and queue state to a viewer key (without a key: its status alone)', async () => {
+    const open = await api.call('GET', '/health', { key: null });
+    expect(open.status).to.equal(200);
+    expect(open.body).to.deep.equal({ status: 'ok' });
+    const res = await api.call('GET', '/health', { key: await api.keyFor('viewer') });
     expect(res.status).to.equal(200);
     expect(res.body.postgres.ok).to.equal(true);
     expect(res.body.valkey.ok).to.equal(true);

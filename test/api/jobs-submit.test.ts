@@ -28,7 +28,7 @@ describe('POST /jobs', () => {
     const events = await api.database.db.selectFrom('job_events').selectAll().where('job_id', '=', row.id).execute();
     expect(events.map((e) => [e.from_status, e.to_status, e.cause])).to.deep.equal([[null, 'pending', 'submitted']]);
     const queued = await api.queues.providerJobs('octotel').getJob(`job-${row.id}-t0`);
-    expect(queued?.data).to.deep.equal({ jobId: row.id, trip: 0 });
+    expect(queued?.data).to.deep.equal({ jobId: row.id, trip: 0, action: 'validation', circuit: 'OCT123451', priority: 'normal' });
   });
 
   it('takes inputs from "parameters" too', async () => {

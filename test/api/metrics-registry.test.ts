@@ -51,8 +51,8 @@ describe('GET /metrics', () => {
 
     const before = parse((await scrape(await h.keyFor('viewer'))).text);
     expect(before.get('rpa_jobs{provider="openserve",action="validation",status="pending"}')).to.equal(5);
-    expect(before.get('rpa_queue_jobs{queue="jobs-openserve",state="waiting"}')).to.equal(5);
-    expect(before.get('rpa_queue_jobs{queue="jobs-octotel",state="waiting"}')).to.equal(1);
+    expect(before.get('rpa_queue_jobs{queue="jobs-openserve",state="prioritized"}')).to.equal(5);
+    expect(before.get('rpa_queue_jobs{queue="jobs-octotel",state="prioritized"}')).to.equal(1);
 
     // Three complete, one fails, one is handed back; the batch ends, with two logins.
     const { db } = h.database;

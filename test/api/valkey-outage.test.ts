@@ -48,9 +48,9 @@ describe('submitting while Valkey is down', () => {
     expect(second).to.deep.equal({ enqueued: 0, restored: 0 });
     await api.enqueuer.enqueue([{ id, provider: 'octotel', trip: 0 }]);
     const queue = api.queues.providerJobs('octotel');
-    const counts = await queue.getJobCounts('waiting', 'delayed', 'active');
-    expect(counts.waiting + counts.delayed + counts.active).to.equal(1);
-    expect((await queue.getJob(`job-${id}-t0`))?.data).to.deep.equal({ jobId: id, trip: 0 });
+    const counts = await queue.getJobCounts('waiting', 'prioritized', 'delayed', 'active');
+    expect(counts.waiting + counts.prioritized + counts.delayed + counts.active).to.equal(1);
+    expect((await queue.getJob(`job-${id}-t0`))?.data).to.deep.equal({ jobId: id, trip: 0, action: 'validation', circuit: 'OCT555551', priority: 'normal' });
     await sweeper.close();
   });
 
@@ -61,7 +61,7 @@ describe('submitting while Valkey is down', () => {
     const sweeper = new Sweeper(api.database.db, api.queues, api.enqueuer, testLogger, { recheckAfterMs: 0 });
     const result = await sweeper.sweep();
     expect(result.restored).to.be.greaterThanOrEqual(1);
-    expect(await api.queues.providerJobs('evotel').getJobState(`job-${id}-t0`)).to.equal('waiting');
+    expect(await api.queues.providerJobs('evotel').getJobState(`job-${id}-t0`)).to.equal('prioritized');
     await sweeper.close();
   });
 });

@@ -3,6 +3,7 @@ import { isRpaError } from '../../src/errors/failures.js';
 import {
   checkCallbackUrl,
   isForbiddenAddress,
+  parseAllowedHost,
   resolveCallbackTarget,
   type HostLookup,
   type ResolvedAddress,
@@ -69,19 +70,38 @@ describe('callback URL guard: decisions', () => {
         expect(isRpaError(thrown, 'CALLBACK_URL_FORBIDDEN'), String(thrown)).to.equal(true);
       });
     }
-    it('accepts public hosts and addresses', () => {
+    it('accepts public hosts and addresses on the allowed ports (CALLBACK_ALLOW_PORTS, default 80 and 443)', () => {
       expect(checkCallbackUrl('https://ords.example.com/cb?x=1', none).hostname).to.equal('ords.example.com');
-      expect(checkCallbackUrl('http://93.184.216.34:8080/cb', none).port).to.equal('8080');
+      expect(checkCallbackUrl('http://93.184.216.34:80/cb', none).hostname).to.equal('93.184.216.34');
+      expect(checkCallbackUrl('https://ords.example.com:443/cb', none).hostname).to.equal('ords.example.com');
       expect(checkCallbackUrl('https://[2606:4700::1111]/cb', none).hostname).to.equal('[2606:4700::1111]');
+      expect(() => checkCallbackUrl('http://93.184.216.34:8080/cb', none)).to.throw(/port 8080 is not allowed/);
+      expect(checkCallbackUrl('http://93.184.216.34:8080/cb', { allowHosts: [], allowPorts: [443, 8080] }).port).to.equal('8080');
+      expect(() => checkCallbackUrl('https://ords.example.com/cb', { allowHosts: [], allowPorts: [8443] })).to.throw(/port 443 is not allowed/);
     });
-    it('CALLBACK_ALLOW_HOSTS lifts the rule for the named hosts only, in any spelling of them', () => {
-      const policy = { allowHosts: ['127.0.0.1', 'ords.internal', '::1'] };
+    it('CALLBACK_ALLOW_HOSTS lifts the address rule for the named hosts only, in any spelling of them; ports stay restricted', () => {
+      const policy = { allowHosts: ['127.0.0.1:9999', 'ords.internal', '::1', '[fd00::7]:*'] };
       expect(checkCallbackUrl('http://127.0.0.1:9999/cb', policy).hostname).to.equal('127.0.0.1');
       expect(checkCallbackUrl('http://2130706433:9999/cb', policy).hostname).to.equal('127.0.0.1');
+      expect(checkCallbackUrl('http://127.0.0.1/cb', policy).hostname).to.equal('127.0.0.1');
       expect(checkCallbackUrl('http://ords.internal/cb', policy).hostname).to.equal('ords.internal');
-      expect(checkCallbackUrl('http://[::1]:9999/cb', policy).hostname).to.equal('[::1]');
+      expect(checkCallbackUrl('http://[::1]/cb', policy).hostname).to.equal('[::1]');
+      expect(checkCallbackUrl('http://[fd00::7]:22/cb', policy).hostname).to.equal('[fd00::7]');
+      // The port probe: an allowed host on any other port is refused before any connection.
+      for (const url of ['http://127.0.0.1:22/cb', 'http://127.0.0.1:5432/cb', 'http://ords.internal:6379/cb', 'http://[::1]:9999/cb']) {
+        expect(() => checkCallbackUrl(url, policy), url).to.throw(/port \d+ is not allowed/);
+      }
+      // A host:port entry adds that port on that host only.
+      expect(() => checkCallbackUrl('http://ords.internal:9999/cb', policy)).to.throw(/port 9999 is not allowed/);
       expect(() => checkCallbackUrl('http://127.0.0.2/cb', policy)).to.throw(/loopback/);
       expect(() => checkCallbackUrl('http://10.0.0.1/cb', policy)).to.throw(/private/);
+    });
+    it('reads CALLBACK_ALLOW_HOSTS entries as host, host:port, host:*, [v6]:port or a bare IPv6 address', () => {
+      expect(parseAllowedHost('127.0.0.1')).to.deep.equal({ host: '127.0.0.1' });
+      expect(parseAllowedHost('ORDS.Internal.:8443')).to.deep.equal({ host: 'ords.internal', port: 8443 });
+      expect(parseAllowedHost('127.0.0.1:*')).to.deep.equal({ host: '127.0.0.1', port: '*' });
+      expect(parseAllowedHost('::1')).to.deep.equal({ host: '::1' });
+      expect(parseAllowedHost('[::1]:8080')).to.deep.equal({ host: '::1', port: 8080 });
     });
   });
 
@@ -98,7 +118,9 @@ describe('callback URL guard: decisions', () => {
       const hosts = ['loopback.example.com', 'metadata.example.com', 'mixed.example.com', 'ula.example.com', 'mapped.example.com', 'sixtofour.example.com'];
       for (const host of hosts) {
         const message = await refusal(resolveCallbackTarget(`https://${host}/cb`, none, { lookup }));
-        expect(message).to.include('resolves to a forbidden address');
+        expect(message).to.include('resolves to a loopback, private, link-local or other internal address');
+        // Whoever chose the URL learns nothing of the internal address the name has.
+        for (const address of ['127.0.0.1', '169.254', '10.1.2.3', 'fd00', '192.168', '2002:']) expect(message, host).to.not.include(address);
       }
       expect(lookup.calls).to.have.length(6);
     });
@@ -123,7 +145,7 @@ describe('callback URL guard: decisions', () => {
 
     it('lets an allowed name resolve to loopback, and still refuses other names that do', async () => {
       const lookup = tableLookup({ 'ords.example.com': [v4('127.0.0.1')], 'evil.example.com': [v4('127.0.0.1')] });
-      const policy = { allowHosts: ['ords.example.com'] };
+      const policy = { allowHosts: ['ords.example.com:8080'] };
       expect(await resolveCallbackTarget('http://ords.example.com:8080/cb', policy, { lookup })).to.deep.include({ address: '127.0.0.1', family: 4 });
       await refusal(resolveCallbackTarget('http://evil.example.com/cb', policy, { lookup }));
     });

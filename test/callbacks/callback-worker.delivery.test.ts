@@ -8,7 +8,7 @@ import type { HostLookup } from '../../src/callbacks/callback-url-guard.js';
 import type { Db } from '../../src/db/database.js';
 import { freePort } from '../../src/infra/free-port.js';
 import { createTestDatabase, type TestDatabase } from '../support/test-database.js';
-import { delivery, endedJob, finishedQueueJob, SECRET, settled, startFixture, type Fixture } from './support/callback-fixture.js';
+import { delivery, endedJob, finishedQueueJob, PUBLIC_BASE, SECRET, settled, startFixture, type Fixture } from './support/callback-fixture.js';
 import { CallbackReceiver, waitFor } from './support/callback-receiver.js';
 
 describe('callback worker: delivery to a real receiver', () => {
@@ -36,8 +36,10 @@ describe('callback worker: delivery to a real receiver', () => {
     const { id, completedAt } = await endedJob(db, receiver.url('/cb/completed'), {
       batchId,
       result: { valid: true, circuit_status: 'active' },
-      evidence: ['octotel/1/job-1-done.png'],
+      evidence: [{ name: 'result-20261123T090000000Z.png', step: 'result', contentType: 'image/png', bytes: 1234, sha256: 'ab'.repeat(32), takenAt: new Date('2026-11-23T09:00:00.000Z'), key: 'jobs/x/result-20261123T090000000Z.png' }],
     });
+    const head = (await db.selectFrom('jobs').select('audit_head').where('id', '=', id).executeTakeFirstOrThrow()).audit_head;
+    expect(head).to.match(/^[0-9a-f]{64}$/);
     await fixture.enqueuer.enqueueForJobs([id]);
     const row = await settled(db, id);
     expect(row).to.include({ state: 'delivered', attempts: 1, last_status: 200, last_error: null, next_attempt_at: null });
@@ -57,7 +59,19 @@ describe('callback worker: delivery to a real receiver', () => {
         result: { valid: true, circuit_status: 'active' },
         error: null,
         batch_id: Number(batchId),
-        evidence: ['octotel/1/job-1-done.png'],
+        // Absolute URLs at PUBLIC_BASE_URL; no key, no path of the server.
+        evidence: [
+          {
+            name: 'result-20261123T090000000Z.png',
+            url: `${PUBLIC_BASE}/jobs/${id}/evidence/result-20261123T090000000Z.png`,
+            sha256: 'ab'.repeat(32),
+            content_type: 'image/png',
+            bytes: 1234,
+            taken_at: '2026-11-23T09:00:00.000Z',
+            step: 'result',
+          },
+        ],
+        audit_head: head,
         completed_at: completedAt.toISOString(),
       }),
     );
@@ -82,9 +96,11 @@ describe('callback worker: delivery to a real receiver', () => {
     expect(await fixture.queues.callbacks().getJob(callbackQueueJobId(running.id))).to.equal(undefined);
 
     const failedBody = JSON.parse(receiver.requestsTo('/cb/failed')[0]!.body);
+    const failedHead = (await db.selectFrom('jobs').select('audit_head').where('id', '=', failed.id).executeTakeFirstOrThrow()).audit_head;
+    expect(failedHead).to.match(/^[0-9a-f]{64}$/);
     expect(failedBody).to.deep.equal({
       job_id: Number(failed.id), status: 'failed', result: null, error: { code: 'INVALID_CIRCUIT', message: 'no such circuit' },
-      batch_id: null, evidence: [], completed_at: failed.completedAt.toISOString(),
+      batch_id: null, evidence: [], audit_head: failedHead, completed_at: failed.completedAt.toISOString(),
     });
     expect(JSON.parse(receiver.requestsTo('/cb/cancelled')[0]!.body)).to.include({ status: 'cancelled', job_id: Number(cancelled.id) });
     expect(receiver.requestsTo('/cb/running')).to.have.length(0);
@@ -254,7 +270,7 @@ describe('callback worker: allow-list and DNS', () => {
     } finally {
       await strict.close();
     }
-    const lenient = await startFixture(db, { allowHosts: ['127.0.0.1'] });
+    const lenient = await startFixture(db, { allowHosts: ['127.0.0.1:*'] });
     try {
       const { id } = await endedJob(db, receiver.url('/cb/lenient'));
       await lenient.enqueuer.enqueueForJobs([id]);
@@ -274,15 +290,16 @@ describe('callback worker: allow-list and DNS', () => {
       if (host === 'metadata.example.com') return [{ address: '169.254.169.254', family: 4 }];
       throw new Error(`getaddrinfo ENOTFOUND ${host}`);
     };
-    const fixture = await startFixture(db, { allowHosts: ['ords.example.com'], lookup });
+    const fixture = await startFixture(db, { allowHosts: [`ords.example.com:${receiver.port}`], lookup });
     try {
       const named = await endedJob(db, `http://ords.example.com:${receiver.port}/cb/named`);
-      const metadata = await endedJob(db, `http://metadata.example.com:${receiver.port}/cb/metadata`);
+      const metadata = await endedJob(db, `http://metadata.example.com/cb/metadata`);
       await fixture.enqueuer.enqueueForJobs([named.id, metadata.id]);
       expect(await settled(db, named.id)).to.include({ state: 'delivered', attempts: 1 });
       const refused = await settled(db, metadata.id);
       expect(refused).to.include({ state: 'refused', attempts: 0 });
-      expect(refused.last_error).to.include('resolves to a forbidden address (169.254.169.254)');
+      expect(refused.last_error).to.include('resolves to a loopback, private, link-local or other internal address');
+      expect(refused.last_error).to.not.include('169.254');
       const [request] = receiver.requestsTo('/cb/named');
       expect(request!.headers.host).to.equal(`ords.example.com:${receiver.port}`);
       expect(lookups.filter((h) => h === 'ords.example.com')).to.have.length(1);

@@ -9,7 +9,7 @@ import { testRoot } from '../support/shared-services.js';
 
 const exec = promisify(execFile);
 
-describe('rpa providers status|resume', () => {
+describe('rpa providers status|resume|windows', () => {
   let database: TestDatabase;
   let env: NodeJS.ProcessEnv;
   before(async () => {
@@ -41,7 +41,7 @@ describe('rpa providers status|resume', () => {
     expect(status.find((p) => p.provider === 'octotel')).to.include({ state: 'running', reason: null });
     expect((await rpa('providers', 'status')).stdout).to.match(/evotel\s+paused\s+login_refused/);
 
-    expect(JSON.parse((await rpa('providers', 'resume', 'evotel', '--actor', 'on-call', '--json')).stdout)).to.deep.equal({ provider: 'evotel', resumed: true });
+    expect(JSON.parse((await rpa('providers', 'resume', 'evotel', '--actor', 'on-call', '--json')).stdout)).to.deep.include({ provider: 'evotel', resumed: true }).and.have.nested.property('was.reason', 'login_refused');
     expect(JSON.parse((await rpa('providers', 'resume', 'evotel', '--json')).stdout)).to.deep.equal({ provider: 'evotel', resumed: false });
     const after = JSON.parse((await rpa('providers', 'status', '--json')).stdout).providers as Array<Record<string, unknown>>;
     expect(after.find((p) => p.provider === 'evotel')).to.include({ state: 'running', refused_logins: 0 });
@@ -51,5 +51,22 @@ describe('rpa providers status|resume', () => {
 
     const bad = await rpa('providers', 'resume', 'nosuch');
     expect(bad.code).to.not.equal(0);
+  });
+
+  it('shows, sets and clears a provider\'s windows; a bad --set changes nothing', async () => {
+    const configured = JSON.parse((await rpa('providers', 'windows', 'metrofiber', '--json')).stdout);
+    expect(configured).to.include({ provider: 'metrofiber', source: 'config', time_zone: 'Africa/Johannesburg' });
+    const window = { maintenance: [{ starts_at: '2020-01-01T00:00:00Z', ends_at: '2099-01-01T00:00:00Z', label: 'cut-over' }] };
+    const set = JSON.parse((await rpa('providers', 'windows', 'metrofiber', '--set', JSON.stringify(window), '--actor', 'on-call', '--json')).stdout);
+    expect(set).to.deep.include({ source: 'operator', maintenance: [{ starts_at: '2020-01-01T00:00:00.000Z', ends_at: '2099-01-01T00:00:00.000Z', label: 'cut-over' }] });
+    expect(set.now).to.include({ open: false, reason: 'maintenance', label: 'cut-over' });
+    expect((await rpa('providers', 'windows', 'metrofiber')).stdout).to.match(/^metrofiber: closed \(maintenance: cut-over\) until .*\n {2}windows: operator, time zone Africa\/Johannesburg\n.*\n {2}maintenance: 2020-01-01T00:00:00.000Z to 2099-01-01T00:00:00.000Z \(cut-over\)\n$/);
+
+    const bad = await rpa('providers', 'windows', 'metrofiber', '--set', JSON.stringify({ maintenance: [{ cron: '0 2 * * sun', duration: 'forever' }] }));
+    expect(bad.code).to.not.equal(0);
+    expect(bad.stderr).to.include('maintenance[0].duration');
+    expect(JSON.parse((await rpa('providers', 'windows', 'metrofiber', '--json')).stdout)).to.include({ source: 'operator' });
+
+    expect(JSON.parse((await rpa('providers', 'windows', 'metrofiber', '--clear', '--json')).stdout)).to.include({ source: 'config' });
   });
 });

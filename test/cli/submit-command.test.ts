@@ -104,4 +104,31 @@ describe('rpa submit', () => {
     }
     expect(await jobCount()).to.equal('0');
   });
+
+  it('waits out the API\'s rate limit (429 with Retry-After) instead of failing', async () => {
+    await h.close();
+    h = await startOperatorHarness({ RATE_LIMIT_REQUESTS: 'submitter:2', RATE_LIMIT_WINDOW_MS: '2000' });
+    const file = join(dir, 'limited.csv');
+    writeFileSync(file, 'circuit_number\nOSN0000201\nOSN0000202\nOSN0000203\n');
+    const key = await h.keyFor('submitter');
+    const started = Date.now();
+    // One bulk request and three job reads per --wait round: over two requests per 2 s, so it must wait.
+    const waiting = rpa('submit', '--provider', 'openserve', '--action', 'validation', '--file', file, '--api', h.url, '--key', key, '--wait', '--json');
+    const ids = await (async () => {
+      for (;;) {
+        const rows = await h.database.db.selectFrom('jobs').select('id').orderBy('id').execute();
+        if (rows.length === 3) return rows.map((r) => r.id);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    })();
+    const batch = (await createBatchWithJobs(h.database.db, 'openserve', ids.map((jobId) => ({ jobId, trip: 0 })), 'test'))!;
+    for (const id of ids) {
+      await startJob(h.database.db, id, await currentRun(h.database.db, batch.batchId), 'test');
+      await finishJob(h.database.db, id, await currentRun(h.database.db, batch.batchId), { status: 'completed', result: { found: true }, evidence: [], cause: 'x' }, 'test');
+    }
+    const run = await waiting;
+    expect(run.code, run.stderr).to.equal(0);
+    expect(JSON.parse(run.stdout).statuses).to.deep.equal({ completed: 3 });
+    expect(Date.now() - started, 'it waited for the window').to.be.greaterThan(2_000);
+  });
 });

@@ -64,6 +64,40 @@ describe('configuration', () => {
     expect(refusal({ BATCH_SIZE: '0' }).field).to.equal('BATCH_SIZE');
   });
 
+  it('reads each provider\'s windows in its time zone, and refuses bad ones naming the setting', () => {
+    const config = loadConfig({ env: { OPENSERVE_MAINTENANCE_WINDOWS: '0 2 * * sun for 2h', OPENSERVE_BUSINESS_HOURS: 'mon-fri 07:00-19:00', OPENSERVE_TIME_ZONE: 'Europe/London', EVOTEL_DRIFT_THRESHOLD: '5' } });
+    expect(config.providers.openserve!.windows.timeZone).to.equal('Europe/London');
+    expect(config.providers.openserve!.windows.maintenance).to.deep.equal([{ kind: 'recurring', cron: '0 2 * * sun', durationMs: 7_200_000 }]);
+    expect(config.providers.openserve!.windows.businessHours?.text).to.equal('mon-fri 07:00-19:00');
+    expect(config.providers.octotel!.windows).to.deep.equal({ timeZone: 'Africa/Johannesburg', businessHours: undefined, maintenance: [] });
+    expect(config.providers.evotel!.driftThreshold).to.equal(5);
+    expect(config.providers.octotel!.driftThreshold).to.equal(3);
+    expect(refusal({ OPENSERVE_MAINTENANCE_WINDOWS: 'sundays' })).to.include({ code: 'CONFIG_INVALID', field: 'OPENSERVE_MAINTENANCE_WINDOWS' });
+    expect(refusal({ OPENSERVE_BUSINESS_HOURS: 'weekdays' })).to.include({ field: 'OPENSERVE_BUSINESS_HOURS' });
+    expect(refusal({ OPENSERVE_TIME_ZONE: 'Mars/Olympus' })).to.include({ field: 'OPENSERVE_TIME_ZONE' });
+  });
+
+  it('reads the security settings: TRUST_PROXY, RATE_LIMIT_* per role, CALLBACK_ALLOW_PORTS, SCHEDULE_MIN_INTERVAL_MS', () => {
+    const defaults = loadConfig({ env: {} });
+    expect(defaults.trustProxy).to.equal(false);
+    expect(defaults.callbackAllowPorts).to.deep.equal([80, 443]);
+    expect(defaults.scheduleMinIntervalMs).to.equal(300_000);
+    expect(defaults.rateLimits).to.deep.include({ windowMs: 60_000, anonymous: 60, failedLogins: 10, failedLoginWindowMs: 900_000 });
+    expect(defaults.rateLimits.requests).to.deep.equal({ submitter: 600, viewer: 600, operator: 1200, admin: 1200 });
+    const set = loadConfig({ env: { TRUST_PROXY: '1', RATE_LIMIT_REQUESTS: 'submitter:100', RATE_LIMIT_JOBS: 'admin=5', CALLBACK_ALLOW_PORTS: '443,8443' } });
+    expect(set.trustProxy).to.equal(1);
+    expect(set.rateLimits.requests).to.deep.equal({ submitter: 100, viewer: 600, operator: 1200, admin: 1200 });
+    expect(set.rateLimits.jobs.admin).to.equal(5);
+    expect(set.callbackAllowPorts).to.deep.equal([443, 8443]);
+    expect(loadConfig({ env: { TRUST_PROXY: 'loopback, 10.128.0.0/14' } }).trustProxy).to.deep.equal(['loopback', '10.128.0.0/14']);
+    // Trusting any X-Forwarded-For would let every client choose the address it is counted under.
+    expect(refusal({ TRUST_PROXY: 'true' })).to.include({ field: 'TRUST_PROXY' });
+    expect(refusal({ TRUST_PROXY: '10.0.0.0/99' }).field).to.equal('TRUST_PROXY');
+    expect(refusal({ RATE_LIMIT_REQUESTS: 'root:5' }).message).to.include('"root:5"');
+    expect(refusal({ CALLBACK_ALLOW_PORTS: '443,70000' }).field).to.equal('CALLBACK_ALLOW_PORTS');
+    expect(refusal({ RATE_LIMIT_WINDOWS_MS: '1000' }).field).to.equal('RATE_LIMIT_WINDOWS_MS');
+  });
+
   it('needs the account of a provider whose URL is set', () => {
     expect(refusal({ EVOTEL_URL: 'https://evotel.example', CALLBACK_SECRET: 'c'.repeat(20) })).to.include({ field: 'EVOTEL_USERNAME' });
     const config = loadConfig({ env: { EVOTEL_URL: 'https://evotel.example/', EVOTEL_USERNAME: 'me', EVOTEL_PASSWORD: 'pw', CALLBACK_SECRET: 'c'.repeat(20) } });

@@ -89,7 +89,7 @@ describe('batches end to end (HTTP → batcher → sandboxed processor → porta
     for (const r of receiver.received) {
       expect(verifyCallbackSignature(String(r.headers['x-rpa-signature']), r.body, CALLBACK_SECRET), 'signature').to.equal(true);
       const body = JSON.parse(r.body);
-      expect(body).to.have.keys(['job_id', 'status', 'result', 'error', 'batch_id', 'evidence', 'completed_at']);
+      expect(body).to.have.keys(['job_id', 'status', 'result', 'error', 'batch_id', 'evidence', 'audit_head', 'completed_at']);
       expect(body.status).to.equal('completed');
       expect(body.result).to.deep.equal(jobs.get(body.job_id).result);
     }

@@ -65,9 +65,11 @@ describe('a batch-run job removed through Bull Board mid-batch', function () {
     for (const row of terminal) expect(Number(row.n), `terminal events of job ${row.job_id}`).to.equal(1);
     const settled = await harness.database.db.selectFrom('batches').select(['status', 'error']).where('id', '=', batch.id).executeTakeFirstOrThrow();
     expect(settled.status).to.equal('failed');
-    expect(settled.error?.message).to.match(/no live run/);
-    const events = await harness.database.db.selectFrom('job_events').select('cause').where('batch_id', '=', batch.id).where('actor', '=', 'batch-reaper').execute();
-    expect(events.length, 'jobs the reaper handed back').to.be.greaterThan(0);
+    // Settled once, by whichever saw it first: the reaper (no live run), or the flow's parent,
+    // which BullMQ may run once its only child is gone.
+    expect(settled.error?.message).to.match(/no live run|jobs left unfinished/);
+    const events = await harness.database.db.selectFrom('job_events').select('cause').where('batch_id', '=', batch.id).where('actor', 'in', ['batch-reaper', 'batch-finalizer']).execute();
+    expect(events.length, 'jobs handed back by the settlement').to.be.greaterThan(0);
     worker.kill('SIGTERM');
     await exited(worker);
     worker = undefined;

@@ -62,7 +62,7 @@ describe('a fifth provider loaded from RPA_PROVIDER_MODULES, end to end (start-u
       FROGFOOT_PORT: String(portalPort),
       BATCH_MAX_WAIT_MS: '500',
       BROWSER_POOL_SIZE: '1',
-      CALLBACK_ALLOW_HOSTS: '127.0.0.1',
+      CALLBACK_ALLOW_HOSTS: '127.0.0.1:*',
       LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn',
     });
     await until(
@@ -134,7 +134,7 @@ describe('a fifth provider loaded from RPA_PROVIDER_MODULES, end to end (start-u
     expect(stats.logins_ok).to.be.at.least(1);
 
     // Health, metrics and Bull Board list the plugin's queues and jobs.
-    const health = await fetch(`${api}/health`).then((r) => r.json());
+    const health = (await call('GET', '/health')).body;
     expect(health.queues).to.have.property('frogfoot');
     expect(health.practice_portals).to.have.property('frogfoot', portal);
     const metrics = await call('GET', '/metrics');

@@ -107,7 +107,7 @@ describe('k8s manifests', function () {
       const named = (k: string, name: string) => objects.find((o) => o.kind === k && o.metadata.name === name);
       /** Where the workers run, and where their browser pods do. */
       const orchestratorNs = () => named('Deployment', 'rpa-worker')!.metadata.namespace!;
-      const browserNs = () => named('KeyRole', 'rpa-browser-manager')!.metadata.namespace!;
+      const browserNs = () => named('Role', 'rpa-browser-manager')!.metadata.namespace!;
 
       before(() => {
         objects = renderKustomization(join(K8S_DIR, 'overlays', overlay));
@@ -147,7 +147,7 @@ describe('k8s manifests', function () {
         for (const o of objects.filter((x) => x.metadata.namespace === browserNs())) {
           const component = o.kind === 'Deployment' || o.kind === 'Service' || o.kind === 'PodDisruptionBudget' ? o.metadata.labels?.['app.kubernetes.io/component'] : 'any';
           expect(component, `${o.kind}/${o.metadata.name} in the browser namespace`).to.be.oneOf(['any', 'browser-pool']);
-          expect(['Deployment', 'Service', 'PodDisruptionBudget', 'ServiceAccount', 'KeyRole', 'RoleBinding', 'NetworkPolicy', 'ResourceQuota', 'LimitRange', 'Secret'], `${o.kind} in the browser namespace`).to.include(o.kind);
+          expect(['Deployment', 'Service', 'PodDisruptionBudget', 'ServiceAccount', 'Role', 'RoleBinding', 'NetworkPolicy', 'ResourceQuota', 'LimitRange', 'Secret'], `${o.kind} in the browser namespace`).to.include(o.kind);
         }
         for (const n of kind('Namespace')) expect(n.metadata.labels?.['pod-security.kubernetes.io/enforce'], n.metadata.name).to.equal('restricted');
       });
@@ -202,19 +202,19 @@ describe('k8s manifests', function () {
       });
 
       it('gives the Kubernetes API only to the workers: pod verbs in the browser namespace only, a pod read in their own', () => {
-        const role = named('KeyRole', 'rpa-browser-manager')!;
+        const role = named('Role', 'rpa-browser-manager')!;
         expect(role.metadata.namespace).to.equal(browserNs());
         expect(role.rules).to.deep.equal([{ apiGroups: [''], resources: ['pods'], verbs: ['create', 'get', 'list', 'delete'] }]);
         // The manager reads no Secret through the API: the kubelet resolves the pods' secretKeyRef.
-        const peers = named('KeyRole', 'rpa-browser-manager-peers')!;
+        const peers = named('Role', 'rpa-browser-manager-peers')!;
         expect(peers.metadata.namespace).to.equal(orchestratorNs());
         expect(peers.rules).to.deep.equal([{ apiGroups: [''], resources: ['pods'], verbs: ['get'] }]);
-        expect(kind('KeyRole')).to.have.length(2);
+        expect(kind('Role')).to.have.length(2);
         expect(kind('ClusterRole').concat(kind('ClusterRoleBinding'))).to.deep.equal([]);
         for (const [name, ns] of [['rpa-browser-manager', browserNs()], ['rpa-browser-manager-peers', orchestratorNs()]] as const) {
           const binding = named('RoleBinding', name)!;
           expect(binding.metadata.namespace, name).to.equal(ns);
-          expect(binding.roleRef).to.deep.equal({ apiGroup: 'rbac.authorization.k8s.io', kind: 'KeyRole', name });
+          expect(binding.roleRef).to.deep.equal({ apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name });
           expect(binding.subjects).to.deep.equal([{ kind: 'ServiceAccount', name: 'rpa-browser-manager', namespace: orchestratorNs() }]);
         }
         expect(kind('RoleBinding')).to.have.length(2);
@@ -569,7 +569,7 @@ describe('k8s manifests', function () {
     // The namespaces the openshift overlay renders: each Secret where the pods that read it run.
     const rendered = renderKustomization(join(K8S_DIR, 'overlays', 'openshift'));
     const nsOf = (kind: string, name: string) => rendered.find((o) => o.kind === kind && o.metadata.name === name)!.metadata.namespace;
-    for (const s of secrets) expect(s.metadata.namespace, s.metadata.name).to.equal(s.metadata.name === 'rpa-browser-pool-token' ? nsOf('KeyRole', 'rpa-browser-manager') : nsOf('Deployment', 'rpa-api'));
+    for (const s of secrets) expect(s.metadata.namespace, s.metadata.name).to.equal(s.metadata.name === 'rpa-browser-pool-token' ? nsOf('Role', 'rpa-browser-manager') : nsOf('Deployment', 'rpa-api'));
     // The API's and the workers' are mounted into SECRETS_DIR: every key must be a setting.
     const settingKeys = secrets.filter((s) => ['rpa-api-credentials', 'fno-credentials'].includes(s.metadata.name)).flatMap((s) => Object.keys(s.stringData));
     expect(settingKeys).to.include.members(['rpa-api-key', 'callback-secret', 'browser-pool-token', 'octotel-totp-secret']);

@@ -14,6 +14,12 @@ import { trimQueues } from '../../src/processors/retention.js';
 import { createValkey } from '../../src/queues/valkey.js';
 import { schedulerId } from '../../src/jobs/schedules.js';
 import { sharedValkey, testLogger, testRoot } from '../support/shared-services.js';
+import type { EvidenceStore } from '../../src/evidence/evidence-store.js';
+import { EvidenceRecorder } from '../../src/evidence/evidence-recorder.js';
+import { FsEvidenceStore } from '../../src/evidence/fs-evidence-store.js';
+import { S3EvidenceStore } from '../../src/evidence/s3-evidence-store.js';
+import { verifyJob } from '../../src/evidence/evidence-verifier.js';
+import { startS3Server, type S3Server } from '../support/s3-server.js';
 import { startOperatorHarness, type OperatorHarness } from '../support/operator-harness.js';
 
 const exec = promisify(execFile);
@@ -23,14 +29,23 @@ describe('maintenance role: schedules and retention', () => {
   let h: OperatorHarness;
   let connection: Redis;
   let worker: MaintenanceWorker | undefined;
+  let evidence: EvidenceStore;
+  let s3: S3Server | undefined;
+  after(async () => {
+    await s3?.stop();
+  });
   beforeEach(async () => {
-    h = await startOperatorHarness({ RETENTION_DAYS: '30' });
+    // Runs every second, to see them within the test: SCHEDULE_MIN_INTERVAL_MS=0 lifts the floor
+    // (5 min by default; test/api/request-schemas.test.ts checks it).
+    h = await startOperatorHarness({ RETENTION_DAYS: '30', SCHEDULE_MIN_INTERVAL_MS: '0' });
     connection = createValkey((await sharedValkey()).url, 'worker');
+    evidence = new FsEvidenceStore(h.config.evidenceDir);
   });
   afterEach(async () => {
     await worker?.close();
     worker = undefined;
     connection.disconnect();
+    await evidence.close();
     await h.close();
   });
   const start = async () => {
@@ -41,6 +56,7 @@ describe('maintenance role: schedules and retention', () => {
       submission: new JobSubmission(h.database.db, new JobEnqueuer(h.database.db, h.queues, testLogger), 3, testLogger),
       callbackPolicy: { allowHosts: [] },
       retentionDays: h.config.retentionDays,
+      evidence,
       evidenceDir: h.config.evidenceDir,
       logger: testLogger,
     });
@@ -122,26 +138,36 @@ describe('maintenance role: schedules and retention', () => {
     expect(await h.queues.maintenance().getJobSchedulers()).to.have.length(0);
   });
 
-  it('retention purges finished jobs older than RETENTION_DAYS with their events and evidence, keeps the rest, and trims BullMQ', async () => {
+  const retentionPurges = async () => {
     const { db } = h.database;
+    const recorder = new EvidenceRecorder(evidence);
     const ids = await insertJobs(
       db,
       ['1', '2', '3', '4'].map((n) => ({ provider: 'evotel', action: 'validation' as const, parameters: { circuit_number: `EVO-${n}` }, callbackUrl: null, externalId: null, requestHash: n, submittedBy: 't', maxAttempts: 3 })),
     );
     const batch = (await createBatchWithJobs(db, 'evotel', ids.slice(0, 3).map((jobId) => ({ jobId, trip: 0 })), 't'))!;
-    const evidenceDir = join(h.config.evidenceDir, 'evotel', batch.batchId);
-    mkdirSync(evidenceDir, { recursive: true });
-    const oldShot = join(evidenceDir, 'job-old.png');
-    const newShot = join(evidenceDir, 'job-new.png');
+    // A legacy screenshot path (jobs.evidence, before migration 000005) inside EVIDENCE_DIR, and one outside it.
+    const legacyDir = join(h.config.evidenceDir, 'evotel', batch.batchId);
+    mkdirSync(legacyDir, { recursive: true });
+    const oldShot = join(legacyDir, 'job-old.png');
     writeFileSync(oldShot, 'png');
-    writeFileSync(newShot, 'png');
     const outside = join(testRoot(), `outside-${batch.batchId}.png`);
     writeFileSync(outside, 'keep me');
+    const shots = new Map<string, string>();
     for (const [i, id] of ids.slice(0, 3).entries()) {
       await startJob(db, id, await currentRun(db, batch.batchId), 't');
-      const evidence = i === 0 ? [oldShot, outside] : i === 1 ? [newShot] : [];
-      await finishJob(db, id, await currentRun(db, batch.batchId), { status: i === 2 ? 'failed' : 'completed', result: {}, error: i === 2 ? { code: 'X', message: 'x' } : null, evidence, cause: 'done' }, 't');
+      const items = [await recorder.record({ jobId: id, batchId: batch.batchId, step: 'result', contentType: 'image/png', body: Buffer.from(`png of ${id}`), takenAt: recorder.moment() })];
+      shots.set(id, items[0]!.key);
+      await finishJob(db, id, await currentRun(db, batch.batchId), { status: i === 2 ? 'failed' : 'completed', result: {}, error: i === 2 ? { code: 'X', message: 'x' } : null, evidence: items, cause: 'done' }, 't');
     }
+    await db.updateTable('jobs').set({ evidence: JSON.stringify([oldShot, outside]) }).where('id', '=', ids[0]!).execute();
+    // A batch's own session evidence (a failed login), and a batch that ends empty and old.
+    const orphanBatch = (await createBatchWithJobs(db, 'evotel', [{ jobId: ids[3]!, trip: 0 }], 't'))!;
+    const sessionShot = await recorder.record({ batchId: orphanBatch.batchId, step: 'login-failed', contentType: 'image/png', body: Buffer.from('login page'), takenAt: recorder.moment() });
+    await db.updateTable('jobs').set({ batch_id: null }).where('id', '=', ids[3]!).execute();
+    await db.deleteFrom('batch_jobs').where('batch_id', '=', orphanBatch.batchId).execute();
+    await closeBatch(db, orphanBatch.batchId, 'failed');
+    await db.updateTable('batches').set({ finished_at: sql`now() - interval '40 days'` }).where('id', '=', orphanBatch.batchId).execute();
     await closeBatch(db, batch.batchId, 'completed');
     // Job 0 and job 2 ended 40 days ago, job 1 yesterday; job 3 is still pending (and old).
     await db.updateTable('jobs').set({ completed_at: sql`now() - interval '40 days'` }).where('id', 'in', [ids[0]!, ids[2]!]).execute();
@@ -151,17 +177,41 @@ describe('maintenance role: schedules and retention', () => {
     const w = await start();
     expect(await h.queues.maintenance().getJobScheduler('retention')).to.include({ key: 'retention', pattern: '15 3 * * *' });
     const result = await w.retention();
-    expect(result).to.include({ jobs: 2, evidenceFiles: 1 });
+    // Two jobs' screenshots, the legacy one, the orphan batch's session screenshot.
+    expect(result).to.include({ jobs: 2, batches: 1, evidenceFiles: 4 });
     const left = await db.selectFrom('jobs').select('id').orderBy('id').execute();
     expect(left.map((r) => r.id)).to.deep.equal([ids[1], ids[3]]);
     expect(await db.selectFrom('job_events').select('job_id').where('job_id', 'in', [ids[0]!, ids[2]!]).execute()).to.deep.equal([]);
+    expect(await db.selectFrom('job_evidence').select('job_id').where('job_id', 'in', [ids[0]!, ids[2]!]).execute()).to.deep.equal([]);
+    expect(await db.selectFrom('job_audit').select('job_id').where('job_id', 'in', [ids[0]!, ids[2]!]).execute()).to.deep.equal([]);
     expect(await db.selectFrom('job_events').select('job_id').where('job_id', '=', ids[1]!).execute()).to.have.length.greaterThan(0);
+    expect(await evidence.get(shots.get(ids[0]!)!)).to.equal(undefined);
+    expect(await evidence.get(shots.get(ids[2]!)!)).to.equal(undefined);
+    expect(await evidence.get(sessionShot.key)).to.equal(undefined);
+    expect(await evidence.get(shots.get(ids[1]!)!)).to.be.instanceOf(Buffer);
     expect(existsSync(oldShot)).to.equal(false);
-    expect(existsSync(newShot)).to.equal(true);
     expect(existsSync(outside)).to.equal(true);
+    // The kept job's chain still verifies against its stored evidence.
+    const kept = await verifyJob(db, evidence, ids[1]!);
+    expect(kept.problems).to.deep.equal([]);
+    // assigned, running, the screenshot, completed.
+    expect(kept.entries).to.equal(4);
     // The batch still has a member (job 1), so it stays.
     expect(await db.selectFrom('batches').select('id').execute()).to.have.length(1);
     expect(await w.retention()).to.include({ jobs: 0, batches: 0, evidenceFiles: 0 });
+    return w;
+  };
+
+  it('retention (s3 evidence): purges old jobs\' evidence objects from the bucket, keeps the rest verifiable', async function () {
+    this.timeout(60_000);
+    s3 ??= await startS3Server();
+    await evidence.close();
+    evidence = new S3EvidenceStore({ bucket: s3.bucket, endpoint: s3.endpoint, region: 'us-east-1', accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey, forcePathStyle: true, prefix: `${h.config.queuePrefix}/` });
+    await retentionPurges();
+  });
+
+  it('retention purges finished jobs older than RETENTION_DAYS with their events and evidence, keeps the rest, and trims BullMQ', async () => {
+    await retentionPurges();
 
     // BullMQ's completed set: entries older than the grace period go.
     const queue = h.queues.callbacks();

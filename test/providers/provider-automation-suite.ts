@@ -1,8 +1,7 @@
-import { basename } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { expect } from 'chai';
 import type { CancellationResult } from '../../src/providers/provider.js';
-import { ProviderHarness, derived, digitsEnding, evidenceLabels, fileExists, rejection, untilErrorsInjected, type ProviderTestSpec } from './provider-test-kit.js';
+import { ProviderHarness, derived, digitsEnding, errorEvidence, evidenceLabels, rejection, untilErrorsInjected, type ProviderTestSpec } from './provider-test-kit.js';
 
 /**
  * The behaviour every provider automation must show against its practice portal (SPEC.md),
@@ -47,7 +46,8 @@ export function describeProviderAutomation(spec: ProviderTestSpec, extra?: (h: P
           expect(result).to.deep.equal({ found: true, circuit_number: number, status, ...derived(digits), cancellation_reference: null });
           // Evidence point: the page as the portal showed the result.
           expect(evidenceLabels(evidence)).to.deep.equal(['result']);
-          expect(fileExists(evidence[0])).to.equal(true);
+          await h.stored(evidence[0]!);
+          expect(evidence[0]!.name).to.match(/^result-\d{8}T\d{9}Z\.png$/);
           expect(session.loginCount).to.equal(1);
         });
       }
@@ -120,7 +120,9 @@ export function describeProviderAutomation(spec: ProviderTestSpec, extra?: (h: P
         const error = await rejection(session.validate('j1', spec.portalInvalidNumber));
         expect(error.code).to.equal('INVALID_CIRCUIT');
         expect(error.message).to.contain(d.label);
-        expect(error.details?.evidence).to.be.an('array').with.length(1);
+        // The page at the failure, and beside it the failure's record.
+        expect(evidenceLabels(errorEvidence(error))).to.deep.equal(['failed']);
+        expect(await h.failureRecord(errorEvidence(error))).to.include({ step: 'failed', code: 'INVALID_CIRCUIT' });
       });
     });
 
@@ -135,9 +137,10 @@ export function describeProviderAutomation(spec: ProviderTestSpec, extra?: (h: P
         expect(result.reference).to.equal(`${prefix}-CAN-000001`);
         // Evidence points: the filled form before the submission, the confirmation after it.
         expect(evidenceLabels(evidence)).to.deep.equal(['filled-form', 'confirmation']);
-        for (const path of evidence) expect(fileExists(path)).to.equal(true);
-        expect(basename(evidence[1])).to.match(/^job-j7-confirmation-\d{8}T\d{9}Z\.png$/);
-        expect(evidence[1]).to.contain(`/${d.name}/batch-`);
+        for (const item of evidence) await h.stored(item);
+        expect(evidence[1]!.name).to.match(/^confirmation-\d{8}T\d{9}Z\.png$/);
+        expect(evidence[1]!.key).to.equal(`jobs/j7/${evidence[1]!.name}`);
+        expect(evidence[0]!.takenAt.getTime()).to.be.below(evidence[1]!.takenAt.getTime());
         const stats = await h.control.stats();
         expect(stats.cancellations).to.deep.equal({ [number]: 1 });
         expect(stats.duplicate_cancel_attempts).to.equal(0);
@@ -167,9 +170,9 @@ export function describeProviderAutomation(spec: ProviderTestSpec, extra?: (h: P
           reference: `${prefix}-CAN-9${digits.slice(-5)}`,
         };
         expect(result).to.deep.equal(expected);
+        expect(evidenceLabels(evidence)).to.deep.equal(['already-cancelled']);
         expect(evidence).to.have.length(1);
-        expect(basename(evidence[0])).to.match(/^job-j1-already-cancelled-/);
-        expect(fileExists(evidence[0])).to.equal(true);
+        await h.stored(evidence[0]!);
         const stats = await h.control.stats();
         expect(stats.duplicate_cancel_attempts).to.equal(0);
         expect(stats.cancellations).to.deep.equal({});
@@ -205,7 +208,7 @@ export function describeProviderAutomation(spec: ProviderTestSpec, extra?: (h: P
         expect(raced).to.equal(1);
         expect(result).to.deep.equal({ found: true, circuit_number: number, cancelled: true, already_cancelled: true, reference: `${prefix}-CAN-000001` });
         expect(evidenceLabels(evidence)).to.deep.equal(['filled-form', 'already-cancelled']);
-        expect(basename(evidence[1])).to.match(/^job-j1-already-cancelled-/);
+        expect(evidence[1]!.name).to.match(/^already-cancelled-/);
         const stats = await h.control.stats();
         expect(stats.duplicate_cancel_attempts).to.equal(1);
         expect(stats.cancellations[number] ?? 0).to.equal(0);
@@ -216,7 +219,9 @@ export function describeProviderAutomation(spec: ProviderTestSpec, extra?: (h: P
         const session = await h.session();
         const { result, evidence } = await session.cancel('j1', { circuit_number: number });
         expect(result).to.deep.equal({ found: false, circuit_number: number, cancelled: false, already_cancelled: false, reference: null });
-        expect(evidence).to.deep.equal([]);
+        // Evidence that there was nothing to cancel: the search's answer.
+        expect(evidenceLabels(evidence)).to.deep.equal(['not-found']);
+        await h.stored(evidence[0]!);
         expect((await h.control.stats()).cancellations).to.deep.equal({});
       });
 
@@ -237,10 +242,14 @@ export function describeProviderAutomation(spec: ProviderTestSpec, extra?: (h: P
         const error = await rejection(session.cancel('j3', { circuit_number: number, effective_date: '2020-01-01' }));
         expect(error.code).to.equal('CANCELLATION_REFUSED');
         expect(error.retryable).to.equal(false);
-        const evidence = error.details?.evidence as string[];
+        const evidence = errorEvidence(error);
         expect(evidenceLabels(evidence)).to.deep.equal(['filled-form', 'failed']);
-        expect(basename(evidence[1])).to.match(/^job-j3-failed-/);
-        expect(fileExists(evidence[1])).to.equal(true);
+        expect(evidence[1]!.name).to.match(/^failed-\d{8}T\d{9}Z\.png$/);
+        await h.stored(evidence[1]!);
+        const record = await h.failureRecord(evidence);
+        expect(record).to.include({ code: 'CANCELLATION_REFUSED', step: 'failed' });
+        // Same moment as the screenshot beside it.
+        expect(evidence.find((i) => i.contentType === 'application/json')!.name).to.equal(evidence[1]!.name.replace(/\.png$/, '.json'));
         expect((await h.control.stats()).cancellations).to.deep.equal({});
       });
     });
@@ -383,7 +392,9 @@ export function describeProviderAutomation(spec: ProviderTestSpec, extra?: (h: P
         expect(snippet).to.be.a('string').and.not.equal('');
         expect(Buffer.byteLength(snippet)).to.be.at.most(2048);
         expect(snippet).to.not.contain(d.practiceAccount.password);
-        expect(evidenceLabels(error.details?.evidence as string[])).to.deep.equal(['failed']);
+        expect(evidenceLabels(errorEvidence(error))).to.deep.equal(['failed']);
+        // The contract check belongs to no job: its evidence is the batch's.
+        expect(errorEvidence(error)[0]!.key).to.match(/^batches\/batch-\d+\/failed-/);
         await h.control.configure({ drift: false });
         await session.checkContract();
         expect(session.loginCount).to.equal(1);
@@ -397,9 +408,13 @@ export function describeProviderAutomation(spec: ProviderTestSpec, extra?: (h: P
         expect(error.code).to.equal('PAGE_CONTRACT_MISMATCH');
         expect(error.details?.selector).to.be.a('string').and.not.equal('');
         expect(Buffer.byteLength(error.details?.dom_snippet as string)).to.be.within(1, 2048);
-        const evidence = error.details?.evidence as string[];
+        const evidence = errorEvidence(error);
         expect(evidenceLabels(evidence)).to.deep.equal(['failed']);
-        expect(fileExists(evidence[0])).to.equal(true);
+        await h.stored(evidence[0]!);
+        // Beside the page: the selector that did not match and the DOM snippet, as the error has them.
+        const record = await h.failureRecord(evidence);
+        expect(record).to.include({ code: 'PAGE_CONTRACT_MISMATCH', selector: error.details?.selector, dom_snippet: error.details?.dom_snippet });
+        expect(record.page).to.be.a('string').and.match(/^\//);
         const cancel = await rejection(session.cancel('j6', { circuit_number: number }));
         expect(cancel.code).to.equal('PAGE_CONTRACT_MISMATCH');
         expect((await h.control.stats()).cancellations).to.deep.equal({});
@@ -423,10 +438,12 @@ export function describeProviderAutomation(spec: ProviderTestSpec, extra?: (h: P
 
       it('keeps a cancellation safe across a session expiry', async () => {
         const { number } = circuitFor('23', 9);
-        await h.control.configure({ session_idle_s: 1 });
+        // 3 s, not 1: the filled form's screenshot comes between two requests, and on a loaded
+        // machine it alone can outlast a 1 s idle timeout (the retry would then expire too).
+        await h.control.configure({ session_idle_s: 3 });
         const session = await h.session();
         await session.login();
-        await delay(1_600);
+        await delay(3_600);
         const { result } = await session.cancel('j1', { circuit_number: number });
         expect(result).to.include({ cancelled: true, already_cancelled: false, reference: `${prefix}-CAN-000001` });
         expect(session.loginCount).to.equal(2);
@@ -477,7 +494,8 @@ export function describeProviderAutomation(spec: ProviderTestSpec, extra?: (h: P
         expect(error.code).to.equal('PORTAL_UNAVAILABLE');
         expect(error.retryable).to.equal(true);
         expect(error.message).to.contain('3 attempts');
-        expect(error.details?.evidence).to.be.an('array').with.length(1);
+        expect(evidenceLabels(errorEvidence(error))).to.deep.equal(['failed']);
+        expect((await h.failureRecord(errorEvidence(error))).code).to.equal('PORTAL_UNAVAILABLE');
         expect((await h.control.stats()).errors_injected).to.be.at.least(3);
       });
 
@@ -490,7 +508,10 @@ export function describeProviderAutomation(spec: ProviderTestSpec, extra?: (h: P
         expect(error.message).to.match(/refused the (login|sign-in)/);
         expect(error.message).to.not.contain(wrong);
         expect(JSON.stringify(error.details)).to.not.contain(wrong);
-        for (const path of error.details?.evidence as string[]) expect(path).to.not.contain(wrong);
+        for (const item of errorEvidence(error)) {
+          expect(item.name).to.not.contain(wrong);
+          expect((await h.stored(item)).toString('latin1')).to.not.contain(wrong);
+        }
         const stats = await h.control.stats();
         expect(stats.logins_failed).to.equal(1);
         expect(stats.logins_ok).to.equal(0);

@@ -1,9 +1,12 @@
-import { basename, dirname, relative } from 'node:path';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { expect } from 'chai';
 import evotel from '../../src/providers/evotel/index.js';
 import octotel from '../../src/providers/octotel/index.js';
 import { expectedValidation } from '../support/expected-circuit.js';
-import { ProviderHarness, fileExists, rejection } from './provider-test-kit.js';
+import { EvidenceRecorder } from '../../src/evidence/evidence-recorder.js';
+import type { EvidenceStore } from '../../src/evidence/evidence-store.js';
+import { ProviderHarness, errorEvidence, evidenceLabels, rejection } from './provider-test-kit.js';
 
 describe('ProviderSession (with the Evotel practice portal)', function () {
   this.timeout(90_000);
@@ -23,18 +26,36 @@ describe('ProviderSession (with the Evotel practice portal)', function () {
     await h.cleanup();
   });
 
-  it('keeps evidence inside <evidenceDir>/<provider>/<batchId>/ whatever the ids contain', async () => {
+  it('stores evidence under the job\'s own key whatever the ids contain, and says what it stored', async () => {
     const session = await h.session({ batchId: '../../escape batch' });
     const { evidence } = await session.cancel('../job/7', { circuit_number: 'EVO000019' });
-    expect(evidence).to.have.length(1);
-    const rel = relative(h.evidenceDir, evidence[0]);
-    expect(rel.startsWith('..')).to.equal(false);
-    expect(dirname(rel)).to.equal('evotel/__.._escape_batch');
-    expect(basename(rel)).to.match(/^job-__job_7-already-cancelled-\d{8}T\d{9}Z\.png$/);
+    expect(evidenceLabels(evidence)).to.deep.equal(['already-cancelled']);
+    const [item] = evidence;
+    expect(item!.key).to.equal(`jobs/job_7/${item!.name}`);
+    expect(item!.name).to.match(/^already-cancelled-\d{8}T\d{9}Z\.png$/);
+    expect(item!.contentType).to.equal('image/png');
+    const bytes = await h.stored(item!);
+    expect(bytes.subarray(1, 4).toString('latin1')).to.equal('PNG');
+    // Nothing was written outside the store's folder: the one job folder holds it.
+    expect(readdirSync(join(h.evidenceDir, 'jobs', 'job_7'))).to.include(item!.name);
     const other = await h.session({ batchId: '..' });
     const second = await other.cancel('..', { circuit_number: 'EVO000029' });
-    expect(relative(h.evidenceDir, second.evidence[0])).to.match(/^evotel\/_\/job-_-already-cancelled-/);
-    expect(fileExists(evidence[0])).to.equal(true);
+    expect(second.evidence[0]!.key).to.match(/^jobs\/unnamed\/already-cancelled-/);
+  });
+
+  it('keeps the job going when the evidence store refuses a screenshot (logged, left out)', async () => {
+    const refusing: EvidenceStore = {
+      kind: 'fs',
+      check: async () => undefined,
+      put: async () => Promise.reject(new Error('disk full')),
+      get: async () => undefined,
+      deletePrefix: async () => 0,
+      close: async () => undefined,
+    };
+    const session = await h.session({ evidence: new EvidenceRecorder(refusing) });
+    const { result, evidence } = await session.validate('j1', 'EVO000021');
+    expect(result).to.include({ found: true, status: 'active' });
+    expect(evidence).to.deep.equal([]);
   });
 
   it('logs in again only once per job when the session keeps getting lost', async () => {
@@ -50,9 +71,10 @@ describe('ProviderSession (with the Evotel practice portal)', function () {
     expect(error.retryable).to.equal(true);
     expect(session.loginCount).to.equal(2);
     expect((await h.control.stats()).logins_ok).to.equal(2);
-    const evidence = error.details?.evidence as string[];
-    expect(evidence).to.have.length(1);
-    expect(basename(evidence[0])).to.match(/^job-j1-failed-/);
+    const evidence = errorEvidence(error);
+    expect(evidenceLabels(evidence)).to.deep.equal(['failed']);
+    expect(evidence[0]!.key).to.match(/^jobs\/j1\/failed-/);
+    expect((await h.failureRecord(evidence)).code).to.equal('SESSION_LOST');
   });
 
   it('reports a page that does not match the contract as PAGE_CONTRACT_MISMATCH, with evidence', async () => {
@@ -67,7 +89,11 @@ describe('ProviderSession (with the Evotel practice portal)', function () {
     expect(error.retryable).to.equal(false);
     expect(error.message).to.contain('Evotel');
     expect(session.loginCount).to.equal(1);
-    expect(fileExists((error.details?.evidence as string[])[0])).to.equal(true);
+    await h.stored(errorEvidence(error)[0]!);
+    const record = await h.failureRecord(errorEvidence(error));
+    expect(record).to.include({ code: 'PAGE_CONTRACT_MISMATCH', page: '/services' });
+    expect(record.selector).to.be.a('string').and.not.equal('');
+    expect(record.dom_snippet).to.contain('Redesigned portal');
   });
 
   it('logs in lazily on the first job and serves later jobs with the same login', async () => {

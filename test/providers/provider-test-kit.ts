@@ -9,6 +9,10 @@ import { RpaError, isRpaError } from '../../src/errors/failures.js';
 import { startPracticePortal, type PracticePortal, type PracticePortalFactory } from '../../src/portals/practice-portals.js';
 import type { ProviderAutomation, ProviderDescriptor } from '../../src/providers/provider.js';
 import { ProviderSession, type ProviderSessionOptions } from '../../src/providers/provider-session.js';
+import { sha256Hex } from '../../src/evidence/audit-chain.js';
+import type { EvidenceItem } from '../../src/evidence/evidence-item.js';
+import { EvidenceRecorder } from '../../src/evidence/evidence-recorder.js';
+import { FsEvidenceStore } from '../../src/evidence/fs-evidence-store.js';
 import { testLogger, testRoot } from '../support/shared-services.js';
 
 export const CHROMIUM_ARGS = [
@@ -135,6 +139,9 @@ export class ProviderHarness {
   portal!: PracticePortal;
   control!: PortalControl;
   readonly evidenceDir: string;
+  /** The fs evidence store under evidenceDir, and the recorder every session uploads through. */
+  readonly evidenceStore: FsEvidenceStore;
+  readonly evidence: EvidenceRecorder;
   /** Contexts opened by `session()`, newest last. */
   readonly contexts: BrowserContext[] = [];
   private sessions: ProviderSession[] = [];
@@ -144,6 +151,24 @@ export class ProviderHarness {
     private readonly practicePortal?: PracticePortalFactory,
   ) {
     this.evidenceDir = join(testRoot(), 'evidence');
+    this.evidenceStore = new FsEvidenceStore(this.evidenceDir);
+    this.evidence = new EvidenceRecorder(this.evidenceStore);
+  }
+
+  /** The stored bytes of an item, checked against its sha256 and size (fails the test otherwise). */
+  async stored(item: EvidenceItem): Promise<Buffer> {
+    const bytes = await this.evidenceStore.get(item.key);
+    expect(bytes, `stored object of ${item.name}`).to.be.instanceOf(Buffer);
+    expect(sha256Hex(bytes!), `sha256 of ${item.name}`).to.equal(item.sha256);
+    expect(bytes!.length).to.equal(item.bytes);
+    return bytes!;
+  }
+
+  /** The JSON record of a failure among `items` (the one item of type application/json). */
+  async failureRecord(items: readonly EvidenceItem[]): Promise<Record<string, unknown>> {
+    const records = items.filter((i) => i.contentType === 'application/json');
+    expect(records, 'one failure record').to.have.length(1);
+    return JSON.parse((await this.stored(records[0]!)).toString('utf8'));
   }
 
   get descriptor(): ProviderDescriptor {
@@ -185,7 +210,7 @@ export class ProviderHarness {
       credentials: { login: account.login, password: account.password },
       getTotp: totp?.getTotp,
       reportTotp: totp?.reportTotp,
-      evidenceDir: this.evidenceDir,
+      evidence: this.evidence,
       batchId: `batch-${this.sessions.length + 1}`,
       logger: testLogger,
       ...overrides,
@@ -219,7 +244,12 @@ export function fileExists(path: string): boolean {
   return existsSync(path);
 }
 
-/** The labels of evidence screenshots (`job-<id>-<label>-<time>.png`), in the order they were taken. */
-export function evidenceLabels(paths: readonly string[]): string[] {
-  return paths.map((path) => /^(?:job-.+?|session)-([a-z-]+)-\d{8}T\d{9}Z\.png$/.exec(basename(path))?.[1] ?? basename(path));
+/** The steps of the evidence screenshots (`<step>-<time>.png`), in the order they were taken. */
+export function evidenceLabels(items: readonly EvidenceItem[]): string[] {
+  return items.filter((i) => i.contentType === 'image/png').map((i) => i.step);
+}
+
+/** Evidence items as a failed operation's error carries them. */
+export function errorEvidence(error: RpaError): EvidenceItem[] {
+  return (error.details?.evidence ?? []) as EvidenceItem[];
 }

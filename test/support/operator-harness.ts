@@ -1,9 +1,14 @@
+import { once } from 'node:events';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { Redis } from 'iovalkey';
 import { createApiApp } from '../../src/api/api-app.js';
+import { ProviderCalendar } from '../../src/processors/provider-calendar.js';
+import { providerHealth } from '../../src/processors/provider-health.js';
+import { closedBreaker } from '../../src/processors/login-circuit-breaker.js';
 import { createOperatorRouters, type OperatorRouters } from '../../src/api/operator-routers.js';
+import { RateLimits } from '../../src/api/rate-limits.js';
 import { loadConfig, type Config } from '../../src/config/config.js';
 import { freezeRuntime } from '../../src/config/runtime.js';
 import { createApiKey } from '../../src/api/auth/api-key.js';
@@ -36,10 +41,26 @@ export async function startOperatorHarness(env: Record<string, string> = {}): Pr
     env: { RPA_DATA_DIR: join(testRoot(), uniquePrefix('op')), DATABASE_URL: database.url, VALKEY_URL: server.url, QUEUE_PREFIX: uniquePrefix('op'), RPA_API_KEY: OPERATOR_BOOTSTRAP_KEY, ...env },
   });
   const valkey = createValkey(server.url, 'producer');
+  await once(valkey, 'ready', { signal: AbortSignal.timeout(5_000) }).catch(() => undefined);
   const queues = new QueueRegistry(valkey, config.queuePrefix);
   const runtime = freezeRuntime({ databaseUrl: database.url, valkeyUrl: server.url, portalUrls: {}, browserPool: config.browserPool.url && config.browserPool.token ? { url: config.browserPool.url, token: config.browserPool.token } : undefined });
-  const operator = createOperatorRouters({ config, runtime, db: database.db, queues, valkey, logger: testLogger });
+  const limits = new RateLimits({ redis: valkey, prefix: config.queuePrefix, settings: config.rateLimits, logger: testLogger });
+  const calendar = new ProviderCalendar(database.db, config.providers, testLogger);
+  const providerNames = Object.keys(config.providers);
+  const operator = createOperatorRouters({
+    config,
+    runtime,
+    db: database.db,
+    queues,
+    valkey,
+    calendar,
+    providerHealth: () => providerHealth(database.db, providerNames.map(closedBreaker), calendar),
+    logger: testLogger,
+    limits,
+  });
   const app = createApiApp({
+    limits,
+    trustProxy: config.trustProxy,
     db: database.db,
     bootstrapKey: config.apiKey,
     submission: new JobSubmission(database.db, new JobEnqueuer(database.db, queues, testLogger), config.jobMaxAttempts, testLogger),

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { loadConfig } from '../../src/config/config.js';
 import { startSystem, type StartSystemOptions, type System } from '../../src/system.js';
+import type { Logger } from '../../src/logger.js';
 import { createTestDatabase, type TestDatabase } from './test-database.js';
 import { sharedValkey, testLogger, testRoot, uniquePrefix } from './shared-services.js';
 
@@ -17,8 +18,8 @@ export interface SystemHarness {
   close(): Promise<void>;
 }
 
-/** The whole system in this process (every role), over a fresh database and queue prefix. */
-export async function startSystemHarness(env: Record<string, string> = {}, options: StartSystemOptions = {}): Promise<SystemHarness> {
+/** The whole system in this process (every role), over a fresh database and queue prefix; `logger` to read its log. */
+export async function startSystemHarness(env: Record<string, string> = {}, options: StartSystemOptions = {}, logger: Logger = testLogger): Promise<SystemHarness> {
   const database = await createTestDatabase({ migrate: false });
   const valkey = await sharedValkey();
   const config = loadConfig({
@@ -29,7 +30,7 @@ export async function startSystemHarness(env: Record<string, string> = {}, optio
       QUEUE_PREFIX: uniquePrefix('sys'),
       RPA_API_KEY: SYSTEM_API_KEY,
       CALLBACK_SECRET,
-      CALLBACK_ALLOW_HOSTS: '127.0.0.1',
+      CALLBACK_ALLOW_HOSTS: '127.0.0.1:*',
       PORT: '0',
       HOST: '127.0.0.1',
       BATCH_MAX_WAIT_MS: '1000',
@@ -39,7 +40,7 @@ export async function startSystemHarness(env: Record<string, string> = {}, optio
       ...env,
     },
   });
-  const system = await startSystem(config, testLogger, { callbackBackoffBaseMs: 200, ...options });
+  const system = await startSystem(config, logger, { callbackBackoffBaseMs: 200, ...options });
   const json = async (res: Response) => {
     const text = await res.text();
     try {

@@ -22,7 +22,7 @@ export function startWorkerProcess(harness: SystemHarness, providers: readonly s
     QUEUE_PREFIX: config.queuePrefix,
     BROWSER_POOL_URL: runtime.browserPool?.url,
     BROWSER_POOL_TOKEN: runtime.browserPool?.token,
-    CALLBACK_ALLOW_HOSTS: '127.0.0.1',
+    CALLBACK_ALLOW_HOSTS: '127.0.0.1:*',
     CALLBACK_SECRET: config.callbackSecret,
     PORT: '0',
     HOST: '127.0.0.1',

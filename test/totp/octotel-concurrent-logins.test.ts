@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import { EvidenceRecorder } from '../../src/evidence/evidence-recorder.js';
+import { FsEvidenceStore } from '../../src/evidence/fs-evidence-store.js';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import type { Redis } from 'iovalkey';
@@ -105,7 +107,7 @@ describe('Octotel: concurrent logins share one TOTP account without replays (rea
             credentials: { login: account.login, password: account.password },
             getTotp: totp.getTotp,
             reportTotp: totp.reportTotp,
-            evidenceDir: join(testRoot(), 'evidence-totp'),
+            evidence: new EvidenceRecorder(new FsEvidenceStore(join(testRoot(), 'evidence-totp'))),
             batchId: `totp-window-${window}-login-${index}`,
             logger: testLogger,
           });

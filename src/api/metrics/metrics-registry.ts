@@ -3,8 +3,9 @@ import { Counter, Gauge, Registry, type Metric } from 'prom-client';
 import type { BreakerState } from '../../processors/login-circuit-breaker.js';
 import type { PoolStatus } from '../../browser/pool/pool-api.js';
 import type { Db } from '../../db/database.js';
-import { providerStates } from '../../db/provider-store.js';
-import { activeBatchTotals, batchCounts, batchDurations, batchErrorCounts, deliveryCounts, jobCounts, jobDurations, oldestWaitingAges } from '../../db/metrics-store.js';
+import { providerStates, waitingJobCounts } from '../../db/provider-store.js';
+import type { ProviderCalendar } from '../../processors/provider-calendar.js';
+import { activeBatchTotals, batchCounts, batchDurations, batchErrorCounts, deliveryCounts, jobCounts, jobDurations, jobsDueBefore, oldestWaitingAges } from '../../db/metrics-store.js';
 import { BATCH_STATUSES, JOB_ACTIONS, JOB_STATUSES } from '../../db/schema.js';
 import type { Logger } from '../../logger.js';
 import type { TotpStats } from '../../totp/totp-counters.js';
@@ -27,7 +28,9 @@ export interface MetricsSources {
    * figure with its value some minutes ago sees the first failed job, refused code or failed
    * callback (a series that appears with its first sample has no earlier value to compare with).
    */
-  providers?: { name: string; needsTotp: boolean }[];
+  providers?: { name: string; needsTotp: boolean; maxSessions?: number }[];
+  /** Windows and pace: which providers are closed, and how long their queues take (jobs at risk). */
+  calendar?: Pick<ProviderCalendar, 'state' | 'expectedWaitMs'>;
   logger: Logger;
   /** How long one source may take before it counts as down for this scrape (default 5 s). */
   sourceTimeoutMs?: number;
@@ -121,6 +124,24 @@ export function createMetrics(sources: MetricsSources): Metrics {
     registers: [registry],
   });
   const sessionLife = new Gauge({ name: 'rpa_portal_session_lifetime_seconds', help: 'Shortest recent lifetime of a provider session before the portal ended it (absent while none was seen to end)', labelNames: ['provider'], registers: [registry] });
+  const providerClosed = new Gauge({
+    name: 'rpa_provider_closed',
+    help: 'Whether a provider is closed now (1) by reason: maintenance (a window), outside_business_hours; 0 with reason "none" when open',
+    labelNames: ['provider', 'reason'],
+    registers: [registry],
+  });
+  const contractMismatches = new Gauge({
+    name: 'rpa_provider_contract_mismatches',
+    help: 'PAGE_CONTRACT_MISMATCH answers of a provider in a row (at its threshold it is paused for contract_drift)',
+    labelNames: ['provider'],
+    registers: [registry],
+  });
+  const jobsAtRisk = new Gauge({
+    name: 'rpa_jobs_at_risk',
+    help: 'Pending jobs whose deadline falls within their provider\'s expected wait (windows, the queue ahead, a login): likely to end DEADLINE_EXCEEDED',
+    labelNames: ['provider'],
+    registers: [registry],
+  });
   const breakerOpen = new Gauge({ name: 'rpa_login_circuit_breaker_open', help: 'Whether the login circuit breaker of a provider is open (its batches paused), 0 or 1', labelNames: ['provider'], registers: [registry] });
   const callbacks = new Gauge({ name: 'rpa_callback_deliveries', help: 'Callback deliveries by state (pending, delivered, failed, refused)', labelNames: ['state'], registers: [registry] });
   const callbackAttempts = new Gauge({ name: 'rpa_callback_delivery_attempts', help: 'HTTP attempts made for the callback deliveries in Postgres, by their current state', labelNames: ['state'], registers: [registry] });
@@ -150,10 +171,10 @@ export function createMetrics(sources: MetricsSources): Metrics {
 
   // Every scrape reads each source once; a source that is down leaves its metrics empty.
   const refresh = async () => {
-    for (const g of [jobs, batches, batchesCreated, batchesCompleted, logins, batchErrors, activeBatchJobs, oldestWaiting, providerPaused, breakerOpen, batchSize, sessionPace, sessionLife, callbacks, callbackAttempts, queueDepth, totpCodes, totpSuccess, poolSize, poolConfigured, poolBusy, poolOpen, poolRestarts, poolRetired]) g.reset();
+    for (const g of [jobs, batches, batchesCreated, batchesCompleted, logins, batchErrors, activeBatchJobs, oldestWaiting, providerPaused, providerClosed, contractMismatches, jobsAtRisk, breakerOpen, batchSize, sessionPace, sessionLife, callbacks, callbackAttempts, queueDepth, totpCodes, totpSuccess, poolSize, poolConfigured, poolBusy, poolOpen, poolRestarts, poolRetired]) g.reset();
     const providers = sources.providers ?? [];
     await Promise.all([
-      guard('postgres', [jobs, batches, batchesCreated, batchesCompleted, logins, batchErrors, activeBatchJobs, oldestWaiting, providerPaused, callbacks, callbackAttempts, jobDuration, batchDuration], async () => {
+      guard('postgres', [jobs, batches, batchesCreated, batchesCompleted, logins, batchErrors, activeBatchJobs, oldestWaiting, providerPaused, providerClosed, contractMismatches, jobsAtRisk, callbacks, callbackAttempts, jobDuration, batchDuration], async () => {
         for (const { name: provider } of providers) {
           for (const action of JOB_ACTIONS) for (const status of JOB_STATUSES) jobs.set({ provider, action, status }, 0);
           for (const status of BATCH_STATUSES) batches.set({ provider, status }, 0);
@@ -165,8 +186,19 @@ export function createMetrics(sources: MetricsSources): Metrics {
           callbacks.set({ state }, 0);
           callbackAttempts.set({ state }, 0);
         }
-        const paused = new Map((await providerStates(db)).filter((r) => r.paused_reason).map((r) => [r.provider, r.paused_reason!]));
-        for (const { name: provider } of providers) providerPaused.set({ provider, reason: paused.get(provider) ?? 'none' }, paused.has(provider) ? 1 : 0);
+        const stateRows = await providerStates(db);
+        const paused = new Map(stateRows.filter((r) => r.paused_reason).map((r) => [r.provider, r.paused_reason!]));
+        const streaks = new Map(stateRows.map((r) => [r.provider, r.contract_mismatches]));
+        const waitingNow = await waitingJobCounts(db);
+        for (const { name: provider, maxSessions } of providers) {
+          providerPaused.set({ provider, reason: paused.get(provider) ?? 'none' }, paused.has(provider) ? 1 : 0);
+          contractMismatches.set({ provider }, streaks.get(provider) ?? 0);
+          if (!sources.calendar) continue;
+          const window = await sources.calendar.state(provider);
+          providerClosed.set({ provider, reason: window.open ? 'none' : window.reason }, window.open ? 0 : 1);
+          const waitMs = await sources.calendar.expectedWaitMs(provider, waitingNow.get(provider) ?? 0, maxSessions ?? 1);
+          jobsAtRisk.set({ provider }, await jobsDueBefore(db, provider, new Date(Date.now() + waitMs)));
+        }
         const jobRows = await jobCounts(db);
         for (const r of jobRows) jobs.set({ provider: r.provider, action: r.action, status: r.status }, r.n);
         const batchRows = await batchCounts(db, REFUSED_LOGIN_CODES);

@@ -6,7 +6,7 @@ import { RpaError } from '../../errors/failures.js';
 import { parseProvider } from '../../jobs/job-request.js';
 import { requirePermission } from '../auth/authenticate.js';
 import type { BatchSizeView } from '../../queues/batch-sizer.js';
-import { idParam, limitParam, oneOf, optionalQuery, sinceParam } from '../request-params.js';
+import { idParam, limitParam, noQuery, oneOf, sinceParam, strictQuery } from '../request-params.js';
 
 export function batchView(batch: BatchRow) {
   return {
@@ -27,20 +27,23 @@ export function batchView(batch: BatchRow) {
   };
 }
 
+/**
+ * `/batches*`: for roles with batches:read (viewer, operator, admin). Not for submitters: a
+ * batch holds the jobs of every key, so its members, errors and progress are not one key's to see
+ * (a submitter's own job names its batch_id).
+ */
 export function batchesRoutes(deps: { db: Db; batchSizes?: () => Promise<Record<string, BatchSizeView>> }): Router {
   const router = Router();
   router.use('/batches', requirePermission('batches:read'));
 
   router.get('/batches', async (req, res) => {
-    const query = req.query as Record<string, unknown>;
-    const provider = optionalQuery(query, 'provider');
-    const cursor = optionalQuery(query, 'cursor');
-    const limit = limitParam(optionalQuery(query, 'limit'));
+    const query = strictQuery(req.query, ['status', 'provider', 'since', 'cursor', 'limit']);
+    const limit = limitParam(query.limit);
     const rows = await listBatches(deps.db, {
-      status: oneOf(optionalQuery(query, 'status'), BATCH_STATUSES, 'status'),
-      provider: provider === undefined ? undefined : parseProvider(provider),
-      since: sinceParam(optionalQuery(query, 'since')),
-      beforeId: cursor === undefined ? undefined : idParam(cursor, 'cursor'),
+      status: oneOf(query.status, BATCH_STATUSES, 'status'),
+      provider: query.provider === undefined ? undefined : parseProvider(query.provider),
+      since: sinceParam(query.since),
+      beforeId: query.cursor === undefined ? undefined : idParam(query.cursor, 'cursor'),
       limit,
     });
     const last = rows.at(-1);
@@ -49,12 +52,12 @@ export function batchesRoutes(deps: { db: Db; batchSizes?: () => Promise<Record<
     res.json({ batches: rows.map(batchView), next_cursor: rows.length === limit && last ? last.id : null, ...(batchSizes ? { batch_sizes: batchSizes } : {}) });
   });
 
-  router.get('/batches/active', async (_req, res) => {
+  router.get('/batches/active', noQuery, async (_req, res) => {
     const rows = await listActiveBatches(deps.db);
     res.json({ active_batches: rows.length, batches: rows.map(batchView) });
   });
 
-  router.get('/batches/:id', async (req, res) => {
+  router.get('/batches/:id', noQuery, async (req, res) => {
     const id = idParam(req.params.id);
     const batch = await findBatch(deps.db, id);
     if (!batch) throw new RpaError('NOT_FOUND', `batch ${id} does not exist`, { field: 'id' });

@@ -1,9 +1,11 @@
-import { Router } from 'express';
+import { Router, type Request, type Response } from 'express';
 import type { Redis } from 'iovalkey';
 import { pingDatabase, type Db } from '../../db/database.js';
 import { providerNames } from '../../providers/descriptors.js';
 import { withTimeout } from '../../queues/job-enqueuer.js';
 import type { QueueRegistry } from '../../queues/queue-registry.js';
+import type { Logger } from '../../logger.js';
+import { isRpaError } from '../../errors/failures.js';
 
 export interface HealthDeps {
   db: Db;
@@ -18,6 +20,13 @@ export interface HealthDeps {
   readyNeeds?: ReadonlyArray<'postgres' | 'valkey'>;
   /** More checks /health/ready depends on (a worker: can it get browsers?), by name. */
   readiness?: () => Promise<Record<string, { ok: boolean; error?: string }>>;
+  /**
+   * Whether this request to `/health` may see the details (healthDetailsAccess: a key with
+   * system:read). Without it, `/health` answers `{status}` alone.
+   */
+  detailsAccess?: (req: Request, res: Response) => Promise<boolean>;
+  /** Where the error texts the probes keep to themselves are logged. */
+  logger?: Logger;
 }
 
 async function probe(check: () => Promise<unknown>): Promise<{ ok: boolean; latency_ms: number; error?: string }> {
@@ -30,12 +39,26 @@ async function probe(check: () => Promise<unknown>): Promise<{ ok: boolean; late
   }
 }
 
-/** `/health*` need no API key: orchestrators (Kubernetes) call them. */
+/** A check as the open probes show it: whether it passed and how long it took, never why it failed. */
+function bare(check: { ok: boolean; latency_ms?: number; error?: string }): { ok: boolean; latency_ms?: number } {
+  return check.latency_ms === undefined ? { ok: check.ok } : { ok: check.ok, latency_ms: check.latency_ms };
+}
+
+/**
+ * `/health*` need no API key: orchestrators (Kubernetes) call them. `/health/live` and
+ * `/health/ready` say ok or not per dependency, never an error text (a connection error names
+ * internal addresses; the log has it). `/health` without a key of role viewer or above is
+ * `{status}` alone; with one it adds queue depths, breakers and the errors.
+ */
 export function healthRoutes(deps: HealthDeps): Router {
   const router = Router();
   const dependencies = async () => {
     const [postgres, valkey] = await Promise.all([probe(() => pingDatabase(deps.db)), probe(() => deps.valkey.ping())]);
     return { postgres, valkey };
+  };
+  const logFailures = (checks: Record<string, { ok: boolean; error?: string }>) => {
+    const failed = Object.fromEntries(Object.entries(checks).filter(([, c]) => !c.ok).map(([name, c]) => [name, c.error ?? 'failed']));
+    if (Object.keys(failed).length > 0) deps.logger?.warn({ failed }, 'health check failed');
   };
 
   router.get('/health/live', (_req, res) => {
@@ -44,23 +67,37 @@ export function healthRoutes(deps: HealthDeps): Router {
 
   router.get('/health/ready', async (_req, res) => {
     const checks = await dependencies();
-    const more = deps.readiness ? await deps.readiness().catch((error: Error) => ({ readiness: { ok: false, error: error.message } })) : {};
+    const more: Record<string, { ok: boolean; error?: string }> = deps.readiness ? await deps.readiness().catch((error: Error) => ({ readiness: { ok: false, error: error.message } })) : {};
     const ready = (deps.readyNeeds ?? ['postgres', 'valkey']).every((need) => checks[need].ok) && Object.values(more).every((c) => c.ok);
-    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'unavailable', ...checks, ...more });
+    logFailures({ ...checks, ...more });
+    const shown = Object.fromEntries(Object.entries({ ...checks, ...more }).map(([name, c]) => [name, bare(c)]));
+    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'unavailable', ...shown });
   });
 
-  router.get('/health', async (_req, res) => {
+  router.get('/health', async (req, res) => {
     const checks = await dependencies();
+    const healthy = checks.postgres.ok && checks.valkey.ok;
+    const status = healthy ? 'ok' : 'degraded';
+    res.setHeader('Cache-Control', 'no-store');
+    // A key that cannot be checked (Postgres down) sees what no key sees; too many wrong keys is a 429.
+    const details = await (deps.detailsAccess?.(req, res) ?? Promise.resolve(false)).catch((error: unknown) => {
+      if (isRpaError(error, 'RATE_LIMITED')) throw error;
+      return false;
+    });
+    if (!details) {
+      logFailures(checks);
+      res.status(healthy ? 200 : 503).json({ status });
+      return;
+    }
     let queues: Record<string, unknown> = {};
     if (checks.valkey.ok) {
       const counts = await Promise.allSettled(
-        providerNames().map(async (p) => [p, await withTimeout(deps.queues.providerJobs(p).getJobCounts('waiting', 'delayed', 'active', 'failed'), 2_000, 'queue counts')] as const),
+        providerNames().map(async (p) => [p, await withTimeout(deps.queues.providerJobs(p).getJobCounts('waiting', 'prioritized', 'delayed', 'active', 'failed'), 2_000, 'queue counts')] as const),
       );
       queues = Object.fromEntries(counts.flatMap((c) => (c.status === 'fulfilled' ? [c.value] : [])));
     }
     const extra = deps.details ? await deps.details().catch((error: Error) => ({ details_error: error.message })) : {};
-    const healthy = checks.postgres.ok && checks.valkey.ok;
-    res.status(healthy ? 200 : 503).json({ status: healthy ? 'ok' : 'degraded', ...checks, queues, ...extra });
+    res.status(healthy ? 200 : 503).json({ status, ...checks, queues, ...extra });
   });
   return router;
 }

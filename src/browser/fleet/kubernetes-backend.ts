@@ -71,7 +71,7 @@ function isNotFound(err: unknown): boolean {
   return err instanceof RpaError && err.details?.status === 404;
 }
 
-/** Starts, probes and deletes pool pods through the Kubernetes API (the KeyRole allows pods: create, get, list, delete). */
+/** Starts, probes and deletes pool pods through the Kubernetes API (the Role allows pods: create, get, list, delete). */
 export class KubernetesPoolBackend implements PoolBackend {
   private readonly requestTimeoutMs: number;
   private readonly pollIntervalMs: number;

@@ -51,7 +51,7 @@ return 0
  * leader that was paused past its TTL and does not know it yet cannot write any more.
  *
  * Valkey, not a Kubernetes Lease: the workers already share Valkey (TOTP steps are leased the
- * same way), the same code serves local mode (no cluster), and the workers' KeyRole stays at pods.
+ * same way), the same code serves local mode (no cluster), and the workers' Role stays at pods.
  */
 export class LeaderElection {
   private readonly termKey: string;

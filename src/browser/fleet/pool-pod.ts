@@ -66,7 +66,7 @@ export function poolPodSpec(o: PoolPodOptions): V1Pod {
       annotations: o.owner ? { [MANAGER_UID_ANNOTATION]: o.owner.uid } : undefined,
       ownerReferences:
         o.owner && (o.owner.namespace ?? o.namespace) === o.namespace
-          ? // blockOwnerDeletion would need the finalizers permission on pods; the KeyRole grants no more than it must.
+          ? // blockOwnerDeletion would need the finalizers permission on pods; the Role grants no more than it must.
             [{ apiVersion: 'v1', kind: 'Pod', name: o.owner.name, uid: o.owner.uid, controller: true, blockOwnerDeletion: false }]
           : undefined,
     },

@@ -1,4 +1,4 @@
-import { inBusinessHours, type BusinessHours } from './business-hours.js';
+import { inBusinessHours, type BusinessHours } from '../../calendar/business-hours.js';
 
 /** A schedule's next run, as far as warming browsers is concerned (src/db/schedule-store.ts). */
 export interface UpcomingRun {

@@ -103,6 +103,8 @@ export class CancelFlow {
     const pending = unclear(ctx);
     if (!state.found) {
       pending.delete(circuit);
+      // Evidence that there was nothing to cancel: the portal's answer to the search.
+      await ctx.captureEvidence('not-found');
       return { found: false, circuit_number: circuit, cancelled: false, already_cancelled: false, reference: null };
     }
     if (state.status !== 'cancelled') return undefined;

@@ -351,7 +351,7 @@ describe('FleetManager on the Kubernetes backend, against a fake API server', ()
     expect(result.failed[0]?.error.message).to.match(/create pod timed out/);
   });
 
-  it('makes only the calls the KeyRole in k8s/browsers/rbac.yaml allows, and uses all of them', async () => {
+  it('makes only the calls the Role in k8s/browsers/rbac.yaml allows, and uses all of them', async () => {
     api.seedPod(NS, {
       metadata: {
         name: 'left-over',
@@ -378,7 +378,7 @@ describe('FleetManager on the Kubernetes backend, against a fake API server', ()
     const used = new Set(api.requests.map(verb));
     expect(api.requests.every((r) => r.path.startsWith(`/api/v1/namespaces/${NS}/pods`)), 'pods in its own namespace only').to.equal(true);
     const docs = readFileSync(join(ROOT, 'k8s', 'browsers', 'rbac.yaml'), 'utf8').split(/^---$/m).map((d) => load(d) as any);
-    const role = docs.find((d) => d.kind === 'KeyRole');
+    const role = docs.find((d) => d.kind === 'Role');
     expect(role.rules).to.have.length(1);
     expect(role.rules[0].resources).to.deep.equal(['pods']);
     expect([...used].sort()).to.deep.equal([...role.rules[0].verbs].sort());
@@ -421,7 +421,7 @@ describe('FleetManager on the Kubernetes backend, against a fake API server', ()
     expect(outside.length).to.be.greaterThan(0);
     expect(outside.every((r) => r.method === 'GET' && r.path.startsWith(`/api/v1/namespaces/${NS}/pods/`)), JSON.stringify(outside.map((r) => `${r.method} ${r.path}`))).to.equal(true);
     const docs = readFileSync(join(ROOT, 'k8s', 'base', 'rbac.yaml'), 'utf8').split(/^---$/m).map((d) => load(d) as any);
-    const peers = docs.find((d) => d?.kind === 'KeyRole');
+    const peers = docs.find((d) => d?.kind === 'Role');
     expect(peers.rules).to.deep.equal([{ apiGroups: [''], resources: ['pods'], verbs: ['get'] }]);
   });
 });

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { loadConfig } from '../../../src/config/config.js';
-import { parseBusinessHours } from '../../../src/browser/fleet/business-hours.js';
+import { parseBusinessHours } from '../../../src/calendar/business-hours.js';
 import { WarmSchedule, type UpcomingRun } from '../../../src/browser/fleet/warm-schedule.js';
 
 const at = (iso: string) => new Date(iso);

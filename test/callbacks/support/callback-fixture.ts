@@ -4,12 +4,17 @@ import type { HostLookup } from '../../../src/callbacks/callback-url-guard.js';
 import { startCallbackWorker, type CallbackWorkerHandle } from '../../../src/callbacks/callback-worker.js';
 import type { Db } from '../../../src/db/database.js';
 import type { JobStatus } from '../../../src/db/schema.js';
+import { appendJobEvents } from '../../../src/db/event-store.js';
+import { recordEvidence } from '../../../src/db/evidence-metadata-store.js';
+import type { EvidenceItem } from '../../../src/evidence/evidence-item.js';
 import { QueueRegistry } from '../../../src/queues/queue-registry.js';
 import { createValkey } from '../../../src/queues/valkey.js';
 import { sharedValkey, testLogger, uniquePrefix } from '../../support/shared-services.js';
 import { waitFor } from './callback-receiver.js';
 
 export const SECRET = 'test-callback-secret';
+/** The PUBLIC_BASE_URL the fixture's worker puts before evidence URLs. */
+export const PUBLIC_BASE = 'https://rpa.example.test:8443';
 
 export interface Fixture {
   queues: QueueRegistry;
@@ -32,11 +37,12 @@ export async function startFixture(db: Db, options: { allowHosts?: string[]; bac
     connection: workerConnection,
     basePrefix: prefix,
     secret: SECRET,
-    allowHosts: options.allowHosts ?? ['127.0.0.1'],
+    allowHosts: options.allowHosts ?? ['127.0.0.1:*'],
     logger: testLogger,
     backoffBaseMs: options.backoffBaseMs ?? 20,
     lookup: options.lookup,
     requestTimeoutMs: options.requestTimeoutMs,
+    publicBaseUrl: PUBLIC_BASE,
   });
   await handle.worker.waitUntilReady();
   return {
@@ -57,7 +63,7 @@ let completedAtCounter = 0;
 export async function endedJob(
   db: Db,
   callbackUrl: string | null,
-  overrides: { status?: JobStatus; result?: Record<string, unknown> | null; error?: { code: string; message: string } | null; batchId?: string | null; evidence?: string[] } = {},
+  overrides: { status?: JobStatus; result?: Record<string, unknown> | null; error?: { code: string; message: string } | null; batchId?: string | null; evidence?: EvidenceItem[] } = {},
 ): Promise<{ id: string; completedAt: Date }> {
   const completedAt = new Date(Date.UTC(2026, 10, 23, 9, 0, 0, 123 + completedAtCounter++));
   const status = overrides.status ?? 'completed';
@@ -71,7 +77,6 @@ export async function endedJob(
       status,
       result: overrides.result === undefined ? JSON.stringify({ valid: true, circuit_status: 'active' }) : overrides.result === null ? null : JSON.stringify(overrides.result),
       error: overrides.error ? JSON.stringify(overrides.error) : null,
-      evidence: JSON.stringify(overrides.evidence ?? []),
       batch_id: overrides.batchId ?? null,
       max_attempts: 3,
       callback_url: callbackUrl,
@@ -80,6 +85,9 @@ export async function endedJob(
     })
     .returning('id')
     .executeTakeFirstOrThrow();
+  // As a transition leaves it: the evidence, then the event, both on the job's audit chain.
+  await recordEvidence(db, row.id, overrides.evidence ?? []);
+  await appendJobEvents(db, { jobIds: [row.id], from: 'running', to: status, cause: 'test', actor: 'test' });
   return { id: row.id, completedAt };
 }
 

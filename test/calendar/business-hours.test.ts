@@ -1,6 +1,6 @@
 import { expect } from 'chai';
-import { inBusinessHours, parseBusinessHours } from '../../../src/browser/fleet/business-hours.js';
-import { isRpaError } from '../../../src/errors/failures.js';
+import { inBusinessHours, parseBusinessHours } from '../../src/calendar/business-hours.js';
+import { isRpaError } from '../../src/errors/failures.js';
 
 const at = (iso: string) => new Date(iso);
 

@@ -1,5 +1,5 @@
 import cronParser from 'cron-parser';
-import { RpaError } from '../../errors/failures.js';
+import { RpaError } from '../errors/failures.js';
 
 // cron-parser is CommonJS: its functions hang off the default export.
 const { parseExpression } = cronParser;
@@ -20,27 +20,34 @@ export interface BusinessHours {
 const DAYS = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'] as const;
 const WINDOW = /^([a-z]{3})(?:-([a-z]{3}))?\s+(\d{2}):(\d{2})-(\d{2}):(\d{2})$/i;
 
-const invalid = (why: string, cause?: unknown) => new RpaError('CONFIG_INVALID', `BROWSER_BUSINESS_HOURS: ${why}`, { field: 'BROWSER_BUSINESS_HOURS', cause });
+/** The settings (or request fields) the hours and their zone came from, named in errors. */
+export interface HoursFields {
+  hours: string;
+  zone: string;
+}
+
+const BROWSER_FIELDS: HoursFields = { hours: 'BROWSER_BUSINESS_HOURS', zone: 'BROWSER_TIME_ZONE' };
 
 /**
  * Parses `mon-fri 07:00-19:00` (a day range may wrap the week, `fri-mon`; a window may pass
  * midnight, `22:00-06:00`, and then belongs to the day it opens; `24:00` is the midnight that
  * ends a day), or several such windows separated by commas, in `timeZone`.
  */
-export function parseBusinessHours(text: string, timeZone: string): BusinessHours {
-  const windows = text.split(',').map((part) => cronWindow(part.trim()));
+export function parseBusinessHours(text: string, timeZone: string, fields: HoursFields = BROWSER_FIELDS): BusinessHours {
+  const invalid = (why: string, cause?: unknown) => new RpaError('CONFIG_INVALID', `${fields.hours}: ${why}`, { field: fields.hours, cause });
+  const windows = text.split(',').map((part) => cronWindow(part.trim(), invalid));
   if (windows.length === 0) throw invalid('no window given');
   try {
     // An unknown zone parses, and fails once a date is asked for.
     parseExpression(windows[0]!.opens, { tz: timeZone }).prev();
   } catch (cause) {
-    throw new RpaError('CONFIG_INVALID', `BROWSER_TIME_ZONE: unknown time zone "${timeZone}"`, { field: 'BROWSER_TIME_ZONE', cause });
+    throw new RpaError('CONFIG_INVALID', `${fields.zone}: unknown time zone "${timeZone}"`, { field: fields.zone, cause });
   }
   return Object.freeze({ text, timeZone, windows: Object.freeze(windows) });
 }
 
 /** One window as the two cron expressions that open and close it. */
-function cronWindow(part: string): { opens: string; closes: string } {
+function cronWindow(part: string, invalid: (why: string, cause?: unknown) => RpaError): { opens: string; closes: string } {
   const m = WINDOW.exec(part);
   if (!m) throw invalid('must look like "mon-fri 07:00-19:00" (windows separated by commas)');
   const from = DAYS.indexOf(m[1]!.toLowerCase() as (typeof DAYS)[number]);
@@ -71,7 +78,7 @@ function cronWindow(part: string): { opens: string; closes: string } {
 }
 
 /** The latest time `expression` fired at or before `now`, in `timeZone`. */
-function lastFiring(expression: string, now: Date, timeZone: string): number {
+export function lastFiring(expression: string, now: Date, timeZone: string): number {
   // prev() is strictly before currentDate: one millisecond later makes "at `now`" count.
   return parseExpression(expression, { currentDate: new Date(now.getTime() + 1), tz: timeZone }).prev().getTime();
 }
@@ -83,4 +90,22 @@ function lastFiring(expression: string, now: Date, timeZone: string): number {
 export function inBusinessHours(hours: BusinessHours | undefined, now: Date): boolean {
   if (!hours) return false;
   return hours.windows.some((w) => lastFiring(w.opens, now, hours.timeZone) >= lastFiring(w.closes, now, hours.timeZone));
+}
+
+/** The first time `expression` fires after `now`, in `timeZone`. */
+export function nextFiring(expression: string, now: Date, timeZone: string): number {
+  return parseExpression(expression, { currentDate: now, tz: timeZone }).next().getTime();
+}
+
+/** When the hours next open (`now` itself when they are open). */
+export function nextOpening(hours: BusinessHours, now: Date): Date {
+  if (inBusinessHours(hours, now)) return now;
+  return new Date(Math.min(...hours.windows.map((w) => nextFiring(w.opens, now, hours.timeZone))));
+}
+
+/** When the window `now` lies in closes; undefined when the hours are closed. */
+export function nextClosing(hours: BusinessHours, now: Date): Date | undefined {
+  const open = hours.windows.filter((w) => lastFiring(w.opens, now, hours.timeZone) >= lastFiring(w.closes, now, hours.timeZone));
+  if (open.length === 0) return undefined;
+  return new Date(Math.max(...open.map((w) => nextFiring(w.closes, now, hours.timeZone))));
 }

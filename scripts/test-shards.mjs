@@ -1,0 +1,105 @@
+// Runs the compiled test files (dist/test/**/*.test.js) in TEST_SHARDS mocha processes at once
+// (default 2). Most of the suite's time is spent waiting (on a lock to expire, a TOTP step to
+// pass, a server to come back), so two processes on two cores take far less wall time than one.
+// Files are dealt out by their measured durations (test/durations.json, seconds per file; a new
+// file counts as DEFAULT_SECONDS), longest first, each to the shard with the least so far.
+// Each shard has its own Postgres, Valkey and temp folders (test/support/shared-services.ts).
+// Output: every line, prefixed with its shard, as it comes; then each shard's summary.
+import { spawn } from 'node:child_process';
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+
+const DEFAULT_SECONDS = 10;
+
+export function testFiles(root) {
+  const dir = join(root, 'dist', 'test');
+  const walk = (d) => readdirSync(d).flatMap((name) => {
+    const path = join(d, name);
+    return statSync(path).isDirectory() ? walk(path) : name.endsWith('.test.js') ? [path] : [];
+  });
+  return walk(dir).map((f) => relative(root, f)).sort();
+}
+
+/** `dist/test/a/b.test.js` → `test/a/b.test.ts`, the key of test/durations.json. */
+const sourceOf = (file) => file.replace(/^dist\//, '').replace(/\.js$/, '.ts');
+
+export function deal(files, durations, shards) {
+  const weighted = files.map((file) => ({ file, seconds: durations[sourceOf(file)] ?? DEFAULT_SECONDS })).sort((a, b) => b.seconds - a.seconds || a.file.localeCompare(b.file));
+  const bins = Array.from({ length: shards }, () => ({ files: [], seconds: 0 }));
+  for (const item of weighted) {
+    const bin = bins.reduce((least, b) => (b.seconds < least.seconds ? b : least));
+    bin.files.push(item.file);
+    bin.seconds += item.seconds;
+  }
+  // mocha runs a shard's files in the order given: keep the familiar alphabetical order.
+  for (const bin of bins) bin.files.sort();
+  return bins;
+}
+
+function readDurations(root) {
+  try {
+    return JSON.parse(readFileSync(join(root, 'test', 'durations.json'), 'utf8'));
+  } catch {
+    return {};
+  }
+}
+
+/**
+ * Runs the shards; resolves with the exit code (the first non-zero one). `extraArgs` go to every
+ * mocha. With `RECORD_TEST_DURATIONS=1`, writes test/durations.json from this run.
+ */
+export function runShards({ root, env, shards, extraArgs = [] }) {
+  const durations = readDurations(root);
+  const bins = deal(testFiles(root), durations, shards).filter((b) => b.files.length > 0);
+  const record = env.RECORD_TEST_DURATIONS === '1';
+  const measured = {};
+  const children = [];
+  const summaries = bins.map(() => []);
+  const runs = bins.map(
+    (bin, i) =>
+      new Promise((resolve) => {
+        const tag = `[${i + 1}]`;
+        console.log(`${tag} ${bin.files.length} files, about ${Math.round(bin.seconds / 60)} min by test/durations.json`);
+        const args = ['--enable-source-maps', join(root, 'node_modules', 'mocha', 'bin', 'mocha.js'), ...extraArgs];
+        const child = spawn(process.execPath, args, {
+          cwd: root,
+          stdio: ['ignore', 'pipe', 'pipe'],
+          env: { ...env, MOCHA_SPEC: bin.files.join(','), ...(record ? { RPA_TEST_FILE_TIMES: '1' } : {}) },
+        });
+        children.push(child);
+        let inSummary = false;
+        const onLine = (line) => {
+          const timing = /^rpa-test-file-time (\S+) (\d+)$/.exec(line);
+          if (timing) {
+            measured[sourceOf(timing[1])] = Number(timing[2]);
+            return;
+          }
+          if (/^\s+\d+ passing \(/.test(line)) inSummary = true;
+          if (inSummary) summaries[i].push(line);
+          process.stdout.write(`${tag} ${line}\n`);
+        };
+        for (const stream of [child.stdout, child.stderr]) {
+          let rest = '';
+          stream.setEncoding('utf8');
+          stream.on('data', (chunk) => {
+            const lines = (rest + chunk).split('\n');
+            rest = lines.pop();
+            for (const line of lines) onLine(line);
+          });
+          stream.on('end', () => rest && onLine(rest));
+        }
+        child.on('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0)));
+      }),
+  );
+  const stop = (signal) => children.forEach((c) => c.kill(signal));
+  for (const signal of ['SIGTERM', 'SIGHUP', 'SIGINT']) process.on(signal, () => stop(signal));
+  return Promise.all(runs).then((codes) => {
+    console.log('\n==== summary of every shard ====');
+    summaries.forEach((lines, i) => {
+      console.log(`[${i + 1}] exit ${codes[i]}`);
+      for (const line of lines.filter((l) => /passing|failing|pending/.test(l))) console.log(`[${i + 1}] ${line.trim()}`);
+    });
+    if (record) writeFileSync(join(root, 'test', 'durations.json'), `${JSON.stringify(Object.fromEntries(Object.entries(measured).sort()), null, 2)}\n`);
+    return codes.find((c) => c !== 0) ?? 0;
+  });
+}
