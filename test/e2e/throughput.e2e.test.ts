@@ -170,6 +170,7 @@ describe('throughput: every free session busy, several pages per login, warm chi
     const metrics = String((await harness.api('GET', '/metrics')).body);
     expect(metrics).to.match(new RegExp(`^rpa_batch_size\\{provider="octotel"\\} ${sizes.octotel.size}$`, 'm'));
     expect(metrics).to.match(/^rpa_portal_session_lifetime_seconds\{provider="octotel"\} [\d.]+$/m);
+    expect(metrics, 'no Evotel session seen to end').to.match(/^rpa_portal_session_lifetime_seconds\{provider="evotel"\} \+Inf$/m);
   });
 
   it('(c) never cancels a circuit twice with pages in parallel: duplicate jobs, lost answers and a session ended under them', async () => {

@@ -123,7 +123,7 @@ export function createMetrics(sources: MetricsSources): Metrics {
     labelNames: ['provider'],
     registers: [registry],
   });
-  const sessionLife = new Gauge({ name: 'rpa_portal_session_lifetime_seconds', help: 'Shortest recent lifetime of a provider session before the portal ended it (absent while none was seen to end)', labelNames: ['provider'], registers: [registry] });
+  const sessionLife = new Gauge({ name: 'rpa_portal_session_lifetime_seconds', help: 'Shortest recent lifetime of a provider session before the portal ended it (+Inf while none was seen to end: the shortest of none)', labelNames: ['provider'], registers: [registry] });
   const providerClosed = new Gauge({
     name: 'rpa_provider_closed',
     help: 'Whether a provider is closed now (1) by reason: maintenance (a window), outside_business_hours; 0 with reason "none" when open',
@@ -246,7 +246,7 @@ export function createMetrics(sources: MetricsSources): Metrics {
             for (const [provider, view] of Object.entries(await sources.batchSizes())) {
               batchSize.set({ provider }, view.size);
               if (view.session_ms_per_job !== null) sessionPace.set({ provider }, view.session_ms_per_job / 1000);
-              if (view.session_life_ms !== null) sessionLife.set({ provider }, view.session_life_ms / 1000);
+              sessionLife.set({ provider }, view.session_life_ms === null ? Infinity : view.session_life_ms / 1000);
             }
           }
         }),
