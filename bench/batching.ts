@@ -21,20 +21,15 @@
  *      [--jobs 50] (per provider) [--providers octotel,openserve,metrofiber,evotel]
  *      [--modes batched,one-per-job] [--json] [--no-save]
  */
-import { randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, release as osRelease, tmpdir, totalmem } from 'node:os';
+import { cpus, release as osRelease, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { sql } from 'kysely';
 import { PLAYWRIGHT_VERSION } from '../src/browser/client/playwright-version.js';
-import { practiceCircuitNumber } from '../src/cli/demo-sample.js';
 import { loadConfig } from '../src/config/config.js';
-import { createLogger } from '../src/logger.js';
 import { providerNames } from '../src/providers/descriptors.js';
-import { startSystem, type System } from '../src/system.js';
+import { runSystem, type ProviderRun, type SystemRun } from './support/system-run.js';
 
 const argv = process.argv.slice(2);
 function option(name: string): string | undefined {
@@ -64,177 +59,31 @@ const ALL_MODES: Mode[] = [
 const MODES = ALL_MODES.filter((m) => (option('--modes') ?? 'batched,one-per-job').split(',').includes(m.name));
 if (MODES.length === 0) throw new Error('--modes: batched and/or one-per-job');
 
-interface ProviderRun {
-  provider: string;
-  jobs: number;
-  completed: number;
-  failed: number;
-  batches: number;
-  logins: number;
-  requests: number;
-  /** Submit → this provider's last job completed. */
-  wallMs: number;
-  /** Mean of each job's started → completed (login excluded: it happens before a job starts). */
-  jobMeanMs: number;
-  jobP50Ms: number;
-  /** Submit → the first batch written by the batcher / taken by a processor / its first job started (after its login). */
-  firstBatchCreatedMs: number | null;
-  firstBatchStartedMs: number | null;
-  firstJobStartedMs: number | null;
-}
-
-interface ModeRun {
-  mode: Mode['name'];
+interface ModeRun extends SystemRun {
   batchSize: number;
   maxSessions: Record<string, number>;
-  jobs: number;
-  completed: number;
-  failed: number;
-  batches: number;
-  logins: number;
-  requests: number;
-  /** Submit → the last job completed. */
-  wallMs: number;
   /** wallMs / jobs: what one job costs in elapsed time when N run together. */
   wallPerJobMs: number;
-  providers: ProviderRun[];
-  loadAverageAtStart: string;
 }
 
-/** The same circuits in both modes: distinct numbers whose last digits cycle 0–9 (10% not found, 10% cancelled). */
-function circuits(provider: string): string[] {
-  return Array.from({ length: PER_PROVIDER }, (_, i) => practiceCircuitNumber(provider, 100_000 + i));
-}
-
-function percentile(sorted: number[], p: number): number {
-  const rank = Math.max(1, Math.ceil((p / 100) * sorted.length));
-  return sorted[rank - 1] ?? 0;
-}
-
-async function json(method: string, url: string, body?: unknown, key?: string): Promise<any> {
-  const res = await fetch(url, {
-    method,
-    headers: { 'content-type': 'application/json', ...(key ? { authorization: `Bearer ${key}` } : {}) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  if (!res.ok) throw new Error(`${method} ${url}: ${res.status} ${text.slice(0, 300)}`);
-  return JSON.parse(text);
-}
-
+/** One mode through the shared harness (bench/support/system-run.ts): the same circuits in both (last digits cycle 0–9). */
 async function runMode(mode: Mode, dataDir: string): Promise<ModeRun> {
-  const apiKey = randomBytes(24).toString('base64url');
-  // The sandboxed batch children read their settings from the environment (see childEnvironment
-  // in system.ts), so the mode's settings go there, not only into this process's config.
-  Object.assign(process.env, {
-    RPA_DATA_DIR: dataDir,
-    QUEUE_PREFIX: `bench-${mode.name}`,
-    BATCH_SIZE: String(mode.batchSize),
-    BATCH_MAX_WAIT_MS: String(BATCH_MAX_WAIT_MS),
-    PORT: '0',
-    HOST: '127.0.0.1',
-    RPA_API_KEY: apiKey,
-    LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'silent',
+  const run = await runSystem({
+    mode: mode.name,
+    settings: { BATCH_SIZE: String(mode.batchSize), BATCH_MAX_WAIT_MS: String(BATCH_MAX_WAIT_MS) },
+    portalConfig: { login_delay_ms: LOGIN_DELAY_MS, latency_ms: LATENCY_MS },
+    providers: PROVIDERS,
+    jobsPerProvider: PER_PROVIDER,
+    dataDir,
+    timeoutMs: MODE_TIMEOUT_MS,
+    quiet: asJson,
   });
-  const config = loadConfig();
-  for (const p of PROVIDERS) {
-    if (!config.providers[p]!.practice) throw new Error(`${p}: ${p.toUpperCase()}_URL is set; this benchmark runs against the practice portals only`);
-  }
-  const logger = createLogger({ level: config.logLevel, name: 'bench', destination: process.stderr });
-  const system: System = await startSystem(config, logger);
-  try {
-    const db = system.db!;
-    const portal = (p: string) => system.runtime!.portalUrls[p]!;
-    for (const p of PROVIDERS) {
-      await json('POST', `${portal(p)}/__sandbox/reset`);
-      await json('POST', `${portal(p)}/__sandbox/config`, { login_delay_ms: LOGIN_DELAY_MS, latency_ms: LATENCY_MS });
-    }
-    const loadAtStart = loadavg().map((l) => l.toFixed(2)).join(' ');
-
-    const t0 = Date.now();
-    const submitted = await Promise.all(
-      PROVIDERS.map(async (provider) => {
-        const res = await json('POST', `${system.apiUrl}/jobs/bulk`, { provider, action: 'validation', jobs: circuits(provider).map((circuit_number) => ({ circuit_number })) }, apiKey);
-        return { provider, ids: (res.job_ids as number[]).map(String) };
-      }),
-    );
-    const ids = submitted.flatMap((s) => s.ids);
-    const deadline = t0 + MODE_TIMEOUT_MS;
-    let lastShown = 0;
-    for (;;) {
-      const row = await db
-        .selectFrom('jobs')
-        .select((eb) => eb.fn.countAll<string>().as('open'))
-        .where('id', 'in', ids)
-        .where('status', 'not in', ['completed', 'failed', 'cancelled'])
-        .executeTakeFirstOrThrow();
-      const open = Number(row.open);
-      if (open === 0) break;
-      if (Date.now() > deadline) throw new Error(`${mode.name}: ${open} of ${ids.length} jobs still open after ${MODE_TIMEOUT_MS / 60_000} min`);
-      if (!asJson && Date.now() - lastShown > 30_000) {
-        lastShown = Date.now();
-        process.stderr.write(`  ${mode.name}: ${ids.length - open}/${ids.length} jobs finished after ${((Date.now() - t0) / 1000).toFixed(0)} s\n`);
-      }
-      await sleep(200);
-    }
-
-    const providers: ProviderRun[] = [];
-    for (const { provider, ids: providerIds } of submitted) {
-      const rows = await db.selectFrom('jobs').select(['status', 'started_at', 'completed_at']).where('id', 'in', providerIds).execute();
-      const { batches } = await db
-        .selectFrom('batch_jobs')
-        .select(sql<string>`count(distinct batch_id)`.as('batches'))
-        .where('job_id', 'in', providerIds)
-        .executeTakeFirstOrThrow();
-      const stats = await json('GET', `${portal(provider)}/__sandbox/stats`);
-      const firsts = await db
-        .selectFrom('batches')
-        .select((eb) => [eb.fn.min('created_at').as('created'), eb.fn.min('started_at').as('started')])
-        .where('id', 'in', db.selectFrom('batch_jobs').select('batch_id').where('job_id', 'in', providerIds))
-        .executeTakeFirstOrThrow();
-      const since = (at: unknown) => (at ? new Date(at as string).getTime() - t0 : null);
-      const starts = rows.filter((r) => r.started_at).map((r) => new Date(r.started_at!).getTime());
-      const durations = rows
-        .filter((r) => r.status === 'completed' && r.started_at && r.completed_at)
-        .map((r) => new Date(r.completed_at!).getTime() - new Date(r.started_at!).getTime())
-        .sort((a, b) => a - b);
-      const lastDone = Math.max(...rows.map((r) => (r.completed_at ? new Date(r.completed_at).getTime() : t0)));
-      providers.push({
-        provider,
-        jobs: providerIds.length,
-        completed: rows.filter((r) => r.status === 'completed').length,
-        failed: rows.filter((r) => r.status !== 'completed').length,
-        batches: Number(batches),
-        logins: stats.logins_ok,
-        requests: stats.requests,
-        wallMs: lastDone - t0,
-        jobMeanMs: durations.reduce((a, b) => a + b, 0) / Math.max(1, durations.length),
-        jobP50Ms: percentile(durations, 50),
-        firstBatchCreatedMs: since(firsts.created),
-        firstBatchStartedMs: since(firsts.started),
-        firstJobStartedMs: starts.length > 0 ? Math.min(...starts) - t0 : null,
-      });
-    }
-    const sum = (f: (p: ProviderRun) => number) => providers.reduce((a, p) => a + f(p), 0);
-    const wallMs = Math.max(...providers.map((p) => p.wallMs));
-    return {
-      mode: mode.name,
-      batchSize: mode.batchSize,
-      maxSessions: Object.fromEntries(PROVIDERS.map((p) => [p, config.providers[p]!.maxSessions])),
-      jobs: ids.length,
-      completed: sum((p) => p.completed),
-      failed: sum((p) => p.failed),
-      batches: sum((p) => p.batches),
-      logins: sum((p) => p.logins),
-      requests: sum((p) => p.requests),
-      wallMs,
-      wallPerJobMs: wallMs / ids.length,
-      providers,
-      loadAverageAtStart: loadAtStart,
-    };
-  } finally {
-    await system.close();
-  }
+  return {
+    ...run,
+    batchSize: mode.batchSize,
+    maxSessions: Object.fromEntries(run.providers.map((p) => [p.provider, p.maxSessions])),
+    wallPerJobMs: run.wallMs / run.jobs,
+  };
 }
 
 /** Requests per batch (login, logout …) and per job, from the two modes' request counts. */

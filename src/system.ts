@@ -40,6 +40,8 @@ import type { Logger } from './logger.js';
 import { startPracticePortals, type PracticePortals } from './portals/practice-portals.js';
 import { BatchFlowProducer } from './queues/batch-flow.js';
 import { Batcher } from './queues/batcher.js';
+import { BatchSizer, batchSizeViews } from './queues/batch-sizer.js';
+import { PortalPaceStore } from './queues/portal-pace.js';
 import { startMaintenanceWorker } from './processors/maintenance-worker.js';
 import { JobEnqueuer } from './queues/job-enqueuer.js';
 import { maintenanceQueue, providerJobsQueue } from './queues/queue-names.js';
@@ -290,6 +292,7 @@ export async function startSystem(config: Config, logger: Logger, options: Start
         logger,
         processorFile: options.processorFile,
         lockDurationMs: config.batchLockDurationMs,
+        warmChildren: config.batchWarmChildren,
       });
       closers.push(() => batchWorkers!.close());
       restorers.push(() => batchWorkers!.restoreSessionCaps());
@@ -312,7 +315,9 @@ export async function startSystem(config: Config, logger: Logger, options: Start
     if (has(config, 'batcher')) {
       const flows = new BatchFlowProducer(workerConnection, config.queuePrefix);
       closers.push(() => flows.close());
+      const paces = new PortalPaceStore(workerConnection, config.queuePrefix);
       for (const provider of Object.values(config.providers)) {
+        const sizer = new BatchSizer(provider.descriptor.name, config.batchSize, paces, logger);
         const batcher = new Batcher({
           provider: provider.descriptor.name,
           db,
@@ -320,6 +325,10 @@ export async function startSystem(config: Config, logger: Logger, options: Start
           basePrefix: config.queuePrefix,
           batchSize: config.batchSize,
           maxWaitMs: config.batchMaxWaitMs,
+          spread: config.batchSpread,
+          maxSessions: provider.maxSessions,
+          pagesPerSession: provider.pagesPerSession,
+          sizeFor: () => sizer.size(),
           flows,
           heldUntil,
           logger,
@@ -382,6 +391,8 @@ export async function startSystem(config: Config, logger: Logger, options: Start
       const apiQueues = new QueueRegistry(producer, config.queuePrefix);
       closers.push(() => apiQueues.close());
       const apiEnqueuer = new JobEnqueuer(db, apiQueues, logger);
+      const apiPaces = new PortalPaceStore(producer, config.queuePrefix);
+      const batchSizes = () => batchSizeViews(apiPaces, Object.keys(config.providers), config.batchSize);
       const limits = new RateLimits({ redis: producer, prefix: config.queuePrefix, settings: config.rateLimits, logger: logger.child({ component: 'rate-limits' }) });
       const operator = createOperatorRouters({
         config,
@@ -394,6 +405,7 @@ export async function startSystem(config: Config, logger: Logger, options: Start
         providerHealth: async () => (await healthDetails()).providers,
         logger,
         limits,
+        batchSizes,
       });
       const app = createApiApp({
         limits,
@@ -405,6 +417,7 @@ export async function startSystem(config: Config, logger: Logger, options: Start
         submission: new JobSubmission(db, apiEnqueuer, config.jobMaxAttempts, logger),
         callbackPolicy: callbackPolicyFromConfig(config),
         evidenceStore,
+        batchSizes,
         onJobWithdrawn: (id) => new CallbackEnqueuer(db, apiQueues, logger).enqueueForJobs([id]).catch((err: unknown) => logger.warn({ err, job_id: id }, 'callback not queued yet')),
         health: {
           db,

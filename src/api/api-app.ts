@@ -1,6 +1,7 @@
 import express, { type Express, type Router } from 'express';
 import type { Db } from '../db/database.js';
 import type { Logger } from '../logger.js';
+import type { BatchSizeView } from '../queues/batch-sizer.js';
 import { authenticate, healthDetailsAccess } from './auth/authenticate.js';
 import type { TrustProxy } from '../config/parsers.js';
 import type { RateLimits } from './rate-limits.js';
@@ -26,6 +27,8 @@ export interface ApiAppDeps extends JobsRoutesDeps, EvidenceRoutesDeps {
   publicRouters?: Router[];
   /** Routers mounted after API-key auth (metrics, events, schedules …). */
   routers?: Router[];
+  /** The batch size each provider's batches are cut to now, shown by `GET /batches`. */
+  batchSizes?: () => Promise<Record<string, BatchSizeView>>;
 }
 
 /** The ingest API. Express 5 forwards rejected promises from handlers to the error handler. */

@@ -8,6 +8,7 @@ import type { Db } from '../db/database.js';
 import type { Logger } from '../logger.js';
 import { createMetrics } from './metrics/metrics-registry.js';
 import type { QueueRegistry } from '../queues/queue-registry.js';
+import type { BatchSizeView } from '../queues/batch-sizer.js';
 import { TotpManager } from '../totp/totp-manager.js';
 import { totpSettingsFromConfig } from '../totp/totp-settings.js';
 import { bullBoardRouter } from './bull-board-router.js';
@@ -45,6 +46,7 @@ export function createOperatorRouters(deps: {
   providerHealth: () => Promise<Record<string, ProviderHealth>>;
   logger: Logger;
   limits?: RateLimits;
+  batchSizes?: () => Promise<Record<string, BatchSizeView>>;
 }): OperatorRouters {
   const { config, db, queues, logger } = deps;
   const totp = new TotpManager({ redis: deps.valkey, ...totpSettingsFromConfig(config), logger });
@@ -55,7 +57,7 @@ export function createOperatorRouters(deps: {
   // Read-only here: the breaker's state() reads what the batch workers record in Valkey.
   const breakers = new LoginCircuitBreaker(deps.valkey, config.queuePrefix, config.loginFailureThreshold, config.loginCooldownMs, logger);
   const providers = Object.values(config.providers).map((p) => ({ name: p.descriptor.name, needsTotp: p.descriptor.needsTotp, maxSessions: p.maxSessions }));
-  const metrics = createMetrics({ db, queues: () => queues.all(), totp, pool, breakers, providers, calendar: deps.calendar, logger: logger.child({ component: 'metrics' }) });
+  const metrics = createMetrics({ db, queues: () => queues.all(), totp, pool, breakers, batchSizes: deps.batchSizes, providers, calendar: deps.calendar, logger: logger.child({ component: 'metrics' }) });
   const providerOps = providersRoutes({
     db,
     providers: config.providers,

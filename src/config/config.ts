@@ -26,6 +26,8 @@ export interface ProviderConfig {
   /** Steps before it begins that a reserved TOTP step may be used (`<NAME>_TOTP_LOOKAHEAD`). */
   totpLookaheadSteps: number;
   maxSessions: number;
+  /** Jobs of one batch run at once in pages of its one login (`<NAME>_PAGES_PER_SESSION`). */
+  pagesPerSession: number;
   /** PAGE_CONTRACT_MISMATCH answers in a row that pause the provider for contract drift. */
   driftThreshold: number;
   /** Its configured maintenance windows and business hours (an operator's PUT /providers/:name/windows replaces them). */
@@ -113,6 +115,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
       totpSecret: d.needsTotp ? need(tree.totpSecret, d.practiceAccount.totpSecret) : undefined,
       totpLookaheadSteps: tree.totpLookaheadSteps ? valueOf(tree.totpLookaheadSteps) : 0,
       maxSessions: valueOf(tree.maxSessions),
+      pagesPerSession: valueOf(tree.pagesPerSession),
       driftThreshold: valueOf(tree.driftThreshold),
       windows: configuredWindows(valueOf(tree.timeZone), valueOf(tree.businessHours), valueOf(tree.maintenanceWindows), {
         hours: tree.businessHours.env,

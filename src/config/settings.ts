@@ -63,6 +63,13 @@ export const SETTINGS = {
   logLevel: setting('LOG_LEVEL', oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), 'info', 'pino log level'),
   batchSize: setting('BATCH_SIZE', int(1, 1000), 50, 'most jobs in one batch (one login)'),
   batchMaxWaitMs: setting('BATCH_MAX_WAIT_MS', int(0, 3_600_000), 2000, 'how long a partial batch waits for more jobs'),
+  batchSpread: setting(
+    'BATCH_SPREAD',
+    oneOf<'sessions' | 'fill'>(['sessions', 'fill']),
+    'sessions',
+    '`sessions`: a provider\'s waiting jobs are split over its free sessions (one batch each); `fill`: one batch is filled up to the batch size first (the old way)',
+  ),
+  batchWarmChildren: setting('BATCH_WARM_CHILDREN', int(0, 100), 2, 'sandboxed batch processors started with the worker, per provider (at most its `<P>_MAX_SESSIONS`), so a batch does not wait for a fork'),
   batchCanary: setting('BATCH_CANARY', oneOf(['on', 'off']), 'on', 'read the provider\'s probe page against the portal contract before each batch\'s jobs (a changed portal pauses it at once)'),
   batchLockDurationMs: setting('BATCH_LOCK_DURATION_MS', int(2_000, 600_000), 30_000, 'how soon a killed worker\'s batch is picked up again'),
   jobMaxAttempts: setting('JOB_MAX_ATTEMPTS', int(1, 100), 3, 'tries of a job that fails for a passing reason'),
@@ -153,7 +160,7 @@ export const SETTINGS = {
  * The settings of one provider, named after it (`<NAME>_URL` …). Without `<NAME>_URL` the
  * provider runs against its practice portal with the practice account.
  */
-export function providerSettings(d: Pick<ProviderDescriptor, 'name' | 'label' | 'loginField' | 'needsTotp'>) {
+export function providerSettings(d: Pick<ProviderDescriptor, 'name' | 'label' | 'loginField' | 'needsTotp' | 'pages'>) {
   const p = d.name.toUpperCase();
   const account = d.loginField === 'email' ? 'e-mail' : 'username';
   return {
@@ -167,6 +174,13 @@ export function providerSettings(d: Pick<ProviderDescriptor, 'name' | 'label' | 
       ? setting(`${p}_TOTP_LOOKAHEAD`, int(0, 10), 0, 'steps before it begins that a reserved TOTP step may be used (portals that accept ± that many and remember each used step)')
       : undefined,
     maxSessions: setting(`${p}_MAX_SESSIONS`, int(1, 100), 2, 'batches of this provider running at once (below the portal\'s session cap)'),
+    pagesPerSession: setting(
+      `${p}_PAGES_PER_SESSION`,
+      int(1, 32),
+      d.pages?.perSession ?? 1,
+      'jobs of one batch run at once, each in its own page of the one logged-in session (the default was measured on the practice portal; the descriptor says how, or why a portal takes only 1)',
+      { shownDefault: "the descriptor's `pages.perSession` (4 for the four shipped portals), else `1`" },
+    ),
     driftThreshold: setting(`${p}_DRIFT_THRESHOLD`, int(1, 100), 3, 'page-contract mismatches in a row that pause it for contract drift'),
     timeZone: setting(`${p}_TIME_ZONE`, timeZone, 'Africa/Johannesburg', 'time zone of its business hours and maintenance windows'),
     businessHours: optional(`${p}_BUSINESS_HOURS`, businessHoursText, 'when its batches may run, e.g. `mon-fri 07:00-19:00` (comma-separated windows)', { shownDefault: 'always' }),

@@ -117,6 +117,20 @@ export async function strandedJobs(db: Db, limit = 500): Promise<{ id: string; b
   return rows.map((r) => ({ id: r.id, batch_id: r.batch_id!, provider: r.provider }));
 }
 
+/**
+ * Batches of `provider` that hold or will soon hold a portal session: written and not yet ended
+ * (created, assigned, in progress). What the batcher counts against `<P>_MAX_SESSIONS`.
+ */
+export async function unfinishedBatchCount(db: Db, provider: string): Promise<number> {
+  const row = await db
+    .selectFrom('batches')
+    .select((eb) => eb.fn.countAll<string>().as('n'))
+    .where('provider', '=', provider)
+    .where('status', 'in', ['created', 'assigned', 'in_progress'])
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
+}
+
 /** How long a provider's batches take, as measured: the login (and lease) before the first job, and each job. */
 export interface ProviderPace {
   loginMs: number;
@@ -130,9 +144,10 @@ const DEFAULT_PACE: ProviderPace = { loginMs: 30_000, perJobMs: 15_000, samples:
 
 /**
  * A provider's pace from its last 200 finished jobs and last 20 finished batches: the mean job
- * time, and the mean of what a batch took beyond its jobs (lease, login, logout).
+ * time, and the mean of what a batch took beyond its jobs (lease, login, logout), its jobs run
+ * `pages` at once (rounds of the mean job time).
  */
-export async function providerPace(db: Db, provider: string): Promise<ProviderPace> {
+export async function providerPace(db: Db, provider: string, pages = 1): Promise<ProviderPace> {
   const jobs = await sql<{ mean_ms: number | null; n: number }>`
     SELECT avg(extract(epoch FROM completed_at - started_at) * 1000)::float8 AS mean_ms, count(*)::int AS n
     FROM (SELECT completed_at, started_at FROM jobs
@@ -142,7 +157,7 @@ export async function providerPace(db: Db, provider: string): Promise<ProviderPa
   const { mean_ms: perJob, n } = jobs.rows[0] ?? { mean_ms: null, n: 0 };
   if (perJob === null || n === 0) return DEFAULT_PACE;
   const batches = await sql<{ overhead_ms: number | null }>`
-    SELECT avg(greatest(0, extract(epoch FROM finished_at - started_at) * 1000 - (completed_count + failed_count) * ${perJob}::float8))::float8 AS overhead_ms
+    SELECT avg(greatest(0, extract(epoch FROM finished_at - started_at) * 1000 - ceil((completed_count + failed_count)::float8 / ${Math.max(1, Math.floor(pages))}) * ${perJob}::float8))::float8 AS overhead_ms
     FROM (SELECT finished_at, started_at, completed_count, failed_count FROM batches
           WHERE provider = ${provider} AND status IN ('completed', 'failed') AND started_at IS NOT NULL AND finished_at IS NOT NULL AND completed_count + failed_count > 0
           ORDER BY finished_at DESC LIMIT 20) recent

@@ -152,7 +152,9 @@ export async function startJob(db: Db, jobId: string, hold: RunHold, actor: stri
   try {
     return await db.transaction().execute(async (trx): Promise<JobStart> => {
       const job = await trx.selectFrom('jobs').selectAll().where('id', '=', jobId).forUpdate().executeTakeFirst();
-      const batch = await trx.selectFrom('batches').select('run_token').where('id', '=', hold.batchId).forShare().executeTakeFirst();
+      // The lock this transaction may need for the batch's counters, taken at once: two pages'
+      // starts that each held a share lock and then wrote the batch would deadlock.
+      const batch = await trx.selectFrom('batches').select('run_token').where('id', '=', hold.batchId).forNoKeyUpdate().executeTakeFirst();
       if (batch?.run_token !== hold.token) throw superseded(hold);
       if (!job || job.batch_id !== hold.batchId || (job.status !== 'pending' && job.status !== 'running')) return { kind: 'gone' };
       const resumed = job.status === 'running';
@@ -261,7 +263,9 @@ export async function returnJobs(
   return db.transaction().execute(async (trx) => {
     // A run hands back only while it holds the batch; the finaliser and the reaper fence first.
     if (options.hold) {
-      const batch = await trx.selectFrom('batches').select('run_token').where('id', '=', batchId).forShare().executeTakeFirst();
+      // Not a share lock: the batch's counters are written below, and two pages handing back at
+      // once that each held a share lock would deadlock on that write.
+      const batch = await trx.selectFrom('batches').select('run_token').where('id', '=', batchId).forNoKeyUpdate().executeTakeFirst();
       if (batch?.run_token !== options.hold.token) throw superseded(options.hold);
     }
     const before = await trx.selectFrom('jobs').select(['id', 'status']).where('id', 'in', jobIds).where('batch_id', '=', batchId).where('status', 'in', ['pending', 'running']).execute();

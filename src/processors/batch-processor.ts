@@ -1,5 +1,5 @@
 import { DelayedError, type SandboxedJob } from 'bullmq';
-import { inheritedContext } from '../config/runtime.js';
+import { PROCESS_CONTEXT_VAR, inheritedContext } from '../config/runtime.js';
 import { backoffMs } from '../errors/backoff.js';
 import { coerceError } from '../errors/coerce-error.js';
 import { createLogger } from '../logger.js';
@@ -12,7 +12,21 @@ import { createBatchRuntime, type BatchRuntime } from './batch-runtime.js';
  * leaking automation takes down one child, not the worker. The child keeps its runtime
  * (database pool, Valkey, browser pool client) for the batches it runs.
  */
-let runtime: BatchRuntime | undefined;
+let runtime: Promise<BatchRuntime> | undefined;
+
+function runtimeOnce(): Promise<BatchRuntime> {
+  runtime ??= (async () => {
+    const { config, runtime: found } = await inheritedContext();
+    return createBatchRuntime(config, found, createLogger({ level: config.logLevel, name: 'batch-processor' }));
+  })();
+  // A runtime that could not be made is made again by the next batch (and its error fails this one).
+  runtime.catch(() => (runtime = undefined));
+  return runtime;
+}
+
+// A child the worker starts ahead of its batches (warm-children.ts) loads this file then: it
+// makes its runtime at once, so its first batch finds it ready. Not when imported in-process.
+if (process.send && process.env[PROCESS_CONTEXT_VAR]) runtimeOnce().catch(() => undefined);
 
 // The worker that forked us is gone (killed, crashed): stop at once rather than run on
 // unsupervised. BullMQ's stalled-job recovery gives the batch to another worker.
@@ -22,12 +36,9 @@ process.on('disconnect', () => process.exit(70));
 const MAX_POSTPONES = 60;
 
 export default async function batchProcessor(job: SandboxedJob<BatchFlowData, BatchRunSummary>, token?: string): Promise<BatchRunSummary> {
-  if (!runtime) {
-    const { config, runtime: found } = await inheritedContext();
-    runtime = createBatchRuntime(config, found, createLogger({ level: config.logLevel, name: 'batch-processor' }).child({ provider: job.data.provider }));
-  }
+  const { runner } = await runtimeOnce();
   try {
-    return await runtime.runner.run(job.data.batchId, (progress) => job.updateProgress(progress));
+    return await runner.run(job.data.batchId, (progress) => job.updateProgress(progress));
   } catch (thrown) {
     const error = coerceError(thrown);
     // Postgres, Valkey or the pool is out: the batch waits for it rather than spend the run's

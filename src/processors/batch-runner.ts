@@ -15,10 +15,12 @@ import { RpaError, isRpaError } from '../errors/failures.js';
 import type { Logger } from '../logger.js';
 import type { CancellationResult, ProviderAutomation, SubmitHooks } from '../providers/provider.js';
 import { queueLabel, type EnqueueItem } from '../queues/job-enqueuer.js';
+import type { PortalPaceStore } from '../queues/portal-pace.js';
 import type { TotpManager } from '../totp/totp-manager.js';
 import { BatchSession } from './batch-session.js';
 import type { ContractDrift } from './contract-drift.js';
 import type { LoginCircuitBreaker } from './login-circuit-breaker.js';
+import { runOnPages } from './page-scheduler.js';
 import type { ProviderCalendar } from './provider-calendar.js';
 import type { ProviderPauses } from './provider-pauses.js';
 
@@ -58,6 +60,8 @@ export interface BatchRunnerDeps {
   canaryAtStart: boolean;
   /** How long a higher-priority job waits for a free session before a running batch makes way for it. */
   preemptAfterMs?: number;
+  /** Where what a run saw of its portal goes (pace, login time, session lifetimes), for the batchers' sizing. */
+  paces?: PortalPaceStore;
 }
 
 export interface BatchRunSummary {
@@ -68,6 +72,8 @@ export interface BatchRunSummary {
   logins: number;
   skipped?: 'finished' | 'empty' | 'paused' | 'closed' | 'superseded';
   loginError?: { code: string; message: string };
+  /** Where the run's time went (ms): to a logged-in session (lease, TOTP step, login), of which waiting for TOTP steps, then the jobs. */
+  timings?: { toSessionMs: number; totpWaitMs: number; jobsMs: number; pages: number };
 }
 
 export interface BatchProgress {
@@ -89,12 +95,16 @@ interface Stop {
 }
 
 /**
- * Runs one batch: one leased browser context, one login, then each unfinished job in turn.
- * Each job's end is written the moment it ends, under the run's hold on the batch (its fencing
- * token): a run that lost its batch (its worker was frozen, or cut off from Valkey, and the
- * batch went to another) stops at its next step and touches nothing. Safe to run again after a
- * crash: finished jobs are skipped, a job found running counts an attempt and starts over, and a
- * cancellation reads the circuit's state before it submits anything.
+ * Runs one batch: one leased browser context, one login, then the unfinished jobs, up to the
+ * provider's `<P>_PAGES_PER_SESSION` at once on pages of that one session (never two of one
+ * circuit at once; page-scheduler.ts). Before each job a page takes, the batch may stop
+ * (stopBefore: a pause, a window, a higher priority waiting); then no page takes another job, and
+ * once every page has finished its own the jobs not started are handed back. Each job's end is
+ * written the moment it ends, under the run's hold on the batch (its fencing token): a run that
+ * lost its batch (its worker was frozen, or cut off from Valkey, and the batch went to another)
+ * stops at its next step and touches nothing. Safe to run again after a crash: finished jobs are
+ * skipped, a job found running counts an attempt and starts over, and a cancellation reads the
+ * circuit's state before it submits anything.
  */
 export class BatchRunner {
   constructor(private readonly deps: BatchRunnerDeps) {}
@@ -122,7 +132,8 @@ export class BatchRunner {
       summary.returned += await this.handBack(hold, members, until, pause ? `provider paused (${pause.reason})` : 'provider paused by its login circuit breaker');
       return { ...summary, skipped: 'paused' };
     }
-    const fit = await this.deps.calendar.fit(provider, members.length);
+    const pages = Math.min(config.pagesPerSession, members.length);
+    const fit = await this.deps.calendar.fit(provider, members.length, pages);
     if (fit.kind === 'none') {
       summary.returned += await this.handBack(hold, members, fit.opensAt, `provider closed: ${fit.reason}; the jobs wait until ${fit.opensAt.toISOString()}`);
       log.info({ opens_at: fit.opensAt.toISOString(), reason: fit.reason }, 'batch not started: the provider is closed, or closes before it could finish');
@@ -150,10 +161,16 @@ export class BatchRunner {
       evidence: this.deps.evidence,
       batchId,
       logger: log,
+      onSessionLost: (aliveMs) => {
+        log.info({ alive_ms: aliveMs }, 'the portal ended the session; measured for the batch size');
+        this.deps.paces?.recordExpiry(provider, aliveMs).catch((err: unknown) => log.debug({ err }, 'session lifetime not recorded'));
+      },
     });
+    let loggedInAt = started;
     try {
       try {
         await session.open();
+        loggedInAt = Date.now();
         await breaker.recordSuccess(provider);
         await pauses.loginSucceeded(config);
       } catch (thrown) {
@@ -170,27 +187,64 @@ export class BatchRunner {
         return { ...summary, skipped: 'paused' };
       }
 
-      for (let index = 0; index < members.length; index++) {
-        heartbeat.check();
-        const stop = index > 0 ? await this.stopBefore(config, members.slice(index), batchId) : undefined;
-        if (stop) {
-          summary.returned += await this.handBack(hold, members.slice(index), stop.availableAt, stop.cause);
-          log.info({ handed_back: members.length - index, cause: stop.cause }, 'batch stopped before its next job');
-          break;
-        }
-        const outcome = await this.runJob(session, members[index]!, hold, log);
-        if (outcome === 'login-lost') {
-          summary.returned += await this.handBack(hold, members.slice(index), this.retryAt(1), 'login lost mid-batch');
-          break;
-        }
-        if (outcome === 'drift-paused') {
-          summary.returned += 1 + (await this.handBack(hold, members.slice(index + 1), new Date(), 'provider paused (contract_drift)'));
-          summary.skipped = 'paused';
-          break;
-        }
-        if (outcome !== 'skipped') summary[outcome] += 1;
-        done += 1;
-        await onProgress?.({ done, total, logins: session.logins }).catch(() => undefined);
+      // Jobs whose re-login failed mid-batch, and jobs taken by a page but not started because the
+      // batch stopped first: with the jobs not taken yet they are handed back once every page has
+      // stopped (a job still on a page is never handed back under it).
+      const loginLost: JobRow[] = [];
+      const loginLoss = { counted: false };
+      const untouched: JobRow[] = [];
+      let stop: Stop | undefined;
+      let taken = 0;
+      const schedule = await runOnPages(members, {
+        lanes: pages,
+        circuitOf: (member) => member.circuit_number,
+        // In hand when an earlier run of this batch died: if it is what killed the child, it must
+        // not take other jobs with it again (each would count an attempt), so it runs alone.
+        alone: (member) => member.status === 'running',
+        run: async (member, lane, rest) => {
+          heartbeat.check();
+          // The first job follows the checks the batch just passed; every later one is checked.
+          if (taken++ > 0) {
+            const found = stop ?? (await this.stopBefore(config, [member, ...rest], batchId));
+            if (found) {
+              stop ??= found;
+              untouched.push(member);
+              return 'stop';
+            }
+          }
+          const outcome = await this.runJob(session, member, hold, log, lane, loginLoss);
+          if (outcome === 'login-lost') {
+            loginLost.push(member);
+            return 'stop';
+          }
+          if (outcome === 'drift-paused') {
+            // The job itself went back with its attempt given back; the rest wait for the resume.
+            summary.returned += 1;
+            summary.skipped = 'paused';
+            stop ??= { cause: 'provider paused (contract_drift)', availableAt: new Date() };
+            return 'stop';
+          }
+          if (outcome !== 'skipped') summary[outcome] += 1;
+          done += 1;
+          await onProgress?.({ done, total, logins: session.logins }).catch(() => undefined);
+          return 'next';
+        },
+      });
+      if (schedule.error !== undefined) throw schedule.error;
+      const ran = summary.completed + summary.failed;
+      summary.timings = { toSessionMs: loggedInAt - started, totpWaitMs: session.totpWaitMs, jobsMs: Date.now() - loggedInAt, pages };
+      if (ran > 0) {
+        await this.deps.paces
+          ?.recordBatch(provider, { jobs: ran, busyMs: summary.timings.jobsMs, loginMs: summary.timings.toSessionMs - session.totpWaitMs })
+          .catch((err: unknown) => log.debug({ err }, 'portal pace not recorded'));
+      }
+      const rest = [...untouched, ...schedule.notStarted];
+      if (loginLost.length > 0) {
+        summary.returned += await this.handBack(hold, stop ? loginLost : [...loginLost, ...rest], this.retryAt(1), 'login lost mid-batch');
+      }
+      if (stop && rest.length > 0) {
+        summary.returned += await this.handBack(hold, rest, stop.availableAt, stop.cause);
+        log.info({ handed_back: rest.length, cause: stop.cause }, 'batch stopped before its next job');
       }
     } catch (thrown) {
       if (!isRpaError(thrown, 'RUN_SUPERSEDED')) throw thrown;
@@ -245,7 +299,12 @@ export class BatchRunner {
     return undefined;
   }
 
-  private async runJob(session: BatchSession, member: JobRow, hold: RunHold, batchLog: Logger): Promise<JobOutcome> {
+  /**
+   * One job on the page of `lane`. A failed re-login is counted towards the provider's breaker
+   * or pause once per batch (`loginLoss`): the pages that waited for that re-login share its
+   * failure, and one refusal must not count as several.
+   */
+  private async runJob(session: BatchSession, member: JobRow, hold: RunHold, batchLog: Logger, lane = 0, loginLoss = { counted: false }): Promise<JobOutcome> {
     const { db } = this.deps;
     const start = await startJob(db, member.id, hold, this.deps.workerName);
     if (start.kind === 'gone') return 'skipped';
@@ -270,11 +329,11 @@ export class BatchRunner {
       return 'failed';
     }
     const job = start.job;
-    const log = batchLog.child({ job_id: job.id, attempt: job.attempts });
+    const log = batchLog.child({ job_id: job.id, attempt: job.attempts, ...(lane > 0 ? { lane } : {}) });
     const startedAt = Date.now();
     try {
       const plan = job.action === 'cancellation' ? await this.cancellationPlan(job, hold, start.resumed, log) : undefined;
-      const outcome = await session.perform(job, plan?.hooks);
+      const outcome = await session.perform(job, plan?.hooks, lane);
       const result = plan ? plan.reconcile(outcome.result as CancellationResult) : outcome.result;
       const ended = await finishJob(db, job.id, hold, { status: 'completed', result: result as unknown as Record<string, unknown>, evidence: outcome.evidence, cause: 'completed' }, this.deps.workerName);
       if (ended) await this.deps.jobsEnded([job.id]);
@@ -289,8 +348,11 @@ export class BatchRunner {
       const evidence = isEvidenceItems(error.details?.evidence) ? error.details.evidence : [];
       const jobError = { code: error.code, message: error.message };
       if (error.scope === 'login') {
-        await this.loginFailed(this.deps.providers[job.provider]!, error);
-        log.warn({ err: error.toJSON() }, 're-login failed mid-batch');
+        if (!loginLoss.counted) {
+          loginLoss.counted = true;
+          await this.loginFailed(this.deps.providers[job.provider]!, error);
+          log.warn({ err: error.toJSON() }, 're-login failed mid-batch');
+        }
         return 'login-lost';
       }
       if (error.code === 'PAGE_CONTRACT_MISMATCH') {

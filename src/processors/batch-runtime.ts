@@ -12,6 +12,7 @@ import type { Logger } from '../logger.js';
 import { automationFor } from '../providers/registry.js';
 import { CallbackEnqueuer } from '../callbacks/callback-enqueuer.js';
 import { JobEnqueuer } from '../queues/job-enqueuer.js';
+import { PortalPaceStore } from '../queues/portal-pace.js';
 import { QueueRegistry } from '../queues/queue-registry.js';
 import { createValkey, type ValkeyClient } from '../queues/valkey.js';
 import { TotpManager } from '../totp/totp-manager.js';
@@ -42,7 +43,9 @@ export function createBatchRuntime(config: Config, runtime: Runtime, logger: Log
     if (!value) throw new RpaError('CONFIG_INVALID', `${name}: required by the batch processor`, { field: name });
     return value;
   };
-  const db = createDb(need(runtime.databaseUrl, 'DATABASE_URL'), { max: 4 });
+  // A batch's pages write their jobs' starts, ends and submits at once, beside the heartbeat.
+  const pages = Math.max(1, ...Object.values(config.providers).map((p) => p.pagesPerSession));
+  const db = createDb(need(runtime.databaseUrl, 'DATABASE_URL'), { max: Math.max(4, pages + 2) });
   const live = new LiveSettings(config, logger).watch();
   const valkey: ValkeyClient = createValkey(need(runtime.valkey, 'VALKEY_URL'), 'worker');
   const queues = new QueueRegistry(valkey, config.queuePrefix);
@@ -72,6 +75,7 @@ export function createBatchRuntime(config: Config, runtime: Runtime, logger: Log
     jobsEnded: (ids) => callbacks.enqueueForJobs(ids),
     workerName: `${hostname()}:${process.pid}`,
     retryBaseMs: config.jobRetryBaseMs,
+    paces: new PortalPaceStore(valkey, config.queuePrefix),
     drift: new ContractDrift(db, logger),
     calendar: new ProviderCalendar(db, config.providers, logger),
     canaryAtStart: config.batchCanary === 'on',

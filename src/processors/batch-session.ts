@@ -25,17 +25,26 @@ export interface BatchSessionOptions {
   evidence: EvidenceRecorder;
   batchId: string;
   logger: Logger;
+  /** Told when the portal ended a session, with how long it had lived since its login. */
+  onSessionLost?: (aliveMs: number) => void;
 }
 
 /**
- * The browser side of a batch: a lease, a provider session on it, logged in. When the browser
- * dies, it leases a context on another browser, logs in again and carries on.
+ * The browser side of a batch: a lease, a provider session on it, logged in, whose pages
+ * (lanes) may run several jobs at once. When the browser dies, it leases a context on another
+ * browser, logs in again and carries on; lanes that find it dead at the same time share that
+ * one move (the first starts it, the others wait for it), then each runs its job once more.
  */
 export class BatchSession {
   private lease?: BrowserLease;
   private session?: ProviderSession;
   private readonly avoid: string[] = [];
   private earlierLogins = 0;
+  /** Goes up each time the batch moved to another browser: a lane that failed on an older one just tries again. */
+  private browserEpoch = 0;
+  private moving?: Promise<void>;
+  /** How long logins waited for their TOTP steps (before leasing a browser), in all. */
+  totpWaitMs = 0;
 
   private readonly log: Logger;
 
@@ -67,7 +76,9 @@ export class BatchSession {
     const hooks = account.totpSecret ? createTotpHooks(totp, { provider, account: account.login, secret: account.totpSecret }) : undefined;
     // Book the one-time code's step before the lease and the password step, so a login that
     // waits for a free step holds no browser and the portal's pre-auth cannot age out.
+    const waitFrom = Date.now();
     await hooks?.prepare();
+    this.totpWaitMs += Date.now() - waitFrom;
     try {
       const lease = await this.options.browsers.lease({ avoidBrowserIds: this.avoid });
       this.lease = lease;
@@ -76,11 +87,22 @@ export class BatchSession {
         context: lease.context,
         baseUrl,
         credentials: { login: account.login, password: account.password },
-        getTotp: hooks?.getTotp,
+        getTotp: hooks
+          ? async () => {
+              // The rest of the wait for the step (prepare() lets the login start ahead of it).
+              const from = Date.now();
+              try {
+                return await hooks.getTotp();
+              } finally {
+                this.totpWaitMs += Date.now() - from;
+              }
+            }
+          : undefined,
         reportTotp: hooks?.reportTotp,
         evidence: this.options.evidence,
         batchId: this.options.batchId,
         logger: this.log,
+        onSessionLost: this.options.onSessionLost,
       });
       try {
         await this.session.login();
@@ -95,17 +117,21 @@ export class BatchSession {
     }
   }
 
-  /** Runs the job's action; a dead browser → new context elsewhere, new login, one more try. */
-  async perform(job: JobRow, hooks: SubmitHooks = {}) {
+  /**
+   * Runs the job's action on the page of `lane`; a dead browser → new context elsewhere, new
+   * login, one more try. Lanes run at once; each runs one job at a time.
+   */
+  async perform(job: JobRow, hooks: SubmitHooks = {}, lane = 0) {
+    const epoch = this.browserEpoch;
+    const lease = this.lease;
     try {
-      return await this.performOnce(job, hooks);
+      return await this.performOnce(job, hooks, lane);
     } catch (thrown) {
-      const classified = this.lease ? this.lease.classify(thrown) : thrown;
+      // Classified by the lease the job ran on (another lane may have moved the batch since).
+      const classified = lease ? lease.classify(thrown) : thrown;
       if (!hasScope(classified, 'browser')) throw classified;
-      this.log.warn({ job_id: job.id }, 'browser died mid-job; logging in again on another browser');
-      if (this.lease) this.avoid.push(this.lease.browserId);
-      await this.open();
-      return this.performOnce(job, hooks);
+      await this.moveBrowser(epoch, lease, job.id);
+      return this.performOnce(job, hooks, lane);
     }
   }
 
@@ -118,12 +144,30 @@ export class BatchSession {
     }
   }
 
-  private async performOnce(job: JobRow, hooks: SubmitHooks) {
-    const session = this.session!;
+  /** One move to another browser for every lane that saw the browser of `epoch` die. */
+  private moveBrowser(epoch: number, dead: BrowserLease | undefined, jobId: string): Promise<void> {
+    if (this.moving) return this.moving;
+    if (this.browserEpoch !== epoch) return Promise.resolve();
+    this.log.warn({ job_id: jobId }, 'browser died mid-job; logging in again on another browser');
+    if (dead) this.avoid.push(dead.browserId);
+    this.moving = (async () => {
+      try {
+        await this.open();
+        this.browserEpoch += 1;
+      } finally {
+        this.moving = undefined;
+      }
+    })();
+    return this.moving;
+  }
+
+  private async performOnce(job: JobRow, hooks: SubmitHooks, lane: number) {
+    const session = this.session;
+    if (!session) throw new RpaError('BROWSER_GONE', `batch ${this.options.batchId}: no browser session (the move to another browser failed)`);
     const params = job.parameters;
     return job.action === 'validation'
-      ? session.validate(job.id, params.circuit_number)
-      : session.cancel(job.id, { circuit_number: params.circuit_number, reason: params.reason, effective_date: params.effective_date }, hooks);
+      ? session.validate(job.id, params.circuit_number, lane)
+      : session.cancel(job.id, { circuit_number: params.circuit_number, reason: params.reason, effective_date: params.effective_date }, hooks, lane);
   }
 
   async close(): Promise<void> {

@@ -61,15 +61,18 @@ export class ProviderCalendar {
     return state.open ? 0 : state.until.getTime();
   }
 
-  /** How many of `jobs` may start now so that the batch ends before the provider next closes. */
-  async fit(provider: string, jobs: number, now = new Date()): Promise<BatchFit> {
+  /**
+   * How many of `jobs` may start now so that the batch ends before the provider next closes,
+   * when it runs `pages` jobs at once (pages of one session: each job takes its measured time).
+   */
+  async fit(provider: string, jobs: number, pages = 1, now = new Date()): Promise<BatchFit> {
     const { windows } = await this.windows(provider);
     const state = windowState(windows, now);
     if (!state.open) return { kind: 'none', opensAt: state.until, reason: state.reason === 'maintenance' ? `in a maintenance window${state.label ? ` (${state.label})` : ''}` : 'outside its business hours' };
     if (!state.closesAt) return { kind: 'all' };
     const pace = await this.pace(provider);
     const available = state.closesAt.getTime() - now.getTime() - pace.loginMs;
-    const fits = Math.max(0, Math.floor(available / Math.max(1, pace.perJobMs)));
+    const fits = Math.max(0, Math.floor(available / Math.max(1, pace.perJobMs)) * Math.max(1, Math.floor(pages)));
     if (fits >= jobs) return { kind: 'all' };
     const after = windowState(windows, state.closesAt);
     const opensAt = after.open ? state.closesAt : after.until;
@@ -81,19 +84,21 @@ export class ProviderCalendar {
 
   /**
    * How long a job joining the provider's queue now would likely wait before it starts: until a
-   * window ends, then the jobs ahead of it on `sessions` sessions, and a login.
+   * window ends, then the jobs ahead of it on `sessions` sessions of its `<P>_PAGES_PER_SESSION`
+   * pages, and a login.
    */
   async expectedWaitMs(provider: string, waiting: number, sessions: number, now = new Date()): Promise<number> {
     const state = await this.state(provider, now);
     const closed = state.open ? 0 : state.until.getTime() - now.getTime();
     const pace = await this.pace(provider);
-    return closed + pace.loginMs + (waiting * pace.perJobMs) / Math.max(1, sessions);
+    const pages = this.providers[provider]?.pagesPerSession ?? 1;
+    return closed + pace.loginMs + (waiting * pace.perJobMs) / (Math.max(1, sessions) * Math.max(1, pages));
   }
 
   private async pace(provider: string): Promise<ProviderPace> {
     const cached = this.paces.get(provider);
     if (cached && Date.now() - cached.at < 60_000) return cached.pace;
-    const pace = await providerPace(this.db, provider);
+    const pace = await providerPace(this.db, provider, this.providers[provider]?.pagesPerSession ?? 1);
     this.paces.set(provider, { at: Date.now(), pace });
     return pace;
   }

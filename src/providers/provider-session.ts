@@ -14,6 +14,8 @@ import type {
   ValidationResult,
 } from './provider.js';
 import { resolveTimeouts, type ProviderTimeouts } from './provider-timeouts.js';
+import { LoginGate } from './login-gate.js';
+import { SessionPages } from './session-pages.js';
 
 export interface ProviderSessionOptions {
   automation: ProviderAutomation;
@@ -29,6 +31,8 @@ export interface ProviderSessionOptions {
   evidence: EvidenceRecorder;
   batchId: string;
   logger?: Logger;
+  /** Told when a page found the session ended by the portal, with how long it had lived since its login (once per lost session). */
+  onSessionLost?: (aliveMs: number) => void;
   timeouts?: Partial<ProviderTimeouts>;
   retry?: Partial<RetryPolicy>;
 }
@@ -44,20 +48,23 @@ export interface JobOutcome<R> {
 
 /**
  * Runs one provider automation in one browser context for one batch: one login serves every
- * job. An operation that finds the session gone logs in again once (a fresh TOTP code) and
- * runs once more. Evidence, uploaded to the evidence store as it is taken: a screenshot at each
- * of the automation's evidence points (a validation's result, a cancellation's filled form and
- * its confirmation, already-cancelled or not-found page) and, where a job failed, a screenshot of
- * the page with a JSON record beside it (code, message, page path, and for a
- * PAGE_CONTRACT_MISMATCH the failing selector and the DOM snippet); a failed job's RpaError
- * carries its items in `details.evidence`. A screenshot that cannot be taken or stored is
- * logged and left out: it must not undo a portal side effect.
+ * job. Jobs may run at once on several pages of the context (one per lane, sharing its
+ * cookies); an operation that finds the session gone logs in again once (a fresh TOTP code)
+ * and runs once more, and pages that find it gone at the same time wait for that one login
+ * (LoginGate) instead of each logging in. Evidence, uploaded to the evidence store as it is
+ * taken: a screenshot at each of the automation's evidence points (a validation's result, a
+ * cancellation's filled form and its confirmation, already-cancelled or not-found page) and,
+ * where a job failed, a screenshot of the page with a JSON record beside it (code, message, page
+ * path, and for a PAGE_CONTRACT_MISMATCH the failing selector and the DOM snippet); a failed
+ * job's RpaError carries its items in `details.evidence`. A screenshot that cannot be taken or
+ * stored is logged and left out: it must not undo a portal side effect.
  */
 export class ProviderSession {
   /** Successful logins so far, re-logins included. */
   loginCount = 0;
-  private page?: Page;
-  private loggedIn = false;
+  private readonly pages: SessionPages;
+  private readonly gate = new LoginGate();
+  private loggedInAt = 0;
   private closed = false;
   private readonly logger: Logger;
   private readonly provider: string;
@@ -65,25 +72,31 @@ export class ProviderSession {
   constructor(private readonly options: ProviderSessionOptions) {
     this.provider = options.automation.descriptor.name;
     this.logger = (options.logger ?? silentLogger).child({ provider: this.provider, batch_id: options.batchId });
+    const t = resolveTimeouts(options);
+    this.pages = new SessionPages(options.context, (page) => {
+      page.setDefaultTimeout(t.actionMs);
+      page.setDefaultNavigationTimeout(t.navigationMs);
+    });
   }
 
   get isLoggedIn(): boolean {
-    return this.loggedIn;
+    return this.gate.isLoggedIn;
   }
 
-  /** Logs in (again). Throws the automation's RpaError, with a screenshot of the page in `details.evidence`. */
+  /** Logs in (again), on lane 0's page. Throws the automation's RpaError, with a screenshot of the page in `details.evidence`. */
   async login(): Promise<void> {
     const evidence: EvidenceItem[] = [];
-    const ctx = await this.contextFor(undefined, evidence, this.logger);
-    await this.loginWith(ctx, evidence);
+    const ctx = await this.contextFor(undefined, evidence, this.logger, await this.pages.page(0));
+    await this.gate.relogin(this.gate.generation, () => this.loginWith(ctx, evidence));
   }
 
-  async validate(jobId: string, circuitNumber: string): Promise<JobOutcome<ValidationResult>> {
-    return this.run(jobId, 'validate', (ctx) => this.options.automation.validate(ctx, circuitNumber));
+  /** Validates a circuit on the page of `lane` (0 … pages − 1; one job per lane at a time). */
+  async validate(jobId: string, circuitNumber: string, lane = 0): Promise<JobOutcome<ValidationResult>> {
+    return this.run(jobId, 'validate', (ctx) => this.options.automation.validate(ctx, circuitNumber), {}, lane);
   }
 
-  async cancel(jobId: string, params: CancellationParams, hooks: SubmitHooks = {}): Promise<JobOutcome<CancellationResult>> {
-    return this.run(jobId, 'cancel', (ctx) => this.options.automation.cancel(ctx, params), hooks);
+  async cancel(jobId: string, params: CancellationParams, hooks: SubmitHooks = {}, lane = 0): Promise<JobOutcome<CancellationResult>> {
+    return this.run(jobId, 'cancel', (ctx) => this.options.automation.cancel(ctx, params), hooks, lane);
   }
 
   /**
@@ -97,9 +110,11 @@ export class ProviderSession {
 
   /** Logs out when logged in; the portal slot is freed. */
   async logout(): Promise<void> {
-    if (!this.loggedIn || !this.page || this.page.isClosed()) return;
-    const ctx = await this.contextFor(undefined, [], this.logger);
-    this.loggedIn = false;
+    if (!this.gate.isLoggedIn) return;
+    const page = await this.pages.anyOpen();
+    if (!page) return;
+    const ctx = await this.contextFor(undefined, [], this.logger, page);
+    this.gate.loggedOut();
     await this.options.automation.logout(ctx);
     this.logger.info('logged out');
   }
@@ -113,27 +128,31 @@ export class ProviderSession {
     } catch (thrown) {
       this.logger.warn({ err: coerceError(thrown).toJSON() }, 'logout failed while closing the session');
     }
-    await this.page?.close().catch(() => undefined);
-    this.page = undefined;
+    await this.pages.closeAll();
   }
 
-  private async run<R>(jobId: string | undefined, operation: string, step: (ctx: ProviderSessionContext) => Promise<R>, hooks: SubmitHooks = {}): Promise<JobOutcome<R>> {
+  private async run<R>(jobId: string | undefined, operation: string, step: (ctx: ProviderSessionContext) => Promise<R>, hooks: SubmitHooks = {}, lane = 0): Promise<JobOutcome<R>> {
     if (this.closed) throw new RpaError('INTERNAL', 'provider session is closed');
-    const logger = this.logger.child({ ...(jobId === undefined ? {} : { job_id: jobId }), operation });
+    const logger = this.logger.child({ ...(jobId === undefined ? {} : { job_id: jobId }), operation, ...(lane > 0 ? { lane } : {}) });
     const evidence: EvidenceItem[] = [];
     // One context for the job, re-login included: the cancel flow remembers a lost answer by it.
-    const ctx: ProviderSessionContext = { ...(await this.contextFor(jobId, evidence, logger)), ...hooks };
+    const ctx: ProviderSessionContext = { ...(await this.contextFor(jobId, evidence, logger, await this.pages.page(lane))), ...hooks };
     const started = Date.now();
     try {
-      if (!this.loggedIn) await this.loginWith(ctx, evidence, jobId);
+      // Logged in already, or a login under way on another page: this page waits for it.
+      await this.gate.ready(() => this.loginWith(ctx, evidence, jobId));
       let result: R;
+      const generation = this.gate.generation;
       try {
         result = await step(ctx);
       } catch (thrown) {
         if (!(await this.sessionLost(ctx, thrown))) throw thrown;
-        logger.warn('session lost, logging in again');
-        this.loggedIn = false;
-        await this.loginWith(ctx, evidence, jobId);
+        logger.warn('session lost, logging in again (once for every page of the session)');
+        await this.gate.relogin(generation, async () => {
+          // Run by the one page that starts the re-login: the lost session is counted once.
+          this.options.onSessionLost?.(Date.now() - this.loggedInAt);
+          await this.loginWith(ctx, evidence, jobId);
+        });
         result = await step(ctx);
       }
       logger.info({ duration_ms: Date.now() - started, evidence: evidence.length }, `${operation} done`);
@@ -163,24 +182,12 @@ export class ProviderSession {
       ctx.logger.warn({ code: error.code, scope: error.scope, err: error.message }, 'login failed');
       throw withEvidence(error, evidence);
     }
-    this.loggedIn = true;
     this.loginCount++;
+    this.loggedInAt = Date.now();
     ctx.logger.info({ duration_ms: Date.now() - started, login_count: this.loginCount }, 'logged in');
   }
 
-  private async openPage(): Promise<Page> {
-    if (!this.page || this.page.isClosed()) {
-      this.page = await this.options.context.newPage();
-      const t = resolveTimeouts(this.options);
-      this.page.setDefaultTimeout(t.actionMs);
-      this.page.setDefaultNavigationTimeout(t.navigationMs);
-      this.loggedIn = false;
-    }
-    return this.page;
-  }
-
-  private async contextFor(jobId: string | undefined, evidence: EvidenceItem[], logger: Logger): Promise<ProviderSessionContext> {
-    const page = await this.openPage();
+  private async contextFor(jobId: string | undefined, evidence: EvidenceItem[], logger: Logger, page: Page): Promise<ProviderSessionContext> {
     const o = this.options;
     return {
       page,

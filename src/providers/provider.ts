@@ -18,6 +18,12 @@ export interface ProviderDescriptor {
   needsTotp: boolean;
   /** Account used when the system runs against its own practice portal. */
   practiceAccount: { login: string; password: string; totpSecret?: string };
+  /**
+   * How many pages of one logged-in session may work at once (the default of
+   * `<NAME>_PAGES_PER_SESSION`; 1 when left out), and why: what was measured on the practice
+   * portal, or what keeps the portal from taking more than one.
+   */
+  pages?: { perSession: number; why: string };
 }
 
 export interface ProviderCredentials {

@@ -148,10 +148,14 @@ describe('BatchRunner', function () {
     expect(paused.details?.selector).to.be.a('string').that.is.not.empty;
   });
 
+  /** The providers with evotel's batches on `pages` pages of their session. */
+  const onPages = (pages: number) => ({ ...config.providers, evotel: { ...config.providers.evotel!, pagesPerSession: pages } });
+
   it('without the canary, pauses at the drift threshold in a row: the jobs met wait with their attempt given back, the rest are handed back', async () => {
     await portalConfig({ drift: true });
     const { batchId, ids } = await batchOf(3);
-    const summary = await runner({ canaryAtStart: false }).run(batchId);
+    // One page: the jobs meet the changed portal one after another, in batch order.
+    const summary = await runner({ canaryAtStart: false, providers: onPages(1) }).run(batchId);
     expect(summary).to.include({ completed: 0, failed: 0, returned: 3, skipped: 'paused' });
     const [first, second, third] = await jobsOf(ids);
     // The first mismatch is that job's own until a second one in a row: it retries later (attempt 1 spent).
@@ -159,6 +163,23 @@ describe('BatchRunner', function () {
     expect(first!.error?.code).to.equal('PAGE_CONTRACT_MISMATCH');
     expect(second).to.include({ status: 'pending', attempts: 0 });
     expect(third).to.include({ status: 'pending', attempts: 0 });
+    expect(await findPause(database.db, 'evotel')).to.include({ reason: 'contract_drift' });
+  });
+
+  it('on pages, a drift pause stops every page: the jobs on pages wait with their attempt given back, those not started are handed back', async () => {
+    await portalConfig({ drift: true });
+    const { batchId, ids } = await batchOf(6);
+    const summary = await runner({ canaryAtStart: false, providers: onPages(4) }).run(batchId);
+    expect(summary).to.include({ completed: 0, failed: 0, returned: 6, skipped: 'paused' });
+    const jobs = await jobsOf(ids);
+    for (const job of jobs) expect(job).to.include({ status: 'pending', batch_id: null });
+    // Four met the changed portal at once: the first mismatch counted is that job's own (a retry,
+    // its attempt spent); the others came at the threshold or past it. A page freed by a mismatch
+    // before the threshold (3) was counted may take another job; the rest never started.
+    expect(jobs.map((j) => j.attempts).sort()).to.deep.equal([0, 0, 0, 0, 0, 1]);
+    const met = jobs.filter((j) => j.error?.code === 'PAGE_CONTRACT_MISMATCH').length;
+    expect(met).to.be.within(4, 6);
+    expect(jobs.filter((j) => j.error === null)).to.have.length(6 - met);
     expect(await findPause(database.db, 'evotel')).to.include({ reason: 'contract_drift' });
   });
 
@@ -193,7 +214,26 @@ describe('BatchRunner', function () {
     expect(ended).to.deep.equal(late.ids);
   });
 
-  it('makes way for a higher-priority job that has waited for a session: its remaining jobs go back', async () => {
+  it('on pages, a pause mid-batch starts no more jobs: the jobs on pages finish, the rest are handed back once every page stopped', async () => {
+    const { batchId, ids } = await batchOf(8);
+    let paused = false;
+    const summary = await runner({ providers: onPages(4) }).run(batchId, async () => {
+      if (paused) return;
+      paused = true;
+      await pauseProvider(database.db, 'evotel', { reason: 'operator', message: 'test', actor: 'test' });
+    });
+    // The four taken at once finish; a page that finished while the pause was being written may
+    // have taken one more before it saw it.
+    expect(summary.completed).to.be.within(4, 7);
+    expect(summary.completed + summary.returned).to.equal(8);
+    expect(summary.logins).to.equal(1);
+    for (const job of await jobsOf(ids)) {
+      if (job.status === 'completed') continue;
+      expect(job).to.include({ status: 'pending', attempts: 0, batch_id: null });
+    }
+  });
+
+    it('makes way for a higher-priority job that has waited for a session: its remaining jobs go back', async () => {
     const { batchId, ids } = await batchOf(3, { priority: 'low' });
     const high = await insertJobs(database.db, [{ provider: 'evotel', action: 'validation', parameters: { circuit_number: 'EVO899991', priority: 'high' }, callbackUrl: null, externalId: null, requestHash: 'high', submittedBy: 'test', maxAttempts: 3 }]);
     await new Promise((r) => setTimeout(r, 50));

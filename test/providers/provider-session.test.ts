@@ -2,6 +2,8 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import evotel from '../../src/providers/evotel/index.js';
+import octotel from '../../src/providers/octotel/index.js';
+import { expectedValidation } from '../support/expected-circuit.js';
 import { EvidenceRecorder } from '../../src/evidence/evidence-recorder.js';
 import type { EvidenceStore } from '../../src/evidence/evidence-store.js';
 import { ProviderHarness, errorEvidence, evidenceLabels, rejection } from './provider-test-kit.js';
@@ -104,5 +106,76 @@ describe('ProviderSession (with the Evotel practice portal)', function () {
     const stats = await h.control.stats();
     expect(stats.logins_ok).to.equal(1);
     expect(stats.active_sessions).to.equal(1);
+  });
+
+  it('runs jobs at once on several pages of one login', async () => {
+    const session = await h.session();
+    const circuits = ['EVO000021', 'EVO000032', 'EVO000043', 'EVO000054', 'EVO000060', 'EVO000079', 'EVO000088', 'EVO000099'];
+    const results = await Promise.all([0, 1, 2, 3].map(async (lane) => {
+      const mine = circuits.filter((_, i) => i % 4 === lane);
+      const out = [];
+      for (const circuit of mine) out.push({ circuit, result: (await session.validate(`j-${circuit}`, circuit, lane)).result });
+      return out;
+    }));
+    for (const { circuit, result } of results.flat()) expect(result, circuit).to.deep.equal(expectedValidation('evotel', circuit));
+    expect(session.loginCount).to.equal(1);
+    expect(h.contexts[0].pages()).to.have.length(4);
+    const stats = await h.control.stats();
+    expect(stats.logins_ok).to.equal(1);
+    expect(stats.active_sessions).to.equal(1);
+  });
+
+  it('logs in again once for all its pages when the portal ends the session under them', async () => {
+    const lost: number[] = [];
+    const session = await h.session({ onSessionLost: (aliveMs) => lost.push(aliveMs) });
+    await session.login();
+    await h.control.configure({ latency_ms: 300 });
+    // Four pages each on their way to the portal when the session ends: a short idle time, a
+    // stats read that prunes the expired session, the idle time back.
+    const running = ['EVO000021', 'EVO000032', 'EVO000043', 'EVO000054'].map((circuit, lane) => session.validate(`j${lane}`, circuit, lane));
+    await new Promise((r) => setTimeout(r, 100));
+    await h.control.configure({ session_idle_s: 0.001 });
+    await h.control.stats();
+    await h.control.configure({ session_idle_s: 600 });
+    const outcomes = await Promise.all(running);
+    outcomes.forEach((o, lane) => expect(o.result).to.deep.equal(expectedValidation('evotel', ['EVO000021', 'EVO000032', 'EVO000043', 'EVO000054'][lane]!)));
+    expect(session.loginCount, 'the first login and one re-login').to.equal(2);
+    expect((await h.control.stats()).logins_ok).to.equal(2);
+    expect(lost).to.have.length(1);
+    await h.control.configure({ latency_ms: 0 });
+  });
+});
+
+describe('ProviderSession pages (with the Octotel practice portal, TOTP)', function () {
+  this.timeout(120_000);
+  const h = new ProviderHarness(octotel.automation);
+
+  before(async function () {
+    this.timeout(60_000);
+    await h.start();
+  });
+  after(async () => {
+    await h.stop();
+  });
+  afterEach(async () => {
+    await h.cleanup();
+  });
+
+  it('spends one fresh TOTP step on the one re-login its pages share', async () => {
+    await h.control.reset();
+    const session = await h.session();
+    await session.login();
+    await h.control.configure({ session_idle_s: 0.001 });
+    await h.control.stats();
+    await h.control.configure({ session_idle_s: 600 });
+    const circuits = ['OCT000021', 'OCT000032', 'OCT000043'];
+    const outcomes = await Promise.all(circuits.map((circuit, lane) => session.validate(`j${lane}`, circuit, lane)));
+    outcomes.forEach((o, i) => expect(o.result).to.deep.equal(expectedValidation('octotel', circuits[i]!)));
+    expect(session.loginCount).to.equal(2);
+    expect(session.totp!.outcomes, 'one code per login, both accepted').to.deep.equal(['accepted', 'accepted']);
+    const stats = await h.control.stats();
+    expect(stats.logins_ok).to.equal(2);
+    expect(stats.totp_ok).to.equal(2);
+    expect(stats.totp_rejected_reused).to.equal(0);
   });
 });

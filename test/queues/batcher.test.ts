@@ -4,7 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { insertJobs } from '../../src/db/job-store.js';
 import type { JobParameters } from '../../src/db/schema.js';
 import { BatchFlowProducer } from '../../src/queues/batch-flow.js';
-import { Batcher } from '../../src/queues/batcher.js';
+import { Batcher, type BatchSpread } from '../../src/queues/batcher.js';
 import { JobEnqueuer } from '../../src/queues/job-enqueuer.js';
 import { batchFlowJobIds } from '../../src/queues/queue-names.js';
 import { QueueRegistry } from '../../src/queues/queue-registry.js';
@@ -32,11 +32,13 @@ describe('Batcher', function () {
     redis?.disconnect();
     await database?.drop();
   });
-  beforeEach(() => {
+  beforeEach(async () => {
     prefix = uniquePrefix('batcher');
     queues = new QueueRegistry(redis, prefix);
     flows = new BatchFlowProducer(redis, prefix);
     held = 0;
+    // Nothing runs the batches here: those an earlier test wrote would hold the provider's sessions.
+    await database.db.updateTable('batches').set({ status: 'completed', finished_at: new Date() }).where('status', 'in', ['created', 'assigned', 'in_progress']).execute();
   });
   afterEach(async () => {
     await batcher?.close();
@@ -45,8 +47,8 @@ describe('Batcher', function () {
     await queues.close();
   });
 
-  const start = async (batchSize: number, maxWaitMs: number) => {
-    batcher = new Batcher({ provider: 'openserve', db: database.db, connection: redis, basePrefix: prefix, batchSize, maxWaitMs, flows, heldUntil: async () => held, logger: testLogger, drainDelaySeconds: 1 });
+  const start = async (batchSize: number, maxWaitMs: number, spread: { spread?: BatchSpread; maxSessions?: number } = {}) => {
+    batcher = new Batcher({ provider: 'openserve', db: database.db, connection: redis, basePrefix: prefix, batchSize, maxWaitMs, ...spread, flows, heldUntil: async () => held, logger: testLogger, drainDelaySeconds: 1 });
     await batcher.start();
   };
   /** Jobs committed and enqueued as the API does it. */
@@ -75,9 +77,9 @@ describe('Batcher', function () {
     }
   };
 
-  it('groups waiting jobs into batches of at most BATCH_SIZE, one flow each, and completes their queue entries', async () => {
+  it('fill: groups waiting jobs into batches of at most BATCH_SIZE, one flow each, and completes their queue entries', async () => {
     const ids = await submit(7);
-    await start(3, 300);
+    await start(3, 300, { spread: 'fill' });
     await until('every job batched', async () => [...(await batchesOf(ids)).values()].flat().length === 7);
     const sizes = [...(await batchesOf(ids)).values()].map((g) => g.length).sort();
     expect(sizes).to.deep.equal([1, 3, 3]);
@@ -90,6 +92,23 @@ describe('Batcher', function () {
     await until('queue entries completed', async () => (await queues.providerJobs('openserve').getJobCounts('completed')).completed === 7);
   });
 
+  it('sessions: splits the waiting jobs over the free sessions, and cuts nothing more while none is free', async () => {
+    const ids = await submit(7);
+    // Nothing runs the batches here: the two it writes keep both sessions taken.
+    await start(3, 300, { spread: 'sessions', maxSessions: 2 });
+    await until('two batches', async () => (await batchesOf(ids)).size === 2);
+    await sleep(1_500);
+    const groups = await batchesOf(ids);
+    expect([...groups.values()].map((g) => g.length)).to.deep.equal([3, 3]);
+    const counts = await queues.providerJobs('openserve').getJobCounts('waiting', 'prioritized', 'completed');
+    expect(counts.completed).to.equal(6);
+    expect(counts.waiting + counts.prioritized, 'the seventh waits on the queue for a free session').to.equal(1);
+    // A session comes free: the seventh gets its batch.
+    await database.db.updateTable('batches').set({ status: 'completed', finished_at: new Date() }).where('id', '=', [...groups.keys()][0]!).execute();
+    await until('the seventh batched', async () => [...(await batchesOf(ids)).values()].flat().length === 7);
+    expect((await batchesOf(ids)).size).to.equal(3);
+  });
+
   it('flushes a partial batch BATCH_MAX_WAIT_MS after its first job', async () => {
     await start(50, 1_500);
     const started = Date.now();
@@ -99,19 +118,34 @@ describe('Batcher', function () {
     expect([...(await batchesOf(ids)).values()][0]).to.have.members(ids);
   });
 
-  it('takes the highest priority first, and gives the batch run its best job\'s priority', async () => {
-    held = Date.now() + 60_000;
-    await start(2, 200);
-    const low = await submit(2, { priority: 'low' });
-    const high = await submit(2, { priority: 'high' });
-    held = 0;
-    await until('both batched', async () => (await batchesOf([...low, ...high])).size === 2);
-    const [first, second] = [...(await batchesOf([...low, ...high])).entries()].sort((a, b) => Number(a[0]) - Number(b[0]));
-    expect(first![1]).to.have.members(high);
-    expect(second![1]).to.have.members(low);
-    expect((await queues.batchRuns('openserve').getJob(batchFlowJobIds(first![0]).run))?.opts.priority).to.equal(1);
-    expect((await queues.batchRuns('openserve').getJob(batchFlowJobIds(second![0]).run))?.opts.priority).to.equal(3);
-  });
+  for (const spread of ['fill', 'sessions'] as const) {
+    it(`${spread}: takes the highest priority first, and gives the batch run its best job's priority`, async () => {
+      held = Date.now() + 60_000;
+      await start(2, 200, { spread, maxSessions: 2 });
+      const low = await submit(2, { priority: 'low' });
+      const high = await submit(2, { priority: 'high' });
+      held = 0;
+      await until('both batched', async () => (await batchesOf([...low, ...high])).size === 2);
+      const [first, second] = [...(await batchesOf([...low, ...high])).entries()].sort((a, b) => Number(a[0]) - Number(b[0]));
+      expect(first![1]).to.have.members(high);
+      expect(second![1]).to.have.members(low);
+      expect((await queues.batchRuns('openserve').getJob(batchFlowJobIds(first![0]).run))?.opts.priority).to.equal(1);
+      expect((await queues.batchRuns('openserve').getJob(batchFlowJobIds(second![0]).run))?.opts.priority).to.equal(3);
+    });
+
+    it(`${spread}: puts back what it collected when the provider was held meanwhile, and batches it once released`, async () => {
+      await start(50, 1_500, { spread, maxSessions: 2 });
+      const ids = await submit(2);
+      // Held while the partial batch waits for more jobs.
+      await sleep(400);
+      held = Date.now() + 60_000;
+      await sleep(2_500);
+      expect((await batchesOf(ids)).size).to.equal(0);
+      expect((await queues.providerJobs('openserve').getJobCounts('delayed')).delayed).to.equal(2);
+      held = 0;
+      await until('batched once released', async () => [...(await batchesOf(ids)).values()].flat().length === 2);
+    });
+  }
 
   it('cuts no batch while its provider is held (paused or closed); the jobs wait on the queue', async () => {
     held = Date.now() + 60_000;

@@ -9,6 +9,7 @@ import { activeBatchTotals, batchCounts, batchDurations, batchErrorCounts, deliv
 import { BATCH_STATUSES, JOB_ACTIONS, JOB_STATUSES } from '../../db/schema.js';
 import type { Logger } from '../../logger.js';
 import type { TotpStats } from '../../totp/totp-counters.js';
+import type { BatchSizeView } from '../../queues/batch-sizer.js';
 import { DurationHistogram } from './duration-histogram.js';
 
 /** Where the figures come from; each optional source that is missing or down just leaves its metrics out. */
@@ -20,6 +21,8 @@ export interface MetricsSources {
   pool?: { status(): Promise<PoolStatus> };
   /** Login circuit breakers (read from Valkey), reported per provider. */
   breakers?: { state(provider: string): Promise<BreakerState> };
+  /** The batch size of each provider and the portal pace it was chosen from (read from Valkey). */
+  batchSizes?: () => Promise<Record<string, BatchSizeView>>;
   /**
    * The configured providers. Their series are reported even at 0, so that a rule comparing a
    * figure with its value some minutes ago sees the first failed job, refused code or failed
@@ -113,6 +116,14 @@ export function createMetrics(sources: MetricsSources): Metrics {
     labelNames: ['provider', 'reason'],
     registers: [registry],
   });
+  const batchSize = new Gauge({ name: 'rpa_batch_size', help: 'The most jobs a batch of the provider takes now: BATCH_SIZE, or fewer when its sessions were seen to expire sooner', labelNames: ['provider'], registers: [registry] });
+  const sessionPace = new Gauge({
+    name: 'rpa_portal_session_seconds_per_job',
+    help: 'Measured time a session of the provider spends per job, its pages working at once (smoothed over batches)',
+    labelNames: ['provider'],
+    registers: [registry],
+  });
+  const sessionLife = new Gauge({ name: 'rpa_portal_session_lifetime_seconds', help: 'Shortest recent lifetime of a provider session before the portal ended it (+Inf while none was seen to end: the shortest of none)', labelNames: ['provider'], registers: [registry] });
   const providerClosed = new Gauge({
     name: 'rpa_provider_closed',
     help: 'Whether a provider is closed now (1) by reason: maintenance (a window), outside_business_hours; 0 with reason "none" when open',
@@ -160,7 +171,7 @@ export function createMetrics(sources: MetricsSources): Metrics {
 
   // Every scrape reads each source once; a source that is down leaves its metrics empty.
   const refresh = async () => {
-    for (const g of [jobs, batches, batchesCreated, batchesCompleted, logins, batchErrors, activeBatchJobs, oldestWaiting, providerPaused, providerClosed, contractMismatches, jobsAtRisk, breakerOpen, callbacks, callbackAttempts, queueDepth, totpCodes, totpSuccess, poolSize, poolConfigured, poolBusy, poolOpen, poolRestarts, poolRetired]) g.reset();
+    for (const g of [jobs, batches, batchesCreated, batchesCompleted, logins, batchErrors, activeBatchJobs, oldestWaiting, providerPaused, providerClosed, contractMismatches, jobsAtRisk, breakerOpen, batchSize, sessionPace, sessionLife, callbacks, callbackAttempts, queueDepth, totpCodes, totpSuccess, poolSize, poolConfigured, poolBusy, poolOpen, poolRestarts, poolRetired]) g.reset();
     const providers = sources.providers ?? [];
     await Promise.all([
       guard('postgres', [jobs, batches, batchesCreated, batchesCompleted, logins, batchErrors, activeBatchJobs, oldestWaiting, providerPaused, providerClosed, contractMismatches, jobsAtRisk, callbacks, callbackAttempts, jobDuration, batchDuration], async () => {
@@ -221,7 +232,7 @@ export function createMetrics(sources: MetricsSources): Metrics {
         await Promise.all([jobDuration.refresh(), batchDuration.refresh()]);
       }),
       sources.queues &&
-        guard('valkey', [queueDepth, breakerOpen], async () => {
+        guard('valkey', [queueDepth, breakerOpen, batchSize, sessionPace, sessionLife], async () => {
           const queues = sources.queues!();
           const counts = await Promise.all(queues.map((q) => q.getJobCounts(...QUEUE_STATES)));
           queues.forEach((q, i) => {
@@ -230,6 +241,13 @@ export function createMetrics(sources: MetricsSources): Metrics {
           if (sources.breakers) {
             const states = await Promise.all(providers.map((p) => sources.breakers!.state(p.name)));
             for (const b of states) breakerOpen.set({ provider: b.provider }, b.open ? 1 : 0);
+          }
+          if (sources.batchSizes) {
+            for (const [provider, view] of Object.entries(await sources.batchSizes())) {
+              batchSize.set({ provider }, view.size);
+              if (view.session_ms_per_job !== null) sessionPace.set({ provider }, view.session_ms_per_job / 1000);
+              sessionLife.set({ provider }, view.session_life_ms === null ? Infinity : view.session_life_ms / 1000);
+            }
           }
         }),
       sources.totp &&

@@ -8,4 +8,8 @@ export const evotelDescriptor: ProviderDescriptor = {
   loginField: 'username',
   needsTotp: false,
   practiceAccount: { login: 'rpa.evotel', password: 'Practice-Evotel-1' },
+  pages: {
+    perSession: 4,
+    why: 'measured on the practice portal (bench/pages-per-session.ts, docs/bench-throughput.md): server-rendered pages, no per-page state; every cancellation right at 1–8 pages, time per job falls to about a third at 4',
+  },
 };

@@ -1,4 +1,4 @@
-import type { Locator } from 'playwright-core';
+import { errors, type Locator } from 'playwright-core';
 import { RpaError } from '../../errors/failures.js';
 import { invalidCircuit } from '../circuit-number.js';
 import { normaliseStatus } from '../circuit-status.js';
@@ -16,7 +16,21 @@ export interface CircuitRead {
   result?: Locator;
 }
 
-type ReadField = 'circuit' | 'status' | 'customer' | 'address' | 'speed' | 'reference';
+/**
+ * How long a field of a result already shown may take to be there: a server-rendered row and a
+ * client-rendered card come with their fields, so a missing one is a page that changed.
+ */
+const FIELD_WAIT_MS = 1_000;
+
+/** The trimmed, whitespace-collapsed text of the first match, or null when there is none. */
+async function shownText(locator: Locator): Promise<string | null> {
+  try {
+    return ((await locator.first().textContent({ timeout: FIELD_WAIT_MS })) ?? '').replace(/\s+/g, ' ').trim();
+  } catch (thrown) {
+    if (thrown instanceof errors.TimeoutError) return null;
+    throw thrown;
+  }
+}
 
 /** Searches a circuit and reads what the portal shows of it (SPEC.md "What a job returns"). */
 export class CircuitReader {
@@ -98,27 +112,27 @@ export class CircuitReader {
     throw await this.nav.tools.mismatch(ctx, `the search failed with status ${status}: "${message.slice(0, 80)}"`, failed.selector);
   }
 
-  /** Reads every field of every result in one round trip, then the reference of a cancelled circuit. */
+  /**
+   * Reads the result's fields one locator call each, then the reference of a cancelled circuit.
+   * Measured (bench/result-read.ts, docs/bench-throughput.md), this is faster than one
+   * `evaluateAll` over the row, locally and over the pool's WebSocket proxy alike: a locator
+   * call runs in the utility world, whose injected script the wait for the result has installed
+   * already, while an evaluation runs in the page's main world, where Playwright installs its
+   * script again for every document (every search is a new one).
+   */
   private async readResult(ctx: ProviderSessionContext, circuit: string, resultSelector: string, results: Locator): Promise<CircuitRead> {
     const s = this.map;
-    const selectors: Partial<Record<ReadField, string>> = { ...s.fields };
-    if ('inResult' in s.reference) selectors.reference = s.reference.inResult;
-    const rows = await results.evaluateAll((elements, wanted) => {
-      return elements.map((element) => {
-        const row: Record<string, string | null> = {};
-        for (const [field, selector] of Object.entries(wanted)) {
-          const found = element.querySelector(selector as string);
-          row[field] = found === null ? null : (found.textContent ?? '').replace(/\s+/g, ' ').trim();
-        }
-        return row;
-      });
-    }, selectors);
-    const index = s.fields.circuit === undefined ? 0 : rows.findIndex((row) => row.circuit === circuit);
-    const row = rows[index];
-    if (!row) throw await this.nav.tools.mismatch(ctx, `the results do not list ${circuit}`, `${resultSelector} ${s.fields.circuit}`);
+    let index = 0;
+    if (s.fields.circuit !== undefined) {
+      const rows = await results.count();
+      index = -1;
+      for (let i = 0; i < rows && index < 0; i++) if ((await shownText(results.nth(i).locator(s.fields.circuit))) === circuit) index = i;
+      if (index < 0) throw await this.nav.tools.mismatch(ctx, `the results do not list ${circuit}`, `${resultSelector} ${s.fields.circuit}`);
+    }
+    const result = results.nth(index);
     const field = async (name: 'status' | 'customer' | 'address' | 'speed'): Promise<string> => {
-      const value = row[name];
-      if (value === null || value === undefined) throw await this.nav.tools.mismatch(ctx, `no ${name} in the result for ${circuit}`, `${resultSelector} ${s.fields[name]}`);
+      const value = await shownText(result.locator(s.fields[name]));
+      if (value === null) throw await this.nav.tools.mismatch(ctx, `no ${name} in the result for ${circuit}`, `${resultSelector} ${s.fields[name]}`);
       return value;
     };
     const shownStatus = await field('status');
@@ -133,8 +147,10 @@ export class CircuitReader {
       speed: await field('speed'),
       cancellation_reference: null,
     };
-    const result = results.nth(index);
-    if (status === 'cancelled') state.cancellation_reference = await this.reference(ctx, circuit, resultSelector, row.reference ?? null);
+    if (status === 'cancelled') {
+      const inResult = 'inResult' in s.reference ? await shownText(result.locator(s.reference.inResult)) : null;
+      state.cancellation_reference = await this.reference(ctx, circuit, resultSelector, inResult);
+    }
     return { state, result };
   }
 
