@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { expect } from 'chai';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { CoreV1Api } from '@kubernetes/client-node';
@@ -13,6 +13,7 @@ import { testLogger } from '../support/shared-services.js';
 import { ADDED_LATER, PROMETHEUS_SERIES, dashboardQueries, readDashboard, seriesOf } from '../monitoring/support/monitoring-assets.js';
 import {
   K8S_DIR,
+  ROOT,
   connectionAllowed,
   overlayNames,
   podTemplates,
@@ -52,6 +53,79 @@ function secretsReadBy(t: PodTemplate): string[] {
   }
   return [...names].sort();
 }
+
+/** The evidence bucket's Secret (k8s/components/evidence-s3) and the settings files its two keys become. */
+const EVIDENCE_SECRET = 'rpa-evidence-s3';
+const EVIDENCE_KEY_FILES: Record<string, string> = { 'access-key-id': 'evidence-s3-access-key-id', 'secret-access-key': 'evidence-s3-secret-access-key' };
+
+/** Where a file of SECRETS_DIR comes from: a ConfigMap's or a Secret's key (a projected volume's source). */
+interface SettingsFile {
+  value: string;
+  from: 'configMap' | 'secret';
+  source: string;
+  key: string;
+}
+
+/** The settings volume of a container: the volume mounted where its SECRETS_DIR points. */
+function settingsVolume(t: PodTemplate, c: any): any {
+  const dir = c.env.find((e: any) => e.name === 'SECRETS_DIR')?.value;
+  const mount = c.volumeMounts.find((m: any) => m.mountPath === dir);
+  return mount && t.spec.volumes.find((v: any) => v.name === mount.name);
+}
+
+/**
+ * The files the kubelet puts into a container's SECRETS_DIR, as a projected volume projects them:
+ * every key of each source, or only the keys its `items` list under their `path`. `objects` are
+ * the ConfigMaps and Secrets to read from; a source not among them is skipped (a production
+ * Secret whose template values are no real settings values).
+ */
+function settingsFiles(t: PodTemplate, c: any, objects: K8sObject[]): Map<string, SettingsFile> {
+  const files = new Map<string, SettingsFile>();
+  for (const src of settingsVolume(t, c)?.projected?.sources ?? []) {
+    const from = src.configMap ? 'configMap' : src.secret ? 'secret' : undefined;
+    if (!from) continue;
+    const ref = src.configMap ?? src.secret;
+    const obj = objects.find((o) => o.kind === (from === 'configMap' ? 'ConfigMap' : 'Secret') && o.metadata.name === ref.name);
+    if (!obj) continue;
+    const values: Record<string, string> = { ...(obj.stringData ?? {}) };
+    for (const [k, v] of Object.entries<string>(obj.data ?? {})) values[k] = from === 'secret' ? Buffer.from(v, 'base64').toString('utf8') : v;
+    const items: { key: string; path: string }[] = ref.items ?? Object.keys(values).map((key) => ({ key, path: key }));
+    for (const { key, path } of items) {
+      expect(values, `${ref.name} has the key ${key}`).to.have.property(key);
+      files.set(path, { value: values[key]!, from, source: ref.name, key });
+    }
+  }
+  return files;
+}
+
+/**
+ * Loads the configuration a container of ours would: its settings folder (written from
+ * `objects` as the kubelet projects it) and its environment ($(VAR) expansions and downward-API
+ * fields given stand-in values) over `imageEnv`, what the image's ENV sets.
+ */
+function loadContainerConfig(t: PodTemplate, objects: K8sObject[], namespace: string, imageEnv: Record<string, string> = {}): { config: ReturnType<typeof loadConfig>; files: Map<string, SettingsFile> } {
+  const c = t.spec.containers[0];
+  const files = settingsFiles(t, c, objects);
+  const dir = mkdtempSync(join(tmpdir(), 'rpa-k8s-settings-'));
+  try {
+    for (const [path, f] of files) writeFileSync(join(dir, path), f.value);
+    const env: Record<string, string> = { ...imageEnv };
+    for (const e of c.env) {
+      if (e.value !== undefined) env[e.name] = e.value.replace(/\$\(([A-Z0-9_]+)\)/g, 'secretvalue');
+      else if (e.valueFrom?.fieldRef) env[e.name] = e.valueFrom.fieldRef.fieldPath === 'metadata.namespace' ? namespace : `${t.owner.metadata.name}-0`;
+      else if (e.valueFrom?.secretKeyRef) env[e.name] = 'secretvalue';
+    }
+    return { config: loadConfig({ env: { ...env, SECRETS_DIR: dir } }), files };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** The port a URL's connections go to. */
+const urlPort = (u: string): number => {
+  const url = new URL(u);
+  return url.port ? Number(url.port) : url.protocol === 'https:' ? 443 : 80;
+};
 
 /** Volume types the Pod Security Standards' restricted profile allows. */
 const RESTRICTED_VOLUMES = ['configMap', 'csi', 'downwardAPI', 'emptyDir', 'ephemeral', 'persistentVolumeClaim', 'projected', 'secret'];
@@ -111,6 +185,14 @@ describe('k8s manifests', function () {
       const browserNs = () => named('Role', 'rpa-browser-manager')!.metadata.namespace!;
       /** Valkey under Sentinel (k8s/components/valkey-sentinel) rather than one Valkey pod. */
       const sentinel = () => Boolean(named('StatefulSet', 'rpa-valkey-sentinel'));
+      /** Whether the overlay keeps evidence in the S3 bucket (k8s/components/evidence-s3) rather than each pod's files. */
+      const evidenceInS3 = () => named('ConfigMap', 'rpa-system-config')!.data['evidence-store'] === 's3';
+      /** The Secrets loadConfig can be given: the generated ones, and (production) the evidence Secret's template. */
+      const loadableSecrets = () => {
+        const rendered = kind('Secret');
+        if (rendered.some((x) => x.metadata.name === EVIDENCE_SECRET)) return rendered;
+        return [...rendered, ...secretsOf(objects, overlay).filter((x) => x.metadata.name === EVIDENCE_SECRET)];
+      };
 
       before(() => {
         objects = renderKustomization(join(K8S_DIR, 'overlays', overlay));
@@ -173,6 +255,7 @@ describe('k8s manifests', function () {
 
       it('mounts rpa-system-config and each pod\'s own Secret into the folder SECRETS_DIR names (API: rpa-api-credentials, workers: fno-credentials)', () => {
         const externalDb = overlay.endsWith('external-db') ? [{ secret: { name: 'rpa-database' } }] : [];
+        const evidence = evidenceInS3() ? [{ secret: { name: EVIDENCE_SECRET, items: Object.entries(EVIDENCE_KEY_FILES).map(([key, path]) => ({ key, path })) } }] : [];
         for (const [component, secret] of [['api', 'rpa-api-credentials'], ['worker', 'fno-credentials']] as const) {
           const t = byComponent(templates, component)!;
           const c = t.spec.containers[0];
@@ -180,14 +263,14 @@ describe('k8s manifests', function () {
           const mount = c.volumeMounts.find((m: any) => m.mountPath === dir);
           expect(mount, `${component} mounts ${dir}`).to.exist;
           const volume = t.spec.volumes.find((v: any) => v.name === mount.name);
-          expect(volume.projected.sources).to.deep.equal([{ configMap: { name: 'rpa-system-config' } }, { secret: { name: secret } }, ...externalDb]);
+          expect(volume.projected.sources).to.deep.equal([{ configMap: { name: 'rpa-system-config' } }, { secret: { name: secret } }, ...evidence, ...externalDb]);
         }
       });
 
       it('gives the API pods no portal credential, TOTP seed, callback secret or pool token', () => {
         const api = byComponent(templates, 'api')!;
         const read = secretsReadBy(api);
-        const allowed = ['rpa-api-credentials', 'rpa-valkey', 'rpa-postgres', 'rpa-database'];
+        const allowed = ['rpa-api-credentials', 'rpa-valkey', 'rpa-postgres', 'rpa-database', EVIDENCE_SECRET];
         expect(read.filter((n) => !allowed.includes(n)), 'Secrets the API reads').to.deep.equal([]);
         expect(read).to.include('rpa-api-credentials');
         const secrets = secretsOf(objects, overlay);
@@ -317,7 +400,7 @@ describe('k8s manifests', function () {
         }
       });
 
-      it('lets each pod out only where it must go (egress): API to Postgres/Valkey/DNS; workers also to browsers, the Kubernetes API and ORDS; browsers to DNS and the portals', () => {
+      it('lets each pod out only where it must go (egress): API to Postgres/Valkey/DNS (and the evidence bucket); workers also to browsers, the Kubernetes API and ORDS; browsers to DNS and the portals', () => {
         const policies = kind('NetworkPolicy');
         const pods = endpoints();
         const ipsOf = (policy: string, rule: number) => named('NetworkPolicy', policy)!.spec.egress[rule].to.map((peer: any) => peer.ipBlock.cidr.split('/')[0]);
@@ -331,6 +414,9 @@ describe('k8s manifests', function () {
           'the cloud metadata service': { ip: '169.254.169.254', ports: [80] },
         };
         if (overlay.endsWith('external-db')) external['external Postgres'] = { ip: ipsOf('rpa-api-egress', 0)[0], ports: [5432] };
+        // The evidence bucket, on the port of its endpoint's URL.
+        const s3 = evidenceInS3() ? ['S3 evidence store'] : [];
+        if (evidenceInS3()) external['S3 evidence store'] = { ip: ipsOf('rpa-evidence-s3-egress', 0)[0], ports: [urlPort(named('ConfigMap', 'rpa-system-config')!.data['evidence-s3-endpoint'])] };
         const targets = [...Object.keys(pods), ...Object.keys(external)];
         const reach = (from: string) =>
           targets
@@ -343,8 +429,8 @@ describe('k8s manifests', function () {
         const db = overlay.endsWith('external-db') ? ['external Postgres'] : ['rpa-postgres'];
         const dns = ['cluster DNS', 'kube-dns'];
         const valkey = sentinel() ? ['rpa-valkey', 'rpa-valkey-sentinel'] : ['rpa-valkey'];
-        expect(reach('rpa-api'), 'API').to.deep.equal([...db, ...valkey, ...dns].sort());
-        expect(reach('rpa-worker'), 'workers').to.deep.equal([...db, ...valkey, ...dns, 'rpa-browser-pool', 'on-demand browser pod', 'Kubernetes API', 'ORDS'].sort());
+        expect(reach('rpa-api'), 'API').to.deep.equal([...db, ...valkey, ...dns, ...s3].sort());
+        expect(reach('rpa-worker'), 'workers').to.deep.equal([...db, ...valkey, ...dns, 'rpa-browser-pool', 'on-demand browser pod', 'Kubernetes API', 'ORDS', ...s3].sort());
         for (const browser of ['rpa-browser-pool', 'on-demand browser pod']) {
           expect(reach(browser), browser).to.deep.equal([...dns, 'portals'].sort());
         }
@@ -491,32 +577,16 @@ describe('k8s manifests', function () {
       });
 
       it('gives settings the orchestrator accepts (ConfigMap keys and Secret keys are known settings)', () => {
-        const dir = mkdtempSync(join(tmpdir(), 'rpa-k8s-settings-'));
-        try {
-          const config = named('ConfigMap', 'rpa-system-config')!;
-          for (const [key, value] of Object.entries<string>(config.data)) writeFileSync(join(dir, key), value);
-          const secret = named('Secret', 'fno-credentials');
-          for (const [key, value] of Object.entries<string>(secret?.data ?? {})) writeFileSync(join(dir, key), Buffer.from(value, 'base64'));
-          for (const [key, value] of Object.entries<string>(secret?.stringData ?? {})) writeFileSync(join(dir, key), value);
-          const worker = byComponent(templates, 'worker')!.spec.containers[0];
-          const env: Record<string, string> = { SECRETS_DIR: dir };
-          for (const e of worker.env) {
-            if (e.value !== undefined) env[e.name] = e.value.replace(/\$\(([A-Z0-9_]+)\)/g, 'secretvalue');
-            else if (e.valueFrom?.fieldRef) env[e.name] = e.valueFrom.fieldRef.fieldPath === 'metadata.namespace' ? orchestratorNs() : 'rpa-worker-0';
-            else if (e.valueFrom?.secretKeyRef) env[e.name] = 'secretvalue';
-          }
-          delete env.SECRETS_DIR;
-          const loaded = loadConfig({ env: { ...env, SECRETS_DIR: dir } });
-          expect(loaded.browserManager.mode).to.equal('kubernetes');
-          expect(loaded.browserManager.k8s.image).to.equal(config.data['browser-k8s-image']);
-          expect(loaded.browserManager.k8s.ownerPodName).to.equal('rpa-worker-0');
-          expect(loaded.browserManager.k8s.namespace).to.equal(browserNs());
-          expect(loaded.browserManager.k8s.ownerPodNamespace).to.equal(orchestratorNs());
-          expect(loaded.roles).to.include('worker');
-          expect(loaded.valkey?.mode, 'how the workers reach Valkey').to.equal(sentinel() ? 'sentinel' : 'server');
-        } finally {
-          rmSync(dir, { recursive: true, force: true });
-        }
+        const config = named('ConfigMap', 'rpa-system-config')!;
+        // The worker's settings folder as the kubelet projects it (the API's: the evidence tests below).
+        const { config: loaded } = loadContainerConfig(byComponent(templates, 'worker')!, [config, ...loadableSecrets()], orchestratorNs());
+        expect(loaded.browserManager.mode).to.equal('kubernetes');
+        expect(loaded.browserManager.k8s.image).to.equal(config.data['browser-k8s-image']);
+        expect(loaded.browserManager.k8s.ownerPodName).to.equal('rpa-worker-0');
+        expect(loaded.browserManager.k8s.namespace).to.equal(browserNs());
+        expect(loaded.browserManager.k8s.ownerPodNamespace).to.equal(orchestratorNs());
+        expect(loaded.roles).to.include('worker');
+        expect(loaded.valkey?.mode, 'how the workers reach Valkey').to.equal(sentinel() ? 'sentinel' : 'server');
       });
 
       it('has worker pods run their own browser services: kubernetes manager, no pool URL, the pool token, /health/* on PORT', () => {
@@ -537,6 +607,119 @@ describe('k8s manifests', function () {
         // The probes come from the kubelet, not from loopback: the health server must bind all addresses.
         expect(env.HOST ?? '0.0.0.0').to.equal('0.0.0.0');
       });
+
+      it(`keeps evidence where the ${overlay.startsWith('openshift') ? 'API serves it: the S3 bucket' : 'worker writes it: its own files (dev, one worker)'}`, () => {
+        // Production keeps evidence in the bucket; the dev overlay keeps the fs store (docs/deploy.md, "Evidence storage").
+        expect(evidenceInS3(), 'evidence-store s3').to.equal(overlay.startsWith('openshift'));
+      });
+
+      /** The configuration the API and the worker containers load from what the overlay gives them. */
+      const apiAndWorker = () =>
+        (['api', 'worker'] as const).map((component) => ({ component, ...loadContainerConfig(byComponent(templates, component)!, [named('ConfigMap', 'rpa-system-config')!, ...loadableSecrets()], orchestratorNs()) }));
+
+      it('gives the API and the workers the same evidence settings, and PUBLIC_BASE_URL the address ORDS reaches the API at', () => {
+        const [api, worker] = apiAndWorker();
+        // The settings themselves as the orchestrator reads them, and the files they come from.
+        expect(api!.config.evidence).to.deep.equal(worker!.config.evidence);
+        const evidenceFiles = (files: Map<string, SettingsFile>) => Object.fromEntries([...files].filter(([path]) => path.startsWith('evidence-') || path === 'public-base-url').map(([path, f]) => [path, f.value]));
+        expect(evidenceFiles(api!.files)).to.deep.equal(evidenceFiles(worker!.files));
+        // None is set, or overridden, per container.
+        for (const t of [byComponent(templates, 'api')!, byComponent(templates, 'worker')!]) {
+          const names = t.spec.containers[0].env.map((e: any) => e.name);
+          expect(names.filter((n: string) => n.startsWith('EVIDENCE_') || n === 'PUBLIC_BASE_URL'), t.owner.metadata.name).to.deep.equal([]);
+        }
+        // PUBLIC_BASE_URL: the Route's host over TLS in production; the API Service in dev.
+        let expected: string;
+        if (overlay.startsWith('openshift')) {
+          const route = named('Route', 'rpa-api')!;
+          expect(route.spec.host, 'the Route names its host').to.be.a('string').and.match(/^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$/);
+          expect(route.spec.tls.termination).to.be.oneOf(['edge', 'reencrypt', 'passthrough']);
+          expected = `https://${route.spec.host}`;
+        } else {
+          const service = named('Service', 'rpa-api')!;
+          const port = service.spec.ports.find((p: any) => p.name === 'http').port;
+          expected = `http://rpa-api.${service.metadata.namespace}.svc:${port}`;
+        }
+        for (const { component, config } of [api!, worker!]) expect(config.publicBaseUrl, component).to.equal(expected);
+      });
+
+      if (overlay.startsWith('openshift')) {
+        it('keeps evidence in the S3 bucket: settings from rpa-system-config, keys from the Secret rpa-evidence-s3 only, accepted by loadConfig', () => {
+          const config = named('ConfigMap', 'rpa-system-config')!;
+          for (const { component, config: loaded, files } of apiAndWorker()) {
+            expect(loaded.evidence.store, component).to.equal('s3');
+            expect(loaded.evidence.s3.bucket).to.equal(config.data['evidence-s3-bucket']);
+            expect(loaded.evidence.s3.endpoint).to.equal(config.data['evidence-s3-endpoint']);
+            expect(loaded.evidence.s3.region).to.equal(config.data['evidence-s3-region']);
+            expect(loaded.evidence.s3.forcePathStyle).to.equal(true);
+            expect(loaded.evidence.s3.prefix).to.equal(config.data['evidence-s3-prefix']);
+            // The two keys: files from the Secret's two keys, nothing else.
+            const secret = secretsOf(objects, overlay).find((x) => x.metadata.name === EVIDENCE_SECRET)!;
+            for (const [key, path] of Object.entries(EVIDENCE_KEY_FILES)) {
+              expect(files.get(path), `${component} ${path}`).to.deep.include({ from: 'secret', source: EVIDENCE_SECRET, key });
+            }
+            expect(loaded.evidence.s3.accessKeyId).to.equal(secret.stringData['access-key-id']);
+            expect(loaded.evidence.s3.secretAccessKey).to.equal(secret.stringData['secret-access-key']);
+            expect([...files].filter(([, f]) => f.source === EVIDENCE_SECRET).map(([path]) => path).sort()).to.deep.equal(Object.values(EVIDENCE_KEY_FILES).sort());
+          }
+          // Never a literal: no ConfigMap holds a key, no container has one in its environment.
+          const keyFiles = Object.values(EVIDENCE_KEY_FILES);
+          for (const cm of kind('ConfigMap')) expect(Object.keys(cm.data ?? {}).filter((k) => keyFiles.includes(k) || /access-key|secret-key/.test(k)), cm.metadata.name).to.deep.equal([]);
+          for (const t of templates) {
+            for (const c of [...(t.spec.initContainers ?? []), ...t.spec.containers]) {
+              expect((c.env ?? []).filter((e: any) => /^EVIDENCE_S3_(ACCESS_KEY_ID|SECRET_ACCESS_KEY)$/.test(e.name)), `${t.owner.metadata.name}/${c.name}`).to.deep.equal([]);
+            }
+          }
+          // The Secret is the operator's (template, its namespace the API's), read by the API and the workers alone.
+          const template = readYamlFile(join(K8S_DIR, 'overlays', 'openshift', 'secrets.example.yaml')).find((x) => x.metadata.name === EVIDENCE_SECRET)!;
+          expect(template.metadata.namespace).to.equal(named('Deployment', 'rpa-api')!.metadata.namespace);
+          expect(kind('Secret').map((x) => x.metadata.name)).not.to.include(EVIDENCE_SECRET);
+          expect(templates.filter((t) => secretsReadBy(t).includes(EVIDENCE_SECRET)).map((t) => t.owner.metadata.name).sort()).to.deep.equal(['rpa-api', 'rpa-worker']);
+        });
+
+        it('lets the API and the workers, and no other pod, reach the S3 endpoint on its port', () => {
+          const policies = kind('NetworkPolicy');
+          const pods = endpoints();
+          const endpoint = named('ConfigMap', 'rpa-system-config')!.data['evidence-s3-endpoint'];
+          const port = urlPort(endpoint);
+          const rule = named('NetworkPolicy', 'rpa-evidence-s3-egress')!.spec.egress[0];
+          expect(rule.ports.map((p: any) => p.port), `the port of ${endpoint}`).to.deep.equal([port]);
+          const bucket = { ip: rule.to[0].ipBlock.cidr.split('/')[0] };
+          // Among the pods of the overlay's two namespaces (the policies of other namespaces are not ours).
+          const ours = Object.keys(pods).filter((p) => [orchestratorNs(), browserNs()].includes(pods[p]!.namespace!));
+          expect(ours).to.include.members(['rpa-api', 'rpa-worker', 'rpa-valkey', 'rpa-browser-pool', 'on-demand browser pod', 'some other pod in the namespace']);
+          const may = ours.filter((from) => connectionAllowed(policies, pods[from]!, bucket, port));
+          expect(may.sort()).to.deep.equal(['rpa-api', 'rpa-worker']);
+          // That port only, and that address only.
+          for (const from of ['rpa-api', 'rpa-worker']) {
+            expect(connectionAllowed(policies, pods[from]!, bucket, port === 443 ? 80 : 443), `${from} other port`).to.equal(false);
+            expect(connectionAllowed(policies, pods[from]!, { ip: '203.0.113.77' }, port), `${from} another address`).to.equal(false);
+          }
+        });
+      } else {
+        it('keeps evidence in the fs store of the one worker pod (dev): no bucket, no S3 Secret, the folder on its writable emptyDir', () => {
+          const config = named('ConfigMap', 'rpa-system-config')!;
+          expect(Object.keys(config.data).filter((k) => k.startsWith('evidence-'))).to.deep.equal([]);
+          expect(named('NetworkPolicy', 'rpa-evidence-s3-egress')).to.equal(undefined);
+          expect(templates.filter((t) => secretsReadBy(t).includes(EVIDENCE_SECRET)).map((t) => t.owner.metadata.name)).to.deep.equal([]);
+          // One worker: every job's evidence is on that one pod (`oc exec deploy/rpa-worker -- … evidence verify`).
+          expect(named('Deployment', 'rpa-worker')!.spec.replicas).to.equal(1);
+          expect(kind('HorizontalPodAutoscaler').filter((h) => h.spec.scaleTargetRef.name === 'rpa-worker')).to.deep.equal([]);
+          // RPA_DATA_DIR as the image sets it: the evidence folder must be on a writable volume (the root file system is read-only).
+          const dataDirs = [...readFileSync(join(ROOT, 'Dockerfile'), 'utf8').matchAll(/RPA_DATA_DIR=(\S+)/g)].map((m) => m[1]!);
+          expect(new Set(dataDirs).size, 'one RPA_DATA_DIR in the images').to.equal(1);
+          const worker = byComponent(templates, 'worker')!;
+          const c = worker.spec.containers[0];
+          expect(c.env.map((e: any) => e.name)).not.to.include.members(['RPA_DATA_DIR', 'EVIDENCE_DIR']);
+          for (const { component, config: loaded } of apiAndWorker()) expect(loaded.evidence.store, component).to.equal('fs');
+          const dir = loadContainerConfig(worker, [config, ...loadableSecrets()], orchestratorNs(), { RPA_DATA_DIR: dataDirs[0]! }).config;
+          expect(dir.evidenceDir).to.equal(`${dataDirs[0]}/evidence`);
+          const mount = c.volumeMounts.find((m: any) => dir.evidenceDir.startsWith(`${m.mountPath.replace(/\/$/, '')}/`));
+          expect(mount, `a volume under ${dir.evidenceDir}`).to.exist;
+          expect(mount.readOnly ?? false).to.equal(false);
+          expect(worker.spec.volumes.find((v: any) => v.name === mount.name)).to.have.property('emptyDir');
+        });
+      }
 
       if (overlay.startsWith('openshift')) {
         it('leaves UIDs and fsGroups to the OpenShift SCC, and exposes the API by an edge Route', () => {
@@ -616,7 +799,7 @@ describe('k8s manifests', function () {
 
   it('has a Secret template for production whose keys are all settings the orchestrator knows', async () => {
     const secrets = readYamlFile(join(K8S_DIR, 'overlays', 'openshift', 'secrets.example.yaml'));
-    expect(secrets.map((s) => s.metadata.name)).to.deep.equal(['rpa-api-credentials', 'fno-credentials', 'rpa-valkey', 'rpa-postgres', 'rpa-browser-pool-token', 'rpa-metrics-scrape']);
+    expect(secrets.map((s) => s.metadata.name)).to.deep.equal(['rpa-api-credentials', 'fno-credentials', 'rpa-valkey', 'rpa-postgres', EVIDENCE_SECRET, 'rpa-browser-pool-token', 'rpa-metrics-scrape']);
     for (const s of secrets) expect((await validateObject(s)).error, s.metadata.name).to.equal(undefined);
     // The namespaces the openshift overlay renders: each Secret where the pods that read it run.
     const rendered = renderKustomization(join(K8S_DIR, 'overlays', 'openshift'));
@@ -625,6 +808,10 @@ describe('k8s manifests', function () {
     // The API's and the workers' are mounted into SECRETS_DIR: every key must be a setting.
     const settingKeys = secrets.filter((s) => ['rpa-api-credentials', 'fno-credentials'].includes(s.metadata.name)).flatMap((s) => Object.keys(s.stringData));
     expect(settingKeys).to.include.members(['rpa-api-key', 'callback-secret', 'browser-pool-token', 'octotel-totp-secret']);
+    // The evidence Secret's keys reach SECRETS_DIR under the file names its items give (the evidence tests check the Deployments map them so).
+    const evidence = secrets.find((s) => s.metadata.name === EVIDENCE_SECRET)!;
+    expect(Object.keys(evidence.stringData).sort()).to.deep.equal(Object.keys(EVIDENCE_KEY_FILES).sort());
+    settingKeys.push(...Object.values(EVIDENCE_KEY_FILES));
     for (const key of settingKeys) {
       const dir = mkdtempSync(join(tmpdir(), 'rpa-k8s-key-'));
       try {
