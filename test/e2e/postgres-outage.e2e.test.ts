@@ -6,6 +6,7 @@ import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../../src/in
 import { testLogger, testRoot, uniquePrefix } from '../support/shared-services.js';
 import { SYSTEM_API_KEY, startSystemHarness, type SystemHarness } from '../support/system-harness.js';
 import { until } from '../support/worker-process.js';
+import { expectOneEndEach } from '../support/exactly-once.js';
 
 const OUTAGE_MS = 62_000;
 
@@ -81,15 +82,7 @@ describe('Postgres stopped mid-batch for over a minute, then started again', fun
       expect(row.status, JSON.stringify(row.error)).to.equal('completed');
       expect(row.result).to.include({ cancelled: true, already_cancelled: false });
     }
-    const terminal = await db
-      .selectFrom('job_events')
-      .select(['job_id', (eb) => eb.fn.countAll<number>().as('n')])
-      .where('job_id', 'in', ids.map(String))
-      .where('to_status', 'in', ['completed', 'failed', 'cancelled'])
-      .groupBy('job_id')
-      .execute();
-    expect(terminal).to.have.length(ids.length);
-    for (const row of terminal) expect(Number(row.n), `terminal events of job ${row.job_id}`).to.equal(1);
+    await expectOneEndEach(db, ids);
     for (const [provider, list] of Object.entries(circuits)) {
       const stats = await harness.portal(provider, 'GET', '/__sandbox/stats');
       expect(stats.duplicate_cancel_attempts, provider).to.equal(0);

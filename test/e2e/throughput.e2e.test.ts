@@ -4,6 +4,7 @@ import { processTree } from '../support/process-tree.js';
 import { expectedValidation } from '../support/expected-circuit.js';
 import { startSystemHarness, waitForJobs, type SystemHarness } from '../support/system-harness.js';
 import { until } from '../support/worker-process.js';
+import { expectOneEndEach } from '../support/exactly-once.js';
 
 /** The sandboxed batch processors (BullMQ's child main file) running under this test process. */
 function batchChildren(): number[] {
@@ -203,15 +204,7 @@ describe('throughput: every free session busy, several pages per login, warm chi
       const mine = ids.filter((_, i) => circuits[i] === circuit).map((id) => jobs.get(id).result.already_cancelled);
       expect(mine.filter((already: boolean) => !already), circuit).to.have.length(1);
     }
-    const terminal = await harness.database.db
-      .selectFrom('job_events')
-      .select(['job_id', (eb) => eb.fn.countAll<number>().as('n')])
-      .where('job_id', 'in', ids.map(String))
-      .where('to_status', 'in', ['completed', 'failed', 'cancelled'])
-      .groupBy('job_id')
-      .execute();
-    expect(terminal).to.have.length(ids.length);
-    for (const row of terminal) expect(Number(row.n), `terminal events of job ${row.job_id}`).to.equal(1);
+    await expectOneEndEach(harness.database.db, ids);
     await batchesClosed(harness, 'evotel');
     const batches = await harness.database.db.selectFrom('batches').select(['id', 'login_count']).where('id', 'in', [...new Set([...jobs.values()].map((j) => String(j.batch_id)))]).execute();
     const logins = batches.reduce((n, b) => n + b.login_count, 0);

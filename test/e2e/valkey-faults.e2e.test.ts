@@ -4,6 +4,7 @@ import type { EmbeddedValkeyHandle } from '../../src/infra/embedded-valkey.js';
 import { privateValkey } from '../support/shared-services.js';
 import { startSystemHarness, waitForJobs, type SystemHarness } from '../support/system-harness.js';
 import { until } from '../support/worker-process.js';
+import { expectOneEndEach } from '../support/exactly-once.js';
 
 const LOCK_MS = 4_000;
 const PROVIDERS = ['octotel', 'evotel'] as const;
@@ -47,15 +48,7 @@ describe('Valkey killed, or wiped, mid-run', function () {
       expect(job.status, JSON.stringify(job.error)).to.equal('completed');
       expect(job.result).to.include({ cancelled: true, already_cancelled: false });
     }
-    const terminal = await harness.database.db
-      .selectFrom('job_events')
-      .select(['job_id', (eb) => eb.fn.countAll<number>().as('n')])
-      .where('job_id', 'in', ids.map(String))
-      .where('to_status', 'in', ['completed', 'failed', 'cancelled'])
-      .groupBy('job_id')
-      .execute();
-    expect(terminal).to.have.length(ids.length);
-    for (const row of terminal) expect(Number(row.n), `terminal events of job ${row.job_id}`).to.equal(1);
+    await expectOneEndEach(harness.database.db, ids);
     for (const provider of PROVIDERS) {
       const stats = await harness.portal(provider, 'GET', '/__sandbox/stats');
       expect(stats.duplicate_cancel_attempts, `${provider}: cancel forms sent twice`).to.equal(0);

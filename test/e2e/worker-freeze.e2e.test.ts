@@ -3,6 +3,7 @@ import { expect } from 'chai';
 import { signalTree } from '../support/process-tree.js';
 import { startSystemHarness, waitForJobs, type SystemHarness } from '../support/system-harness.js';
 import { exited, startWorkerProcess, until } from '../support/worker-process.js';
+import { expectOneEndEach } from '../support/exactly-once.js';
 
 const LOCK_MS = 10_000;
 const WORKER_ENV = { BATCH_LOCK_DURATION_MS: String(LOCK_MS), EVOTEL_MAX_SESSIONS: '2' };
@@ -57,15 +58,7 @@ describe('a worker frozen past its batch lock, then thawed', function () {
     const stats = await harness.portal('evotel', 'GET', '/__sandbox/stats');
     expect(stats.duplicate_cancel_attempts, 'cancel forms sent for circuits already cancelled').to.equal(0);
     for (const circuit of circuits) expect(stats.cancellations[circuit], circuit).to.equal(1);
-    const terminal = await harness.database.db
-      .selectFrom('job_events')
-      .select(['job_id', (eb) => eb.fn.countAll<number>().as('n')])
-      .where('job_id', 'in', ids.map(String))
-      .where('to_status', 'in', ['completed', 'failed', 'cancelled'])
-      .groupBy('job_id')
-      .execute();
-    expect(terminal).to.have.length(ids.length);
-    for (const row of terminal) expect(Number(row.n), `terminal events of job ${row.job_id}`).to.equal(1);
+    await expectOneEndEach(harness.database.db, ids);
     // The frozen run was fenced: a batch was taken from it by a run with a higher token.
     const taken = await harness.database.db.selectFrom('batches').select(['id', 'run_token']).where('run_token', '>', 1).execute();
     expect(taken.length, 'batches taken over from the frozen worker').to.be.greaterThan(0);

@@ -14,19 +14,10 @@ import type { EvidenceItem } from '../../src/evidence/evidence-item.js';
 import { EvidenceRecorder } from '../../src/evidence/evidence-recorder.js';
 import { FsEvidenceStore } from '../../src/evidence/fs-evidence-store.js';
 import { testLogger, testRoot } from '../support/shared-services.js';
-
-export const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-  '--disable-gpu',
-  '--disable-dev-shm-usage',
-];
+import { CHROMIUM_FLAGS } from '../../src/browser/pool/chromium-flags.js';
 
 export function launchChromium(): Promise<Browser> {
-  return chromium.launch({ executablePath: defaultChromiumPath() ?? '/usr/bin/chromium', args: CHROMIUM_ARGS, timeout: 30_000 });
+  return chromium.launch({ executablePath: defaultChromiumPath() ?? '/usr/bin/chromium', args: [...CHROMIUM_FLAGS], timeout: 30_000 });
 }
 
 export interface PortalStats {

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import type { Db } from '../../src/db/database.js';
 import { waitForJobs, type SystemHarness } from './system-harness.js';
 import { until } from './worker-process.js';
 
@@ -13,6 +14,19 @@ export async function submitCancellations(harness: SystemHarness, provider: stri
   return { ids: res.status === 202 ? res.body.job_ids : [], status: res.status };
 }
 
+/** Every one of `ids` has exactly one terminal event (completed, failed or cancelled): it ended, and once. */
+export async function expectOneEndEach(db: Db, ids: number[]): Promise<void> {
+  const terminal = await db
+    .selectFrom('job_events')
+    .select(['job_id', (eb) => eb.fn.countAll<number>().as('n')])
+    .where('job_id', 'in', ids.map(String))
+    .where('to_status', 'in', ['completed', 'failed', 'cancelled'])
+    .groupBy('job_id')
+    .execute();
+  expect(terminal, 'jobs with a terminal event').to.have.length(ids.length);
+  for (const row of terminal) expect(Number(row.n), `terminal events of job ${row.job_id}`).to.equal(1);
+}
+
 /**
  * Every job ended once: completed with its circuit cancelled by this job, one terminal event each
  * in Postgres; each portal saw each circuit's cancel form once and refused no TOTP step as reused;
@@ -24,15 +38,7 @@ export async function expectEveryCancellationOnce(harness: SystemHarness, ids: n
     expect(job.status, `job ${id}: ${JSON.stringify(job.error)}`).to.equal('completed');
     expect(job.result, `job ${id}`).to.include({ cancelled: true, already_cancelled: false });
   }
-  const terminal = await harness.database.db
-    .selectFrom('job_events')
-    .select(['job_id', (eb) => eb.fn.countAll<number>().as('n')])
-    .where('job_id', 'in', ids.map(String))
-    .where('to_status', 'in', ['completed', 'failed', 'cancelled'])
-    .groupBy('job_id')
-    .execute();
-  expect(terminal, 'jobs with a terminal event').to.have.length(ids.length);
-  for (const row of terminal) expect(Number(row.n), `terminal events of job ${row.job_id}`).to.equal(1);
+  await expectOneEndEach(harness.database.db, ids);
   for (const [provider, list] of Object.entries(circuits)) {
     const stats = await harness.portal(provider, 'GET', '/__sandbox/stats');
     expect(stats.duplicate_cancel_attempts, `${provider}: cancel forms sent twice`).to.equal(0);

@@ -1,18 +1,9 @@
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { defaultChromiumPath } from '../../../src/config/settings.js';
-
-export const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-  '--disable-gpu',
-  '--disable-dev-shm-usage',
-];
+import { CHROMIUM_FLAGS } from '../../../src/browser/pool/chromium-flags.js';
 
 export function launchChromium(): Promise<Browser> {
-  return chromium.launch({ executablePath: defaultChromiumPath() ?? '/usr/bin/chromium', args: CHROMIUM_ARGS });
+  return chromium.launch({ executablePath: defaultChromiumPath() ?? '/usr/bin/chromium', args: [...CHROMIUM_FLAGS] });
 }
 
 /**
