@@ -64,7 +64,7 @@ export function runShards({ root, env, shards, extraArgs = [] }) {
         const child = spawn(process.execPath, args, {
           cwd: root,
           stdio: ['ignore', 'pipe', 'pipe'],
-          env: { ...env, MOCHA_SPEC: bin.files.join(','), ...(record ? { RPA_TEST_FILE_TIMES: '1' } : {}) },
+          env: { ...env, MOCHA_SPEC: bin.files.join(','), ...(record ? { MOCHA_FILE_TIMES: '1' } : {}) },
         });
         children.push(child);
         let inSummary = false;

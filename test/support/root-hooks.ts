@@ -8,7 +8,7 @@ const fileTimes = new Map<string, number>();
 export const mochaHooks = {
   afterEach(this: Mocha.Context) {
     const test = this.currentTest;
-    if (!process.env.RPA_TEST_FILE_TIMES || !test?.file) return;
+    if (!process.env.MOCHA_FILE_TIMES || !test?.file) return;
     const file = relative(process.cwd(), test.file);
     fileTimes.set(file, (fileTimes.get(file) ?? 0) + (test.duration ?? 0));
   },
