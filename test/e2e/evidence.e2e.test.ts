@@ -29,6 +29,9 @@ function flipByteOf(file: string): () => Promise<void> {
   return async () => writeFileSync(file, original);
 }
 
+/** The checks try every evidence URL with an unknown key: more than the failed-login throttle lets one address present (RATE_LIMIT_FAILED_LOGINS, 10). */
+const PRESENTS_WRONG_KEYS = { RATE_LIMIT_FAILED_LOGINS: '1000' };
+
 describe('evidence end to end: served by the API, signed into callbacks, verifiable (fs store)', function () {
   this.timeout(600_000);
   let harness: SystemHarness;
@@ -36,7 +39,9 @@ describe('evidence end to end: served by the API, signed into callbacks, verifia
 
   before(async () => {
     receiver = await startCallbackReceiver();
-    harness = await startSystemHarness({ BATCH_SIZE: '10' });
+    // No canary and a high drift threshold: the drifted portal below fails its job (at
+    // JOB_MAX_ATTEMPTS) instead of pausing Evotel first, so the failure's evidence can be read.
+    harness = await startSystemHarness({ BATCH_SIZE: '10', BATCH_CANARY: 'off', EVOTEL_DRIFT_THRESHOLD: '10', ...PRESENTS_WRONG_KEYS });
   });
   after(async () => {
     await harness?.close();
@@ -61,8 +66,11 @@ describe('evidence end to end: served by the API, signed into callbacks, verifia
       const job = (await waitForJobs(harness, [res.body.job_id], 240_000)).get(res.body.job_id);
       expect(job.status).to.equal('failed');
       expect(job.error.code).to.equal('PAGE_CONTRACT_MISMATCH');
-      expect(job.evidence.map((e: { step: string; content_type: string }) => `${e.step} ${e.content_type}`)).to.deep.equal(['failed image/png', 'failed application/json']);
-      const [shot, record] = job.evidence;
+      // One page and one record for each attempt (JOB_MAX_ATTEMPTS, 3): every try met the changed portal.
+      const attempts = harness.system.config.jobMaxAttempts;
+      expect(job.evidence.map((e: { step: string; content_type: string }) => `${e.step} ${e.content_type}`)).to.deep.equal(Array.from({ length: attempts }, () => ['failed image/png', 'failed application/json']).flat());
+      expect(new Set(job.evidence.map((e: { name: string }) => e.name)).size, 'each attempt its own names').to.equal(2 * attempts);
+      const [shot, record] = job.evidence.slice(-2);
       expect(record.name).to.equal(shot.name.replace(/\.png$/, '.json'));
       const served = await fetch(harness.system.apiUrl + record.url, { headers: { authorization: `Bearer ${SYSTEM_API_KEY}` } });
       expect(served.status).to.equal(200);
@@ -92,7 +100,7 @@ describe('evidence end to end with the S3 store: a worker process that shares no
     s3 = await startS3Server();
     receiver = await startCallbackReceiver();
     // This process: API, batchers, browsers, portals, maintenance; no worker.
-    harness = await startSystemHarness({ RPA_ROLES: 'api,batcher,browser,portals,maintenance', BATCH_SIZE: '10', ...s3.settings() });
+    harness = await startSystemHarness({ RPA_ROLES: 'api,batcher,browser,portals,maintenance', BATCH_SIZE: '10', ...PRESENTS_WRONG_KEYS, ...s3.settings() });
     worker = startWorkerProcess(harness, PROVIDERS, {
       ...s3.settings(),
       RPA_DATA_DIR: workerData,
