@@ -38,7 +38,7 @@ export class BoardSessions {
   ) {}
 
   private keyOf(id: string): string {
-    return `${this.prefix}-board-session:${createHash('sha256').update(id).digest('hex')}`;
+    return `{${this.prefix}-board}:session:${createHash('sha256').update(id).digest('hex')}`;
   }
 
   /** A new session; its id (for the cookie) and CSRF token are returned once, here. */

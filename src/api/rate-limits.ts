@@ -66,7 +66,7 @@ export class RateLimits {
     const { redis, prefix, settings } = options;
     const windowS = Math.max(1, Math.round(settings.windowMs / 1_000));
     const limiter = (name: string, points: number, durationS: number): Limiter =>
-      points > 0 ? new RateLimiterRedis({ storeClient: redis, keyPrefix: `${prefix}-rl-${name}`, points, duration: durationS, rejectIfRedisNotReady: true }) : undefined;
+      points > 0 ? new RateLimiterRedis({ storeClient: redis, keyPrefix: `{${prefix}-rl}:${name}`, points, duration: durationS, rejectIfRedisNotReady: true }) : undefined;
     const roles = Object.keys(settings.requests) as KeyRole[];
     this.requestLimiters = new Map(roles.map((role) => [role, limiter(`requests-${role}`, settings.requests[role], windowS)]));
     this.jobLimiters = new Map(roles.map((role) => [role, limiter(`jobs-${role}`, settings.jobs[role], windowS)]));

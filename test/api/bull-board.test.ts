@@ -140,14 +140,14 @@ describe('Bull Board at /admin/queues', () => {
     expect(csrf.attributes).to.not.include('httponly');
     for (const line of ok.res.headers.getSetCookie()) expect(line).to.not.include(key);
 
-    const stored = `${h.config.queuePrefix}-board-session:${createHash('sha256').update(session.value).digest('hex')}`;
+    const stored = `{${h.config.queuePrefix}-board}:session:${createHash('sha256').update(session.value).digest('hex')}`;
     const text = await h.valkey.get(stored);
     expect(text, 'the session is stored under the hash of its id').to.be.a('string');
     expect(text).to.not.include(key);
     expect(JSON.parse(text!)).to.include({ keyName: 'test-operator', role: 'operator' });
     const ttl = await h.valkey.pttl(stored);
     expect(ttl).to.be.within(1, h.config.boardSessionTtlMs);
-    expect(await h.valkey.exists(`${h.config.queuePrefix}-board-session:${session.value}`)).to.equal(0);
+    expect(await h.valkey.exists(`{${h.config.queuePrefix}-board}:session:${session.value}`)).to.equal(0);
 
     expect((await get('/admin/queues/api/queues', { cookie: ok.cookie! })).status).to.equal(200);
     // Logging out ends the session in Valkey (with the CSRF token).
