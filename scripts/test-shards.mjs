@@ -45,6 +45,30 @@ function readDurations(root) {
 }
 
 /**
+ * A shard's summary cut to what a reader of a truncated CI log needs: its counts, and each failure's
+ * title and first error line (mocha prints `  1) suite` / `       test:` / `     Error: …`).
+ */
+export function headline(summary) {
+  const out = [];
+  let inFailure = false;
+  let errorShown = false;
+  for (const raw of summary) {
+    const line = raw.trim();
+    if (/^\d+ (passing|failing|pending)\b/.test(line)) {
+      out.push(line);
+    } else if (/^\d+\) /.test(line)) {
+      out.push(line);
+      inFailure = true;
+      errorShown = false;
+    } else if (inFailure && !errorShown && line !== '') {
+      out.push(`   ${line}`);
+      if (/(Error|error|Timeout)\b/.test(line)) errorShown = true;
+    }
+  }
+  return out;
+}
+
+/**
  * Runs the shards; resolves with the exit code (the first non-zero one). `extraArgs` go to every
  * mocha. With `RECORD_TEST_DURATIONS=1`, writes test/durations.json from this run.
  */
@@ -97,7 +121,7 @@ export function runShards({ root, env, shards, extraArgs = [] }) {
     console.log('\n==== summary of every shard ====');
     summaries.forEach((lines, i) => {
       console.log(`[${i + 1}] exit ${codes[i]}`);
-      for (const line of lines.filter((l) => /passing|failing|pending/.test(l))) console.log(`[${i + 1}] ${line.trim()}`);
+      for (const line of headline(lines)) console.log(`[${i + 1}] ${line}`);
     });
     if (record) writeFileSync(join(root, 'test', 'durations.json'), `${JSON.stringify(Object.fromEntries(Object.entries(measured).sort()), null, 2)}\n`);
     return codes.find((c) => c !== 0) ?? 0;

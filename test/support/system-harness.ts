@@ -102,6 +102,32 @@ export async function startCallbackReceiver(): Promise<CallbackReceiver> {
   };
 }
 
+/**
+ * What a reader of a CI log needs of jobs that did not end: each one's state with its batch's, and
+ * every unfinished batch of their providers (a batch holding a session forever keeps the rest waiting).
+ */
+async function whereStuck(harness: SystemHarness, openIds: string[]): Promise<string> {
+  const { db } = harness.database;
+  const jobs = await db
+    .selectFrom('jobs')
+    .leftJoin('batches', 'batches.id', 'jobs.batch_id')
+    .select(['jobs.id', 'jobs.provider', 'jobs.status', 'jobs.attempts', 'jobs.batch_id', 'jobs.available_at', 'batches.status as batch_status'])
+    .where('jobs.id', 'in', openIds)
+    .orderBy('jobs.id')
+    .execute();
+  const providers = [...new Set(jobs.map((j) => j.provider))];
+  const batches = await db
+    .selectFrom('batches')
+    .select(['id', 'provider', 'status', 'size', 'completed_count', 'login_count', 'heartbeat_at', 'created_at', 'started_at'])
+    .where('provider', 'in', providers)
+    .where('status', 'not in', ['completed', 'failed'])
+    .execute();
+  const queues = await Promise.all(
+    providers.map(async (p) => [p, await harness.system.queues?.providerJobs(p).getJobCounts().catch((err: Error) => err.message)] as const),
+  ).catch(() => []);
+  return JSON.stringify({ jobs: jobs.slice(0, 20), unfinished_batches: batches, queues: Object.fromEntries(queues), now: new Date().toISOString() });
+}
+
 /** Polls until every job id has ended (completed, failed or cancelled), or throws after `timeoutMs`. */
 export async function waitForJobs(harness: SystemHarness, ids: number[], timeoutMs: number): Promise<Map<number, any>> {
   const deadline = Date.now() + timeoutMs;
@@ -109,7 +135,7 @@ export async function waitForJobs(harness: SystemHarness, ids: number[], timeout
     const rows = await harness.database.db.selectFrom('jobs').select(['id', 'status']).where('id', 'in', ids.map(String)).execute();
     const open = rows.filter((r) => !['completed', 'failed', 'cancelled'].includes(r.status));
     if (open.length === 0) break;
-    if (Date.now() > deadline) throw new Error(`${open.length} of ${ids.length} jobs still open: ${JSON.stringify(open.slice(0, 5))}`);
+    if (Date.now() > deadline) throw new Error(`${open.length} of ${ids.length} jobs still open: ${await whereStuck(harness, open.map((r) => r.id))}`);
     await new Promise((r) => setTimeout(r, 500));
   }
   const jobs = new Map<number, any>();
