@@ -39,6 +39,7 @@ const READS = Number(option('--reads') ?? 60);
 const asJson = argv.includes('--json');
 const save = !argv.includes('--no-save');
 const PROVIDERS = ['octotel', 'evotel'];
+const EVIDENCE_JPEG_QUALITY = 80;
 
 type Fields = Record<string, string>;
 
@@ -90,7 +91,7 @@ async function main(): Promise<void> {
   const local = await chromium.launch({ executablePath: chromiumPath, args: [...CHROMIUM_FLAGS], headless: true });
   const evidenceDir = mkdtempSync(join(tmpdir(), 'rpa-bench-read-'));
   const evidence = new EvidenceRecorder(new FsEvidenceStore(evidenceDir));
-  const rows: Array<{ provider: string; transport: string; evaluateAll: Summary; perField: Summary; fieldCalls: number; load: Summary; outcomeWait: Summary; screenshot: Summary; validateJob: Summary }> = [];
+  const rows: Array<{ provider: string; transport: string; evaluateAll: Summary; perField: Summary; fieldCalls: number; load: Summary; outcomeWait: Summary; screenshot: Summary; screenshotJpeg: Summary; pngBytes: number; jpegBytes: number; validateJob: Summary }> = [];
   let seed = 300_000;
   try {
     for (const provider of PROVIDERS) {
@@ -131,7 +132,7 @@ async function main(): Promise<void> {
           try {
             await session.login();
             const page: Page = context.pages()[0]!;
-            const times = { evaluateAll: [] as number[], perField: [] as number[], load: [] as number[], outcomeWait: [] as number[], screenshot: [] as number[], validateJob: [] as number[] };
+            const times = { evaluateAll: [] as number[], perField: [] as number[], load: [] as number[], outcomeWait: [] as number[], screenshot: [] as number[], screenshotJpeg: [] as number[], pngBytes: [] as number[], jpegBytes: [] as number[], validateJob: [] as number[] };
             for (let i = 0; i < READS + 3; i++) {
               let circuit = practiceCircuitNumber(provider, seed++);
               while (!/[1-8]$/.test(circuit)) circuit = practiceCircuitNumber(provider, seed++);
@@ -152,9 +153,14 @@ async function main(): Promise<void> {
                 if (!read?.status) throw new Error(`${provider} ${circuit}: nothing read (${way})`);
                 if (count) times[way].push(took);
               }
-              t = performance.now();
-              await page.screenshot({ fullPage: true, path: join(evidenceDir, `shot-${i % 3}.png`) });
-              const shot = performance.now() - t;
+              // The evidence screenshot as the session takes it (full page), as PNG and as JPEG, the order alternating.
+              const shots: Record<'png' | 'jpeg', { ms: number; bytes: number }> = { png: { ms: 0, bytes: 0 }, jpeg: { ms: 0, bytes: 0 } };
+              for (const type of i % 2 === 0 ? (['png', 'jpeg'] as const) : (['jpeg', 'png'] as const)) {
+                t = performance.now();
+                const body = await page.screenshot({ fullPage: true, type, ...(type === 'jpeg' ? { quality: EVIDENCE_JPEG_QUALITY } : {}), path: join(evidenceDir, `shot-${i % 3}.${type}`) });
+                shots[type] = { ms: performance.now() - t, bytes: body.length };
+              }
+              const shot = shots.png.ms;
               if (count) times.load.push(loaded - loadFrom);
               // The whole job as the batch runs it, on the next circuit (load, wait, read, evidence).
               let next = practiceCircuitNumber(provider, seed++);
@@ -165,6 +171,9 @@ async function main(): Promise<void> {
               if (count) {
                 times.outcomeWait.push(visible - loaded);
                 times.screenshot.push(shot);
+                times.screenshotJpeg.push(shots.jpeg.ms);
+                times.pngBytes.push(shots.png.bytes);
+                times.jpegBytes.push(shots.jpeg.bytes);
                 times.validateJob.push(job);
               }
             }
@@ -177,6 +186,9 @@ async function main(): Promise<void> {
               load: summary(times.load),
               outcomeWait: summary(times.outcomeWait),
               screenshot: summary(times.screenshot),
+              screenshotJpeg: summary(times.screenshotJpeg),
+              pngBytes: summary(times.pngBytes).p50,
+              jpegBytes: summary(times.jpegBytes).p50,
               validateJob: summary(times.validateJob),
             });
             if (!asJson) process.stderr.write(`${provider} ${transport}: evaluateAll p50 ${rows.at(-1)!.evaluateAll.p50.toFixed(1)} ms, per field p50 ${rows.at(-1)!.perField.p50.toFixed(1)} ms\n`);
@@ -211,6 +223,11 @@ async function main(): Promise<void> {
   console.log(`reading one search result, ${READS} reads per row, latency 0 (times in ms: p50 p95)`);
   console.log(`${'provider'.padEnd(9)}${'transport'.padEnd(10)}${'evaluateAll'.padStart(15)}${'per field'.padStart(15)}${'page load'.padStart(15)}${'wait'.padStart(15)}${'screenshot'.padStart(15)}${'whole job'.padStart(15)}`);
   for (const r of rows) console.log(`${r.provider.padEnd(9)}${r.transport.padEnd(10)}${f(r.evaluateAll)}${f(r.perField)}${f(r.load)}${f(r.outcomeWait)}${f(r.screenshot)}${f(r.validateJob)}`);
+  console.log(`\nthe evidence screenshot (full page), PNG against JPEG quality ${EVIDENCE_JPEG_QUALITY} (ms p50 p95; bytes p50)`);
+  console.log(`${'provider'.padEnd(9)}${'transport'.padEnd(10)}${'png'.padStart(15)}${'jpeg'.padStart(15)}${'png bytes'.padStart(11)}${'jpeg bytes'.padStart(11)}${'time jpeg/png'.padStart(15)}`);
+  for (const r of rows) {
+    console.log(`${r.provider.padEnd(9)}${r.transport.padEnd(10)}${f(r.screenshot)}${f(r.screenshotJpeg)}${String(r.pngBytes).padStart(11)}${String(r.jpegBytes).padStart(11)}${(r.screenshotJpeg.p50 / r.screenshot.p50).toFixed(2).padStart(14)}x`);
+  }
   console.log(`per field = ${rows[0]?.fieldCalls ?? '?'} locator calls (Octotel 5, Evotel 4); source ${source.commit}${source.uncommittedFiles ? ` + ${source.uncommittedFiles} uncommitted` : ''}; load at start ${machine.loadAverageAtStart}`);
 }
 

@@ -1,7 +1,7 @@
 import { pendingDeliveriesOf, pendingDeliveryPage, recordDueDeliveries } from '../db/callback-store.js';
 import type { Db } from '../db/database.js';
 import type { Logger } from '../logger.js';
-import { withTimeout } from '../queues/job-enqueuer.js';
+import { withTimeout } from '../infra/with-timeout.js';
 import type { QueueRegistry } from '../queues/queue-registry.js';
 import { CALLBACK_RETRY } from './callback-retry-policy.js';
 

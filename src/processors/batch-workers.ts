@@ -9,7 +9,7 @@ import { batchQueue, batchRunQueue } from '../queues/queue-names.js';
 import type { QueueRegistry } from '../queues/queue-registry.js';
 import { ChildHealthMonitor, type ChildHealth } from './child-health-monitor.js';
 import { prestartChildren } from './warm-children.js';
-import { withTimeout } from '../browser/with-timeout.js';
+import { withTimeout } from '../infra/with-timeout.js';
 
 /** Longest wait for the warm children before a worker takes batches anyway. */
 const WARM_TIMEOUT_MS = 60_000;

@@ -64,8 +64,8 @@ describe('batch failures end to end', function () {
 
       await until(async () => (await provider()).state === 'paused', 120_000, 'evotel to be paused');
       expect(await provider()).to.include({ reason: 'login_refused' });
-      // Many cool-downs later, still no third try: a known-bad password is not retried.
-      await new Promise((r) => setTimeout(r, 15_000));
+      // Ten cool-downs later, still no third try: a known-bad password is not retried.
+      await new Promise((r) => setTimeout(r, 10 * 500));
       expect((await stats()).logins_failed, 'refused logins on the portal in all').to.equal(2);
       const waiting = (await harness.api('GET', `/jobs/${id}`)).body;
       expect(waiting.status).to.equal('pending');

@@ -1,6 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { expect } from 'chai';
 import { batchFlowJobIds } from '../../src/queues/queue-names.js';
+import { expectOneEndEach } from '../support/exactly-once.js';
 import { SYSTEM_API_KEY, startSystemHarness, waitForJobs, type SystemHarness } from '../support/system-harness.js';
 import { exited, startWorkerProcess, until } from '../support/worker-process.js';
 
@@ -55,14 +56,7 @@ describe('a batch-run job removed through Bull Board mid-batch', function () {
     const stats = await harness.portal('evotel', 'GET', '/__sandbox/stats');
     expect(stats.duplicate_cancel_attempts).to.equal(0);
     for (const c of circuits) expect(stats.cancellations[c], c).to.equal(1);
-    const terminal = await harness.database.db
-      .selectFrom('job_events')
-      .select(['job_id', (eb) => eb.fn.countAll<number>().as('n')])
-      .where('job_id', 'in', ids.map(String))
-      .where('to_status', 'in', ['completed', 'failed', 'cancelled'])
-      .groupBy('job_id')
-      .execute();
-    for (const row of terminal) expect(Number(row.n), `terminal events of job ${row.job_id}`).to.equal(1);
+    await expectOneEndEach(harness.database.db, ids);
     const settled = await harness.database.db.selectFrom('batches').select(['status', 'error']).where('id', '=', batch.id).executeTakeFirstOrThrow();
     expect(settled.status).to.equal('failed');
     // Settled once, by whichever saw it first: the reaper (no live run), or the flow's parent,

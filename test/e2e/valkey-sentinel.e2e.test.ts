@@ -26,8 +26,6 @@ describe('the system on Valkey through Sentinel: the master killed mid-run', fun
       BATCH_SIZE: '4',
       OCTOTEL_MAX_SESSIONS: '2',
       EVOTEL_MAX_SESSIONS: '2',
-      // The practice Octotel accepts the current step ± 1 and refuses a step used before.
-      OCTOTEL_TOTP_LOOKAHEAD: '1',
     });
     for (const provider of PROVIDERS) await harness.portal(provider, 'POST', '/__sandbox/config', { latency_ms: 100 });
   });

@@ -41,6 +41,9 @@ export async function startSystemHarness(env: Record<string, string> = {}, harne
       BATCH_MAX_WAIT_MS: '1000',
       JOB_RETRY_BASE_MS: '200',
       BROWSER_POOL_SIZE: '2',
+      // The practice Octotel accepts the current step ± 1 (SPEC.md's totp_window default) and
+      // refuses a step used before: a login may take the next step early instead of waiting 30 s for it.
+      OCTOTEL_TOTP_LOOKAHEAD: '1',
       LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
       ...env,
     },

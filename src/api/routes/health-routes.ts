@@ -2,7 +2,7 @@ import { Router, type Request, type Response } from 'express';
 import type { ValkeyClient } from '../../queues/valkey.js';
 import { pingDatabase, type Db } from '../../db/database.js';
 import { providerNames } from '../../providers/descriptors.js';
-import { withTimeout } from '../../queues/job-enqueuer.js';
+import { withTimeout } from '../../infra/with-timeout.js';
 import type { QueueRegistry } from '../../queues/queue-registry.js';
 import type { Logger } from '../../logger.js';
 import { isRpaError } from '../../errors/failures.js';

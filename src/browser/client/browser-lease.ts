@@ -1,7 +1,7 @@
 import type { Browser, BrowserContext } from 'playwright-core';
 import { isRpaError } from '../../errors/failures.js';
 import { browserGoneError, isBrowserGone } from './browser-gone.js';
-import { withTimeout } from '../with-timeout.js';
+import { withTimeout } from '../../infra/with-timeout.js';
 
 /** A hung browser must not hang release(); the pool retires a browser whose contexts outlive their leases. */
 const CLOSE_TIMEOUT_MS = 10_000;

@@ -4,7 +4,7 @@ import { backoffMs } from '../../errors/backoff.js';
 import { RpaError, hasScope, isErrorCode, isRpaError, type ErrorCode } from '../../errors/failures.js';
 import { silentLogger, type Logger } from '../../logger.js';
 import type { BrowserInfo, LeaseGrant, PoolErrorBody, PoolStatus } from '../pool/pool-api.js';
-import { withTimeout } from '../with-timeout.js';
+import { withTimeout } from '../../infra/with-timeout.js';
 import { browserGoneError, isBrowserGone, scrubbedCause } from './browser-gone.js';
 import { RemoteBrowserLease, type BrowserLease } from './browser-lease.js';
 import { DEFAULT_CONTEXT_OPTIONS } from './context-options.js';

@@ -4,7 +4,7 @@ import { backoffMs } from '../../errors/backoff.js';
 import { RpaError, isRpaError } from '../../errors/failures.js';
 import { silentLogger, type Logger } from '../../logger.js';
 import type { BrowserSource } from '../browser-source.js';
-import { withTimeout } from '../with-timeout.js';
+import { withTimeout } from '../../infra/with-timeout.js';
 import type { BrowserLease } from './browser-lease.js';
 import { PoolClient, type PoolClientOptions } from './pool-client.js';
 import type { LeasablePool, PoolList } from './pool-list.js';

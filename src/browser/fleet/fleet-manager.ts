@@ -5,7 +5,7 @@ import type { Logger } from '../../logger.js';
 import { PoolClient } from '../client/pool-client.js';
 import type { Fence, PoolDirectory } from '../client/pool-directory.js';
 import type { PoolToken } from '../client/pool-token.js';
-import { withTimeout } from '../with-timeout.js';
+import { withTimeout } from '../../infra/with-timeout.js';
 import { planScaling, type CapacityDemand, type CapacityPolicy, type PoolView } from './capacity-plan.js';
 import type { PoolBackend, StartedPool } from './pool-backend.js';
 

@@ -4,7 +4,7 @@ import { coerceError } from '../../errors/coerce-error.js';
 import type { Logger } from '../../logger.js';
 import { browserKeyTag, type PoolDirectory } from '../client/pool-directory.js';
 import type { PoolToken } from '../client/pool-token.js';
-import { withTimeout } from '../with-timeout.js';
+import { withTimeout } from '../../infra/with-timeout.js';
 import { FleetManager, type FleetManagerOptions } from './fleet-manager.js';
 import { LeaderElection } from './leader-election.js';
 import type { WarmSchedule } from './warm-schedule.js';

@@ -2,7 +2,7 @@ import type { ValkeyClient } from '../../queues/valkey.js';
 import { coerceError } from '../../errors/coerce-error.js';
 import type { Logger } from '../../logger.js';
 import type { Fence } from '../client/pool-directory.js';
-import { withTimeout } from '../with-timeout.js';
+import { withTimeout } from '../../infra/with-timeout.js';
 
 export interface LeaderElectionOptions {
   /** A fail-fast connection (no offline queue): a renewal must fail, not wait, while Valkey is away. */

@@ -3,7 +3,7 @@ import { chromium, type Browser, type BrowserServer, type CDPSession } from 'pla
 import { sameSecret } from '../../http/bearer-auth.js';
 import type { Logger } from '../../logger.js';
 import { scrubbedCause } from '../client/browser-gone.js';
-import { withTimeout } from '../with-timeout.js';
+import { withTimeout } from '../../infra/with-timeout.js';
 import { chromiumEnvironment } from './chromium-environment.js';
 import { CHROMIUM_FLAGS } from './chromium-flags.js';
 import type { BrowserInfo, BrowserState, RetireReason } from './pool-api.js';

@@ -10,6 +10,6 @@ export const evotelDescriptor: ProviderDescriptor = {
   practiceAccount: { login: 'rpa.evotel', password: 'Practice-Evotel-1' },
   pages: {
     perSession: 4,
-    why: 'measured on the practice portal (bench/pages-per-session.ts, docs/bench-throughput.md): server-rendered pages, no per-page state; every cancellation right at 1–8 pages, time per job falls to about a third at 4',
+    why: 'measured on the practice portal (bench/pages-per-session.ts, docs/bench-pages-per-session.md): server-rendered pages, no per-page state; every cancellation right at 1–8 pages; about 3× faster at 4, slower beyond',
   },
 };

@@ -10,6 +10,6 @@ export const metrofiberDescriptor: ProviderDescriptor = {
   practiceAccount: { login: 'rpa@metrofiber.test', password: 'Practice-MetroFiber-1' },
   pages: {
     perSession: 4,
-    why: 'measured on the practice portal (bench/pages-per-session.ts, docs/bench-throughput.md): CSRF tokens are bound to the page that served them and the session, so pages with different circuits do not spoil each other’s; every cancellation right at 1–8 pages',
+    why: 'measured on the practice portal (bench/pages-per-session.ts, docs/bench-pages-per-session.md): CSRF tokens are bound to the page that served them and the session, so pages with different circuits do not spoil each other’s; every cancellation right at 1–8 pages',
   },
 };
