@@ -44,6 +44,9 @@ export async function startSystemHarness(env: Record<string, string> = {}, harne
       // The practice Octotel accepts the current step ± 1 (SPEC.md's totp_window default) and
       // refuses a step used before: a login may take the next step early instead of waiting 30 s for it.
       OCTOTEL_TOTP_LOOKAHEAD: '1',
+      // A sandboxed child is forked when a batch needs it, not two per provider at every start:
+      // most tests use one or two providers, and ten children loading at once cost the suite's CPU.
+      BATCH_WARM_CHILDREN: '0',
       LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
       ...env,
     },
