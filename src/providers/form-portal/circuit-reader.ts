@@ -114,7 +114,7 @@ export class CircuitReader {
 
   /**
    * Reads the result's fields one locator call each, then the reference of a cancelled circuit.
-   * Measured (bench/result-read.ts, docs/bench-throughput.md), this is faster than one
+   * Measured (bench/result-read.ts, docs/bench-result-read.md), this is faster than one
    * `evaluateAll` over the row, locally and over the pool's WebSocket proxy alike: a locator
    * call runs in the utility world, whose injected script the wait for the result has installed
    * already, while an evaluation runs in the page's main world, where Playwright installs its
