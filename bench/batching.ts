@@ -21,14 +21,13 @@
  *      [--jobs 50] (per provider) [--providers octotel,openserve,metrofiber,evotel]
  *      [--modes batched,one-per-job] [--json] [--no-save]
  */
-import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, release as osRelease, tmpdir, totalmem } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { PLAYWRIGHT_VERSION } from '../src/browser/client/playwright-version.js';
 import { loadConfig } from '../src/config/config.js';
 import { providerNames } from '../src/providers/descriptors.js';
+import { describeMachine, sourceState } from './support/machine.js';
 import { runSystem, type ProviderRun, type SystemRun } from './support/system-run.js';
 
 const argv = process.argv.slice(2);
@@ -93,17 +92,9 @@ function requestsPerJob(batched: ProviderRun, one: ProviderRun): { perBatch: num
   return { perBatch, perJob: (batched.requests - batched.batches * perBatch) / batched.jobs };
 }
 
-function git(...args: string[]): string {
-  try {
-    return execFileSync('git', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-  } catch {
-    return 'unknown';
-  }
-}
-
 async function main(): Promise<void> {
   // What ran, read at the start: uncommitted edits in the working tree are part of it, so say so.
-  const source = { commit: git('rev-parse', '--short', 'HEAD'), uncommittedFiles: git('status', '--porcelain', '--untracked-files=no').split('\n').filter(Boolean).length };
+  const source = sourceState();
   const root = mkdtempSync(join(tmpdir(), 'rpa-bench-batching-'));
   // As root, Postgres runs as the postgres user, which must be able to reach its folder.
   chmodSync(root, 0o755);
@@ -141,21 +132,8 @@ async function main(): Promise<void> {
           targets: { logins: 10, wall: 3 },
         }
       : null;
-  let chromiumVersion = 'unknown';
-  try {
-    chromiumVersion = execFileSync(loadConfig().chromiumPath ?? 'chromium', ['--version'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-  } catch {
-    // Reported as unknown.
-  }
-  const machine = {
-    cpu: cpus()[0]?.model ?? 'unknown',
-    cores: cpus().length,
-    memoryGb: Math.round(totalmem() / 2 ** 30),
-    kernel: osRelease(),
-    node: process.version,
-    playwrightCore: PLAYWRIGHT_VERSION,
-    chromium: chromiumVersion,
-  };
+  const machine = describeMachine(loadConfig().chromiumPath);
+
   const result = {
     date: new Date().toISOString(),
     settings: { jobsPerProvider: PER_PROVIDER, providers: PROVIDERS, action: 'validation', loginDelayMs: LOGIN_DELAY_MS, latencyMs: LATENCY_MS, batchMaxWaitMs: BATCH_MAX_WAIT_MS },

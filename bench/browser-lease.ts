@@ -11,30 +11,22 @@
  * warm-up rounds are not counted. Run: npx tsc -p tsconfig.json && node dist/bench/browser-lease.js [--cycles 30] [--json]
  */
 import { randomBytes } from 'node:crypto';
-import { execFileSync } from 'node:child_process';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { cpus, loadavg, totalmem, release as osRelease } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { chromium, type Page } from 'playwright-core';
 import { PoolClient } from '../src/browser/client/pool-client.js';
 import { startPoolServer } from '../src/browser/pool/pool-server.js';
 import { CHROMIUM_FLAGS } from '../src/browser/pool/chromium-flags.js';
 import { DEFAULT_CONTEXT_OPTIONS } from '../src/browser/client/context-options.js';
-import { PLAYWRIGHT_VERSION } from '../src/browser/client/playwright-version.js';
 import { loadConfig } from '../src/config/config.js';
 import { silentLogger } from '../src/logger.js';
+import { describeMachine, loadAverage, percentile } from './support/machine.js';
 
 const argv = process.argv.slice(2);
 const cycles = Number(argv[argv.indexOf('--cycles') + 1] ?? 30) || 30;
 const asJson = argv.includes('--json');
 const WARMUP = 2;
-
-function percentile(sorted: number[], p: number): number {
-  // Nearest rank: the smallest value with at least p% of the samples at or below it.
-  const rank = Math.max(1, Math.ceil((p / 100) * sorted.length));
-  return sorted[rank - 1]!;
-}
 
 async function pageReady(page: Page, url: string): Promise<void> {
   await page.goto(url, { timeout: 30_000 });
@@ -140,7 +132,7 @@ async function main(): Promise<void> {
   });
 
   const samples = new Map<string, number[]>(scenarios.map((s) => [s.name, []]));
-  const load = loadavg();
+  const load = loadAverage();
   try {
     for (let round = 0; round < WARMUP + cycles; round += 1) {
       countPhases = round >= WARMUP;
@@ -163,22 +155,8 @@ async function main(): Promise<void> {
   };
   const rows = scenarios.map((s) => summary(s.name, samples.get(s.name)!));
   const phases = PHASES.map((p) => summary(p, phaseSamples.get(p)!));
-  let chromiumVersion = 'unknown';
-  try {
-    chromiumVersion = execFileSync(chromiumPath, ['--version'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-  } catch {
-    // Reported as unknown.
-  }
-  const machine = {
-    cpu: cpus()[0]?.model ?? 'unknown',
-    cores: cpus().length,
-    memoryGb: Math.round(totalmem() / 2 ** 30),
-    kernel: osRelease(),
-    node: process.version,
-    playwrightCore: PLAYWRIGHT_VERSION,
-    chromium: chromiumVersion,
-    loadAverageAtStart: load.map((l) => l.toFixed(2)).join(' '),
-  };
+  const machine = describeMachine(chromiumPath, load);
+
   const cold = rows[0]!;
   const ratios = rows.slice(1, 3).map((r) => ({ scenario: r.scenario, p50: cold.p50 / r.p50, p95: cold.p95 / r.p95 }));
 

@@ -14,7 +14,8 @@ export interface Machine {
   loadAverageAtStart: string;
 }
 
-export function describeMachine(chromiumPath: string | undefined): Machine {
+/** `loadAtStart`: the load average read when the measuring began (default: now). */
+export function describeMachine(chromiumPath: string | undefined, loadAtStart = loadAverage()): Machine {
   let chromium = 'unknown';
   try {
     chromium = execFileSync(chromiumPath ?? 'chromium', ['--version'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
@@ -29,7 +30,7 @@ export function describeMachine(chromiumPath: string | undefined): Machine {
     node: process.version,
     playwrightCore: PLAYWRIGHT_VERSION,
     chromium,
-    loadAverageAtStart: loadAverage(),
+    loadAverageAtStart: loadAtStart,
   };
 }
 
