@@ -10,6 +10,8 @@ import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 
 const DEFAULT_SECONDS = 10;
+/** A shard still running after this many minutes is stopped (TEST_SHARD_TIMEOUT_MIN): a hang must not eat CI's budget unnamed. */
+const DEFAULT_SHARD_TIMEOUT_MIN = 45;
 
 export function testFiles(root) {
   const dir = join(root, 'dist', 'test');
@@ -78,6 +80,10 @@ export function runShards({ root, env, shards, extraArgs = [] }) {
   const record = env.RECORD_TEST_DURATIONS === '1';
   const measured = {};
   const children = [];
+  const timeoutMs = Number(env.TEST_SHARD_TIMEOUT_MIN ?? DEFAULT_SHARD_TIMEOUT_MIN) * 60_000;
+  const timedOut = bins.map(() => false);
+  /** Each shard's last lines of mocha's own (not the JSON log lines): where a stopped shard was. */
+  const lastLines = bins.map(() => []);
   const summaries = bins.map(() => []);
   const runs = bins.map(
     (bin, i) =>
@@ -99,6 +105,10 @@ export function runShards({ root, env, shards, extraArgs = [] }) {
             return;
           }
           if (/^\s+\d+ passing \(/.test(line)) inSummary = true;
+          if (line.trim() !== '' && !line.startsWith('{')) {
+            lastLines[i].push(line.trim());
+            if (lastLines[i].length > 4) lastLines[i].shift();
+          }
           if (inSummary) summaries[i].push(line);
           process.stdout.write(`${tag} ${line}\n`);
         };
@@ -112,7 +122,17 @@ export function runShards({ root, env, shards, extraArgs = [] }) {
           });
           stream.on('end', () => rest && onLine(rest));
         }
-        child.on('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0)));
+        const limit = setTimeout(() => {
+          timedOut[i] = true;
+          process.stdout.write(`${tag} still running after ${timeoutMs / 60_000} min (TEST_SHARD_TIMEOUT_MIN): stopping it\n`);
+          child.kill('SIGTERM');
+          setTimeout(() => child.kill('SIGKILL'), 15_000).unref();
+        }, timeoutMs);
+        limit.unref();
+        child.on('exit', (code, signal) => {
+          clearTimeout(limit);
+          resolve(timedOut[i] ? 1 : (code ?? (signal ? 1 : 0)));
+        });
       }),
   );
   const stop = (signal) => children.forEach((c) => c.kill(signal));
@@ -121,6 +141,10 @@ export function runShards({ root, env, shards, extraArgs = [] }) {
     console.log('\n==== summary of every shard ====');
     summaries.forEach((lines, i) => {
       console.log(`[${i + 1}] exit ${codes[i]}`);
+      if (timedOut[i]) {
+        console.log(`[${i + 1}] stopped after ${timeoutMs / 60_000} min; its last lines:`);
+        for (const line of lastLines[i]) console.log(`[${i + 1}]    ${line}`);
+      }
       for (const line of headline(lines)) console.log(`[${i + 1}] ${line}`);
     });
     if (record) writeFileSync(join(root, 'test', 'durations.json'), `${JSON.stringify(Object.fromEntries(Object.entries(measured).sort()), null, 2)}\n`);

@@ -1,6 +1,10 @@
 import { expect } from 'chai';
+import { execFile } from 'node:child_process';
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
+import { testRoot, uniquePrefix } from '../support/shared-services.js';
 
 interface Shards {
   deal(files: string[], durations: Record<string, number>, shards: number): { files: string[]; seconds: number }[];
@@ -43,5 +47,25 @@ describe('npm test shards (scripts/test-shards.mjs)', () => {
       '   "after all" hook:',
       '   Error: Timeout of 480000ms exceeded.',
     ]);
+  });
+
+  it('stops a shard that runs past TEST_SHARD_TIMEOUT_MIN, fails the run and names where it was', async function () {
+    this.timeout(60_000);
+    // A project of two test files: one passes, one never ends.
+    const root = join(testRoot(), uniquePrefix('shards'));
+    mkdirSync(join(root, 'dist', 'test'), { recursive: true });
+    symlinkSync(join(process.cwd(), 'node_modules'), join(root, 'node_modules'));
+    writeFileSync(join(root, '.mocharc.cjs'), "module.exports = { spec: process.env.MOCHA_SPEC.split(','), timeout: 0, exit: true };\n");
+    writeFileSync(join(root, 'dist', 'test', 'quick.test.js'), "describe('quick', () => { it('passes', () => {}); });\n");
+    writeFileSync(join(root, 'dist', 'test', 'stuck.test.js'), "describe('stuck suite', () => { it('never ends', () => new Promise(() => {})); });\n");
+    const script = `import(${JSON.stringify(pathToFileURL(join(process.cwd(), 'scripts', 'test-shards.mjs')).href)}).then(async (m) => process.exit(await m.runShards({ root: ${JSON.stringify(root)}, env: { ...process.env, TEST_SHARD_TIMEOUT_MIN: '0.05' }, shards: 2 })))`;
+    const run = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script], { cwd: root }).then(
+      ({ stdout }) => ({ code: 0, stdout }),
+      (err: { code: number; stdout: string }) => ({ code: err.code, stdout: err.stdout }),
+    );
+    expect(run.code, run.stdout).to.equal(1);
+    expect(run.stdout).to.match(/still running after 0\.05 min \(TEST_SHARD_TIMEOUT_MIN\): stopping it/);
+    expect(run.stdout).to.match(/stopped after 0\.05 min; its last lines:\n\[\d\]    stuck suite/);
+    expect(run.stdout).to.match(/1 passing/);
   });
 });
