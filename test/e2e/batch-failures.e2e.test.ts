@@ -162,6 +162,17 @@ describe('batch failures end to end', function () {
         const rows = await harness.database.db.selectFrom('jobs').select(['id', 'status']).where('id', 'in', ids.map(String)).execute();
         expect(rows).to.have.length(ids.length);
         for (const row of rows) expect(row.status).to.be.oneOf(['pending', 'running']);
+
+        // A test that waits for them in vain says where they are: each job, its batch, the queues.
+        const stuck = await waitForJobs(harness, ids, 0).then(
+          () => undefined,
+          (err: Error) => err.message,
+        );
+        expect(stuck).to.match(/^4 of 4 jobs still open: \{/);
+        const detail = JSON.parse(stuck!.slice(stuck!.indexOf('{')));
+        expect(detail.jobs.map((j: { id: string }) => Number(j.id))).to.deep.equal([...ids].sort((a, b) => a - b));
+        expect(detail.queues.openserve).to.have.keys('jobs', 'runs');
+        expect(detail.unfinished_batches.every((b: { provider: string }) => b.provider === 'openserve')).to.equal(true);
       } finally {
         await harness.close();
       }

@@ -128,9 +128,10 @@ async function whereStuck(harness: SystemHarness, openIds: string[]): Promise<st
     .where('provider', 'in', providers)
     .where('status', 'not in', ['completed', 'failed'])
     .execute();
+  const counts = (queue: { getJobCounts(): Promise<Record<string, number>> } | undefined) => queue?.getJobCounts().catch((err: Error) => err.message);
   const queues = await Promise.all(
-    providers.map(async (p) => [p, await harness.system.queues?.providerJobs(p).getJobCounts().catch((err: Error) => err.message)] as const),
-  ).catch(() => []);
+    providers.map(async (p) => [p, { jobs: await counts(harness.system.queues?.providerJobs(p)), runs: await counts(harness.system.queues?.batchRuns(p)) }] as const),
+  );
   return JSON.stringify({ jobs: jobs.slice(0, 20), unfinished_batches: batches, queues: Object.fromEntries(queues), now: new Date().toISOString() });
 }
 
