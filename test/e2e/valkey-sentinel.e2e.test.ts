@@ -18,6 +18,7 @@ describe('the system on Valkey through Sentinel: the master killed mid-run', fun
   this.timeout(480_000);
   let group: SentinelGroup;
   let harness: SystemHarness;
+  let closed = false;
 
   before(async () => {
     group = await startSentinelGroup();
@@ -30,7 +31,7 @@ describe('the system on Valkey through Sentinel: the master killed mid-run', fun
     for (const provider of PROVIDERS) await harness.portal(provider, 'POST', '/__sandbox/config', { latency_ms: 100 });
   });
   after(async () => {
-    await harness?.close();
+    if (!closed) await harness?.close();
     await group?.stop();
   });
 
@@ -70,5 +71,13 @@ describe('the system on Valkey through Sentinel: the master killed mid-run', fun
     expect(health.body.valkey.ok, JSON.stringify(health.body.valkey)).to.equal(true);
     // Still the promoted server: nothing went back to the old master's address.
     expect((await group.master()).port).to.equal(promoted);
+
+    // Closed, the system leaves no connection to any sentinel behind (no subscriber, no client).
+    closed = true;
+    await harness.close();
+    let left: string[] = [];
+    await until(async () => (left = await group.clients()).length === 0, 20_000, 'no connection to a sentinel after the system closed').catch((err: Error) => {
+      throw new Error(`${err.message}: ${left.join(' | ')}`);
+    });
   });
 });

@@ -29,6 +29,8 @@ export interface SentinelGroup {
   failOver(timeoutMs?: number): Promise<{ killed: number; promoted: number }>;
   /** The servers' roles as they say themselves, by port ('master', 'slave', or 'down'). */
   roles(): Promise<Record<number, string>>;
+  /** Connections to the sentinels other than the sentinels' own links to each other (CLIENT LIST lines). */
+  clients(): Promise<string[]>;
   stop(): Promise<void>;
 }
 
@@ -138,6 +140,18 @@ export async function startSentinelGroup(options: { downAfterMs?: number } = {})
         const out: Record<number, string> = {};
         for (const [port, node] of servers) out[port] = (/role:(\w+)/.exec(await info(node, 'replication').catch(() => ''))?.[1] ?? 'down');
         return out;
+      },
+      async clients() {
+        const lines: string[] = [];
+        for (const s of sentinels) {
+          const list = await askOne(s, async (c) => {
+            const self = Number(await c.call('CLIENT', 'ID'));
+            return (String(await c.call('CLIENT', 'LIST')).split('\n')).filter((l) => l.trim() !== '' && !l.includes(`id=${self} `));
+          });
+          // A sentinel's links to the others name themselves sentinel-<id>-cmd.
+          lines.push(...list.filter((l) => !/ name=sentinel-/.test(l)).map((l) => `${s.port}: ${l}`));
+        }
+        return lines;
       },
       async stop() {
         await Promise.allSettled(nodes.map((n) => n.stop()));
