@@ -33,6 +33,7 @@ export interface ServerProcess {
 export async function startServerProcess(options: ServerProcessOptions): Promise<ServerProcess> {
   const lines: string[] = [];
   const proc = spawn(options.command, options.args, { ...options.spawn, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  if (proc.pid !== undefined) watchForOrphan(proc.pid);
   const keep = (stream: 'stdout' | 'stderr') => (chunk: Buffer) => {
     for (const line of chunk.toString().split('\n')) {
       if (!line.trim()) continue;
@@ -82,4 +83,27 @@ export async function startServerProcess(options: ServerProcessOptions): Promise
 function lastWords(lines: string[]): string | undefined {
   const telling = [...lines].reverse().find((l) => /FATAL|PANIC|ERROR|error|Bad file|Fatal|Can't|cannot/i.test(l));
   return (telling ?? lines.at(-1))?.replace(/^\d{4}-\d\d-\d\d [\d:.]+ \w+ \[\d+\] /, '').slice(0, 300);
+}
+
+/**
+ * Its own process group keeps a server out of a Ctrl-C, so nothing stops it when we die without a
+ * shutdown (SIGKILL, OOM). A watcher, as detached as the server, ends it then: SIGTERM once this
+ * process is gone, SIGKILL 10 s later; it leaves when the server does.
+ */
+const ORPHAN_WATCH = `
+const [owner, server] = process.argv.slice(1).map(Number);
+const alive = (pid) => { try { process.kill(pid, 0); return true; } catch (e) { return e.code === 'EPERM'; } };
+const tick = setInterval(() => {
+  if (!alive(server)) process.exit(0);
+  if (alive(owner)) return;
+  clearInterval(tick);
+  try { process.kill(server, 'SIGTERM'); } catch {}
+  setTimeout(() => { try { process.kill(server, 'SIGKILL'); } catch {} process.exit(0); }, 10000);
+}, 1000);
+`;
+
+function watchForOrphan(serverPid: number): void {
+  const watcher = spawn(process.execPath, ['-e', ORPHAN_WATCH, String(process.pid), String(serverPid)], { detached: true, stdio: 'ignore', env: {}, cwd: '/' });
+  watcher.on('error', () => undefined);
+  watcher.unref();
 }
