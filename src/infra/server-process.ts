@@ -90,6 +90,7 @@ function lastWords(lines: string[]): string | undefined {
  * shutdown (SIGKILL, OOM). A watcher, as detached as the server, ends it then: SIGTERM once this
  * process is gone, SIGKILL 10 s later; it leaves when the server does.
  */
+// A script of its own (node -e), so it imports nothing; `alive` is stale-process.ts's isAlive.
 const ORPHAN_WATCH = `
 const [owner, server] = process.argv.slice(1).map(Number);
 const alive = (pid) => { try { process.kill(pid, 0); return true; } catch (e) { return e.code === 'EPERM'; } };

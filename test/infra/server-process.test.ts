@@ -3,18 +3,11 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../../src/infra/free-port.js';
+import { isAlive } from '../../src/infra/stale-process.js';
+import { valkeyBinary } from '../support/valkey-node.js';
 import { until } from '../support/worker-process.js';
 
 const SERVER_PROCESS = fileURLToPath(new URL('../../src/infra/server-process.js', import.meta.url));
-
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 describe('startServerProcess: a server outlives no owner', function () {
   this.timeout(60_000);
@@ -29,7 +22,7 @@ describe('startServerProcess: a server outlives no owner', function () {
         '-e',
         `const { startServerProcess } = await import(${JSON.stringify(SERVER_PROCESS)});
          const server = await startServerProcess({
-           name: 'redis', command: 'redis-server', args: ['--port', '${port}', '--bind', '127.0.0.1', '--save', ''], hint: '',
+           name: 'valkey', command: ${JSON.stringify(valkeyBinary('server'))}, args: ['--port', '${port}', '--bind', '127.0.0.1', '--save', ''], hint: '',
            ready: () => new Promise((resolve) => setTimeout(resolve, 500)),
          });
          console.log('server', server.pid);
@@ -41,10 +34,10 @@ describe('startServerProcess: a server outlives no owner', function () {
     owner.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));
     await until(async () => /server \d+/.test(out), 20_000, 'the owner to start its server');
     const serverPid = Number(/server (\d+)/.exec(out)![1]);
-    expect(alive(serverPid), 'the server runs').to.equal(true);
+    expect(isAlive(serverPid), 'the server runs').to.equal(true);
 
     owner.kill('SIGKILL');
     await once(owner, 'exit');
-    await until(async () => !alive(serverPid), 20_000, 'the orphaned server to be stopped');
+    await until(async () => !isAlive(serverPid), 20_000, 'the orphaned server to be stopped');
   });
 });
