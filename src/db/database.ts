@@ -19,7 +19,10 @@ export function createDb(connectionString: string, options: { max?: number; conn
     connectionTimeoutMillis: options.connectTimeoutMs ?? 5_000,
     idleTimeoutMillis: 30_000,
   });
-  // An idle client losing its server must not crash the process; the next query reports it.
+  // A client losing its server must not crash the process; the next query on it reports the loss.
+  // The pool listens on idle clients only: one checked out between two queries of a transaction
+  // (Postgres stopped, or the backend terminated) would emit an unhandled 'error'.
   pool.on('error', () => undefined);
+  pool.on('connect', (client) => client.on('error', () => undefined));
   return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
 }

@@ -25,10 +25,12 @@ describeProviderAutomation(
 
       it('asks for a fresh code when the portal says the code was already used', async () => {
         const secret = h.descriptor.practiceAccount.totpSecret!;
-        const first = await h.session();
-        await first.login();
-        const reused = await generate({ secret, epoch: Math.floor(Date.now() / 1000 / 30) * 30 });
+        // One step for both codes: read from the clock twice, a 30 s boundary between the reads
+        // made the "reused" code a fresh one.
         const step = Math.floor(Date.now() / 1000 / 30);
+        const reused = await generate({ secret, epoch: step * 30 });
+        const first = await h.session({ getTotp: async () => reused, reportTotp: async () => undefined });
+        await first.login();
         const codes = [reused, await generate({ secret, epoch: (step + 1) * 30 })];
         const outcomes: string[] = [];
         const second = await h.session({
