@@ -74,6 +74,9 @@ export class Batcher {
       prefix: ref.prefix,
       autorun: false,
       lockDuration: 60_000,
+      // An entry is a pointer, never poison: one held by a batcher that died goes back to waiting
+      // however often that happens (BullMQ's default fails it at the second stall).
+      maxStalledCount: 1_000_000,
       drainDelay: options.drainDelaySeconds ?? 2,
     });
     this.worker.on('error', (err) => this.log.warn({ err }, 'batcher queue error'));

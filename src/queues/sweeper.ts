@@ -8,7 +8,7 @@ import type { QueueRegistry } from './queue-registry.js';
 
 export interface SweepResult {
   enqueued: number;
-  /** Jobs recorded as enqueued whose queue entry had vanished (Valkey wiped or restored). */
+  /** Jobs recorded as enqueued whose queue entry had vanished (Valkey wiped or restored) or failed. */
   restored: number;
 }
 
@@ -48,8 +48,16 @@ export class Sweeper {
 
     const missing = [];
     for (const job of stale) {
-      const state = await this.queues.providerJobs(job.provider).getJobState(providerQueueJobId(job.id, job.queue_trip));
+      const queue = this.queues.providerJobs(job.provider);
+      const entryId = providerQueueJobId(job.id, job.queue_trip);
+      const state = await queue.getJobState(entryId);
       if (state === 'unknown') missing.push(job);
+      else if (state === 'failed') {
+        // Failed by BullMQ itself (an entry held by batchers that died too often): the job is still
+        // waiting in Postgres, and the dead entry's id would make a new one a no-op.
+        await queue.remove(entryId);
+        missing.push(job);
+      }
     }
     const items = [...never, ...missing].map((j) => ({ id: j.id, provider: j.provider, trip: j.queue_trip, availableAt: j.available_at, label: queueLabel(j) }));
     if (items.length > 0) {

@@ -1,5 +1,7 @@
 import { expect } from 'chai';
+import { Worker, type ConnectionOptions } from 'bullmq';
 import { Sweeper } from '../../src/queues/sweeper.js';
+import { createValkey } from '../../src/queues/valkey.js';
 import { startApiHarness, type ApiHarness } from '../support/api-harness.js';
 import { privateValkey, testLogger } from '../support/shared-services.js';
 import type { EmbeddedValkeyHandle } from '../../src/infra/embedded-valkey.js';
@@ -62,6 +64,32 @@ describe('submitting while Valkey is down', () => {
     const result = await sweeper.sweep();
     expect(result.restored).to.be.greaterThanOrEqual(1);
     expect(await api.queues.providerJobs('evotel').getJobState(`job-${id}-t0`)).to.equal('prioritized');
+    await sweeper.close();
+  });
+
+  it('restores a job whose queue entry BullMQ failed while the job still waits for a batch', async () => {
+    const res = await api.call('POST', '/jobs', { body: { provider: 'openserve', action: 'validation', circuit_number: 'OSN5555551' } });
+    expect(res.status).to.equal(202);
+    const id = String(res.body.job_id);
+    const queue = api.queues.providerJobs('openserve');
+    const entryId = `job-${id}-t0`;
+    // As a batcher would take it, then BullMQ fails it (what its stall limit does to an entry).
+    const connection = createValkey(valkey.url, 'worker');
+    const worker = new Worker(queue.name, null, { connection: connection as unknown as ConnectionOptions, prefix: queue.opts.prefix, autorun: false });
+    try {
+      const entry = await worker.getNextJob('token');
+      expect(entry?.id).to.equal(entryId);
+      await entry!.moveToFailed(new Error('job stalled more than allowable limit'), 'token', false);
+    } finally {
+      await worker.close();
+      connection.disconnect();
+    }
+    expect(await queue.getJobState(entryId)).to.equal('failed');
+    const sweeper = new Sweeper(api.database.db, api.queues, api.enqueuer, testLogger, { recheckAfterMs: 0 });
+    const result = await sweeper.sweep();
+    expect(result.restored).to.equal(1);
+    expect(await queue.getJobState(entryId)).to.equal('prioritized');
+    expect((await sweeper.sweep()).restored).to.equal(0);
     await sweeper.close();
   });
 });
