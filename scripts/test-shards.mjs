@@ -3,7 +3,8 @@
 // pass, a server to come back), so two processes on two cores take far less wall time than one.
 // Files are dealt out by their measured durations (test/durations.json, seconds per file; a new
 // file counts as DEFAULT_SECONDS), longest first, each to the shard with the least so far.
-// Each shard has its own Postgres, Valkey and temp folders (test/support/shared-services.ts).
+// Files named *.clock.test.ts, which mostly wait on the wall clock, run in one more process beside
+// the shards. Each process has its own Postgres, Valkey and temp folders (test/support/shared-services.ts).
 // Output: every line, prefixed with its shard, as it comes; then each shard's summary.
 import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
@@ -36,6 +37,20 @@ export function deal(files, durations, shards) {
   // mocha runs a shard's files in the order given: keep the familiar alphabetical order.
   for (const bin of bins) bin.files.sort();
   return bins;
+}
+
+/**
+ * Files that spend their time waiting on the wall clock (TOTP steps of 30 s), with little CPU: they
+ * get a lane of their own beside the shards, where their minutes of waiting overlap the shards' work.
+ */
+const CLOCK_BOUND = /\.clock\.test\.js$/;
+
+/** The processes to run: `shards` dealt bins of the other files, then the clock lane (with more than one shard). */
+export function plan(files, durations, shards) {
+  const lane = shards > 1 ? files.filter((f) => CLOCK_BOUND.test(f)) : [];
+  const bins = deal(files.filter((f) => !lane.includes(f)), durations, shards).map((b) => ({ ...b, lane: false }));
+  if (lane.length === 0) return bins;
+  return [...bins, { files: [...lane].sort(), seconds: lane.reduce((sum, f) => sum + (durations[sourceOf(f)] ?? DEFAULT_SECONDS), 0), lane: true }];
 }
 
 function readDurations(root) {
@@ -76,7 +91,7 @@ export function headline(summary) {
  */
 export function runShards({ root, env, shards, extraArgs = [] }) {
   const durations = readDurations(root);
-  const bins = deal(testFiles(root), durations, shards).filter((b) => b.files.length > 0);
+  const bins = plan(testFiles(root), durations, shards).filter((b) => b.files.length > 0);
   const record = env.RECORD_TEST_DURATIONS === '1';
   const measured = {};
   const children = [];
@@ -89,7 +104,7 @@ export function runShards({ root, env, shards, extraArgs = [] }) {
     (bin, i) =>
       new Promise((resolve) => {
         const tag = `[${i + 1}]`;
-        console.log(`${tag} ${bin.files.length} files, about ${Math.round(bin.seconds / 60)} min by test/durations.json`);
+        console.log(`${tag} ${bin.files.length} files${bin.lane ? ' that wait on the clock' : ''}, about ${Math.round(bin.seconds / 60)} min by test/durations.json`);
         const args = ['--enable-source-maps', join(root, 'node_modules', 'mocha', 'bin', 'mocha.js'), ...extraArgs];
         const child = spawn(process.execPath, args, {
           cwd: root,

@@ -8,6 +8,7 @@ import { testRoot, uniquePrefix } from '../support/shared-services.js';
 
 interface Shards {
   deal(files: string[], durations: Record<string, number>, shards: number): { files: string[]; seconds: number }[];
+  plan(files: string[], durations: Record<string, number>, shards: number): { files: string[]; seconds: number; lane: boolean }[];
   headline(summary: string[]): string[];
 }
 const load = async (): Promise<Shards> => (await import(pathToFileURL(join(process.cwd(), 'scripts', 'test-shards.mjs')).href)) as Shards;
@@ -19,6 +20,18 @@ describe('npm test shards (scripts/test-shards.mjs)', () => {
     const bins = deal(files, { 'test/a.test.ts': 100, 'test/b.test.ts': 60, 'test/c.test.ts': 30 }, 2);
     expect(bins.map((b) => b.files)).to.deep.equal([['dist/test/a.test.js'], ['dist/test/b.test.js', 'dist/test/c.test.js', 'dist/test/new.test.js']]);
     expect(bins.map((b) => b.seconds)).to.deep.equal([100, 100]);
+  });
+
+  it('runs the files that wait on the clock (*.clock.test) in a lane of their own beside the shards, and with everything when there is one process', async () => {
+    const { plan } = await load();
+    const files = ['dist/test/a.test.js', 'dist/test/b.test.js', 'dist/test/totp/slow.clock.test.js', 'dist/test/c.clock.test.js'];
+    const durations = { 'test/a.test.ts': 50, 'test/b.test.ts': 40, 'test/totp/slow.clock.test.ts': 250 };
+    expect(plan(files, durations, 2)).to.deep.equal([
+      { files: ['dist/test/a.test.js'], seconds: 50, lane: false },
+      { files: ['dist/test/b.test.js'], seconds: 40, lane: false },
+      { files: ['dist/test/c.clock.test.js', 'dist/test/totp/slow.clock.test.js'], seconds: 260, lane: true },
+    ]);
+    expect(plan(files, durations, 1)).to.deep.equal([{ files: [...files].sort(), seconds: 350, lane: false }]);
   });
 
   it("keeps of a shard's summary its counts and each failure's title and first error line, not the stack", async () => {
