@@ -17,7 +17,10 @@ export interface TotpHooks {
    * Optional, before the login starts: reserves this login's step now (its place in the
    * queue) and resolves `leadMs` before the step may be used. Starting the login only then
    * keeps a portal's pre-auth (Octotel's lives 120 s) from ageing out while the login waits
-   * for a step several steps away. The code itself is still computed only in getTotp.
+   * for a step several steps away. A current step is reserved only if it still has
+   * `minRemainingMs` left after `leadMs`: a login let go at once has the same room for its
+   * password step (without it, a slow password step met the step's end, and the next free step
+   * could be minutes away, past the pre-auth). The code itself is still computed only in getTotp.
    */
   prepare(options?: { leadMs?: number }): Promise<void>;
   /** Gives back a prepared step getTotp did not take (the login failed before its code). */
@@ -48,8 +51,10 @@ export function createTotpHooks(manager: TotpManager, account: TotpAcquireReques
       await last.report(outcome);
     },
     async prepare(options = {}) {
-      prepared ??= await manager.reserve(account);
-      await prepared.ready(options.leadMs ?? DEFAULT_PREPARE_LEAD_MS);
+      const leadMs = options.leadMs ?? DEFAULT_PREPARE_LEAD_MS;
+      // The login starts at once on a current step: it needs the lead's room before that step ends too.
+      prepared ??= await manager.reserve({ ...account, leadMs });
+      await prepared.ready(leadMs);
     },
     async release() {
       const reservation = prepared;

@@ -52,6 +52,11 @@ export interface TotpAcquireRequest {
   secret: string;
   /** Aborting releases the reserved step (when its code was not handed out yet). */
   signal?: AbortSignal;
+  /**
+   * How long the caller needs from now before it types the code (a login's password step):
+   * the current step is not reserved when less than `minRemainingMs` of it would be left by then.
+   */
+  leadMs?: number;
 }
 
 /** One time step reserved for one login, with its code. */
@@ -222,7 +227,7 @@ export class TotpManager {
     totpCodeForStep(secret, 0);
     const signal = request.signal ? AbortSignal.any([request.signal, this.closing.signal]) : this.closing.signal;
     const log = this.logger.child({ provider, account_hash: accountHash(provider, account) });
-    return this.reserveStep(provider, account, log).then((step) => this.reservation(request, signal, log, step));
+    return this.reserveStep(provider, account, log, request.leadMs ?? 0).then((step) => this.reservation(request, signal, log, step));
   }
 
   private reservation(request: TotpAcquireRequest, signal: AbortSignal, log: Logger, first: ReservedStep): TotpReservation {
@@ -312,15 +317,15 @@ export class TotpManager {
     return reservation;
   }
 
-  /** Atomically takes the earliest free step from the first usable one on. */
-  private async reserveStep(provider: string, accountName: string, log: Logger): Promise<ReservedStep> {
+  /** Atomically takes the earliest free step from the first usable one on (`leadMs` from now). */
+  private async reserveStep(provider: string, accountName: string, log: Logger, leadMs = 0): Promise<ReservedStep> {
     const lookahead = this.lookaheadSteps[provider] ?? 0;
     const last = this.ledger ? await this.ledger.lastStep(provider, accountHash(provider, accountName)) : undefined;
     const now = this.now();
     const current = stepAt(now);
     // A step stays usable until the end of step + lookahead (the portal's window); one the
     // ledger says was handed out is never offered again.
-    const usable = stepStartMs(current + 1 + lookahead) - now >= this.minRemainingMs ? current : current + 1;
+    const usable = stepStartMs(current + 1 + lookahead) - (now + leadMs) >= this.minRemainingMs ? current : current + 1;
     const first = last === undefined ? usable : Math.max(usable, last + 1);
     const keys: string[] = [];
     for (let i = 0; i < this.maxQueueSteps; i++) keys.push(this.keys.step(provider, accountName, first + i));

@@ -78,6 +78,31 @@ describe('createTotpHooks', () => {
     }
   });
 
+  it('prepare() leaves the current step when the lead would leave less than minRemainingMs of it: the login gets its lead on the next step', async () => {
+    const secret = generateSecret();
+    // 12 s of the step left: room for a 1 s lead, not for a 10 s one (minRemainingMs 5 s).
+    const clock = shiftedClock(18_000);
+    const m = new TotpManager({ redis, prefix: uniquePrefix('totp'), logger: testLogger, now: clock, minRemainingMs: 5_000 });
+    try {
+      const current = stepAt(clock());
+      const short = createTotpHooks(m, { provider: 'octotel', account: 'rpa.short', secret });
+      await short.prepare({ leadMs: 1_000 });
+      expect(clock() - current * TOTP_PERIOD_MS, 'let go at once').to.be.below(20_000);
+      const long = createTotpHooks(m, { provider: 'octotel', account: 'rpa.long', secret });
+      await long.prepare({ leadMs: 10_000 });
+      // Let go 10 s before the next step, not at once with 12 s of this one left.
+      expect(clock()).to.be.at.least((current + 1) * TOTP_PERIOD_MS - 10_000);
+      const plain = await m.reserve({ provider: 'octotel', account: 'rpa.long', secret });
+      expect(plain.step, 'a reserve without a lead still takes the current step').to.equal(current);
+      await plain.release();
+      await short.getTotp();
+      expect(short.steps).to.deep.equal([current]);
+      await long.release();
+    } finally {
+      await m.close();
+    }
+  });
+
   it('release() gives a prepared step back when the login failed before its code', async () => {
     const secret = generateSecret();
     const hooks = createTotpHooks(manager, { provider: 'octotel', account: 'rpa.octotel', secret });
