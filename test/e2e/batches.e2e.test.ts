@@ -2,8 +2,7 @@ import { expect } from 'chai';
 import { verifyCallbackSignature } from '../../src/callbacks/callback-signature.js';
 import { findDescriptor } from '../../src/providers/descriptors.js';
 import { derivedCircuit, expectedValidation } from '../support/expected-circuit.js';
-import { CALLBACK_SECRET, startCallbackReceiver, startSystemHarness, waitForJobs, type CallbackReceiver, type SystemHarness } from '../support/system-harness.js';
-import { until } from '../support/worker-process.js';
+import { CALLBACK_SECRET, startCallbackReceiver, startSystemHarness, waitForBatchesClosed, waitForJobs, type CallbackReceiver, type SystemHarness } from '../support/system-harness.js';
 
 /** A valid circuit number of `provider` whose digits end in `n` (5–6 digits of `seed` first). */
 function circuitFor(provider: string, seed: number): string {
@@ -68,8 +67,7 @@ describe('batches end to end (HTTP → batcher → sandboxed processor → porta
       }
     }
 
-    // A batch closes after its last job ends (the flow's parent finalises it): wait for that.
-    await until(async () => (await harness.database.db.selectFrom('batches').select('id').where('status', 'not in', ['completed', 'failed']).execute()).length === 0, 60_000, 'every batch closed');
+    await waitForBatchesClosed(harness, 60_000);
     // One login per batch: the portals' own count equals the number of batches per provider.
     for (const provider of providers) {
       const stats = await harness.portal(provider, 'GET', '/__sandbox/stats');

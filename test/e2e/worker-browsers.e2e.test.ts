@@ -3,8 +3,7 @@ import { join } from 'node:path';
 import { expect } from 'chai';
 import { isAlive } from '../../src/infra/stale-process.js';
 import { expectedValidation } from '../support/expected-circuit.js';
-import { startSystemHarness, waitForJobs, type SystemHarness } from '../support/system-harness.js';
-import { until } from '../support/worker-process.js';
+import { startSystemHarness, waitForBatchesClosed, waitForJobs, type SystemHarness } from '../support/system-harness.js';
 
 const CIRCUITS: Record<string, string[]> = {
   octotel: ['OCT731201', 'OCT731202', 'OCT731217'],
@@ -72,8 +71,7 @@ describe('batches through the fleet’s pools (BROWSER_MANAGER_MODE=local, no BR
       expect(job.status, `job ${s.id} ${s.circuit}: ${JSON.stringify(job.error)}`).to.equal('completed');
       expect(job.result, s.circuit).to.deep.equal(expectedValidation(s.provider, s.circuit));
     }
-    // A batch closes after its last job ends (the flow's parent finalises it): wait for that.
-    await until(async () => (await harness!.database.db.selectFrom('batches').select('id').where('status', 'not in', ['completed', 'failed']).execute()).length === 0, 60_000, 'every batch closed');
+    await waitForBatchesClosed(harness!, 60_000);
     expect(pids.size, 'pool processes started').to.be.within(1, 2);
     for (const provider of Object.keys(CIRCUITS)) {
       const batches = await harness.database.db.selectFrom('batches').select(['status', 'login_count']).where('provider', '=', provider).execute();

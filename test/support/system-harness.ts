@@ -149,3 +149,14 @@ export async function waitForJobs(harness: SystemHarness, ids: number[], timeout
   for (const id of ids) jobs.set(id, (await harness.api('GET', `/jobs/${id}`)).body);
   return jobs;
 }
+
+/** Polls until no batch of the harness's database is open: a batch is closed by its flow's parent after its last job ends. */
+export async function waitForBatchesClosed(harness: SystemHarness, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const open = await harness.database.db.selectFrom('batches').select(['id', 'status']).where('status', 'not in', ['completed', 'failed']).execute();
+    if (open.length === 0) return;
+    if (Date.now() > deadline) throw new Error(`batches still open after ${timeoutMs} ms: ${JSON.stringify(open)}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}

@@ -16,19 +16,11 @@ import { stepAt } from '../../src/totp/totp-code.js';
 import { createTotpHooks, type TotpHooks } from '../../src/totp/totp-hooks.js';
 import { TotpManager } from '../../src/totp/totp-manager.js';
 import { testLogger, testRoot, uniquePrefix } from '../support/shared-services.js';
+import type { PortalStats } from '../providers/provider-test-kit.js';
 import { connectSharedValkey } from './totp-test-support.js';
 
 const LOGINS = 6;
 const account = octotelDescriptor.practiceAccount;
-
-interface PortalStats {
-  logins_ok: number;
-  logins_failed: number;
-  totp_ok: number;
-  totp_rejected_reused: number;
-  totp_rejected_invalid: number;
-  active_sessions: number;
-}
 
 async function control(portal: PracticePortal, method: 'GET' | 'POST', path: string, body?: unknown): Promise<unknown> {
   const response = await fetch(`${portal.url}/__sandbox/${path}`, {
