@@ -271,9 +271,10 @@ export class TotpManager {
         // too little of the step is left: its code could expire while it is typed, so a
         // fresh step is reserved instead.
         const fresh = this.now() < stepStartMs(step + 1 + lookahead) - this.minRemainingMs;
-        // The ledger has the last word: a step Valkey forgot it handed out (wiped, restarted) is not handed out again.
+        // The ledger has the last word: a step Valkey forgot it handed out (wiped, restarted) is not
+        // handed out again, nor one below a later step another login took first (its high-water mark).
         const unused = fresh && (!this.ledger || (await this.ledger.claim(provider, accountHash(provider, account), step)));
-        if (fresh && !unused) log.warn({ step }, 'TOTP step was already handed out (the ledger says so; Valkey lost its reservation); reserving another');
+        if (fresh && !unused) log.warn({ step }, 'TOTP step is at or below the last one handed out (a later step was taken first, or Valkey lost its reservation); reserving another');
         if (unused) {
           const code = totpCodeForStep(secret, step);
           await this.count(provider, 'generated', log);

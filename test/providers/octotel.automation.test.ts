@@ -4,7 +4,7 @@ import { FormPortalAutomation } from '../../src/providers/form-portal/form-porta
 import octotel from '../../src/providers/octotel/index.js';
 import { octotelPortal } from '../../src/providers/octotel/portal-map.js';
 import { describeProviderAutomation } from './provider-automation-suite.js';
-import { rejection } from './provider-test-kit.js';
+import { rejection, totpSource } from './provider-test-kit.js';
 
 describeProviderAutomation(
   {
@@ -63,6 +63,29 @@ describeProviderAutomation(
         const stats = await h.control.stats();
         expect(stats.totp_rejected_invalid).to.equal(3);
         expect(stats.logins_ok).to.equal(0);
+      });
+
+      it('takes a pre-auth that aged out before its code was judged for a lost session (retried), not a refused code', async () => {
+        const totp = totpSource(h.descriptor.practiceAccount.totpSecret!);
+        let aged = false;
+        const session = await h.session({
+          getTotp: async () => {
+            // The browser drops the pre-auth cookie once it expires: the code reaches no pre-auth.
+            if (!aged) await h.contexts.at(-1)!.clearCookies();
+            aged = true;
+            return totp.getTotp();
+          },
+          reportTotp: totp.reportTotp,
+        });
+        const error = await rejection(session.login());
+        expect(error.code, error.message).to.equal('SESSION_LOST');
+        expect(error.retryable).to.equal(true);
+        expect(totp.outcomes, 'a code the portal never judged is not reported').to.deep.equal([]);
+        expect((await h.control.stats()).totp_rejected_invalid).to.equal(0);
+
+        await session.login();
+        expect(totp.outcomes).to.deep.equal(['accepted']);
+        expect((await h.control.stats()).logins_ok).to.equal(1);
       });
 
       it('refuses to log in without a TOTP source', async () => {

@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { expect } from 'chai';
@@ -243,4 +243,59 @@ export function evidenceLabels(items: readonly EvidenceItem[]): string[] {
 /** Evidence items as a failed operation's error carries them. */
 export function errorEvidence(error: RpaError): EvidenceItem[] {
   return (error.details?.evidence ?? []) as EvidenceItem[];
+}
+
+/** The pids of the renderer processes of the browsers this process launched (found again on every call: pages come and go). */
+function rendererPids(): number[] {
+
+  const root = process.pid;
+  const children = new Map<number, number[]>();
+  const renderers: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    const pid = Number(entry);
+    if (!Number.isInteger(pid)) continue;
+    try {
+      const ppid = Number(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[1]);
+      children.set(ppid, [...(children.get(ppid) ?? []), pid]);
+      if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('--type=renderer')) renderers.push(pid);
+    } catch {
+      // The process ended while it was read.
+    }
+  }
+  const under = new Set<number>();
+  const walk = (pid: number) => {
+    for (const child of children.get(pid) ?? []) {
+      under.add(child);
+      walk(child);
+    }
+  };
+  walk(root);
+  return renderers.filter((pid) => under.has(pid));
+}
+
+/**
+ * A busy machine, for real: the renderers of the browsers this process launched are stopped
+ * (SIGSTOP) for `stopMs`, then let run for `runMs`, over and over until the returned function is
+ * called (which lets them go on and says how many stops held at least one renderer).
+ */
+export function starveRenderers({ stopMs, runMs }: { stopMs: number; runMs: number }): () => Promise<number> {
+  let running = true;
+  let stops = 0;
+  const signal = (pids: number[], name: NodeJS.Signals) => pids.forEach((pid) => { try { process.kill(pid, name); } catch { /* gone */ } });
+  const loop = (async () => {
+    while (running) {
+      const pids = rendererPids();
+      signal(pids, 'SIGSTOP');
+      await delay(stopMs);
+      signal(pids, 'SIGCONT');
+      if (pids.length > 0) stops++;
+      if (running) await delay(runMs);
+    }
+  })();
+  return async () => {
+    running = false;
+    await loop;
+    signal(rendererPids(), 'SIGCONT');
+    return stops;
+  };
 }

@@ -109,15 +109,16 @@ export async function startCallbackReceiver(): Promise<CallbackReceiver> {
 }
 
 /**
- * What a reader of a CI log needs of jobs that did not end: each one's state with its batch's, and
- * every unfinished batch of their providers (a batch holding a session forever keeps the rest waiting).
+ * What a reader of a CI log needs of jobs that did not end: each one's state with its batch's,
+ * every unfinished batch of their providers (a batch holding a session forever keeps the rest
+ * waiting), the last batches that ended (their errors) and what may hold the providers back.
  */
 async function whereStuck(harness: SystemHarness, openIds: string[]): Promise<string> {
   const { db } = harness.database;
   const jobs = await db
     .selectFrom('jobs')
     .leftJoin('batches', 'batches.id', 'jobs.batch_id')
-    .select(['jobs.id', 'jobs.provider', 'jobs.status', 'jobs.attempts', 'jobs.batch_id', 'jobs.available_at', 'batches.status as batch_status'])
+    .select(['jobs.id', 'jobs.provider', 'jobs.status', 'jobs.attempts', 'jobs.batch_id', 'jobs.available_at', 'jobs.error', 'batches.status as batch_status'])
     .where('jobs.id', 'in', openIds)
     .orderBy('jobs.id')
     .execute();
@@ -132,7 +133,21 @@ async function whereStuck(harness: SystemHarness, openIds: string[]): Promise<st
   const queues = await Promise.all(
     providers.map(async (p) => [p, { jobs: await counts(harness.system.queues?.providerJobs(p)), runs: await counts(harness.system.queues?.batchRuns(p)) }] as const),
   );
-  return JSON.stringify({ jobs: jobs.slice(0, 20), unfinished_batches: batches, queues: Object.fromEntries(queues), now: new Date().toISOString() });
+  // Why a provider's batcher may hold its jobs back: a pause, refused logins, an open breaker, a closed window.
+  const states = await db.selectFrom('provider_states').select(['provider', 'paused_reason', 'paused_message', 'login_refusals', 'contract_mismatches']).where('provider', 'in', providers).execute();
+  const events = await db.selectFrom('provider_events').select(['provider', 'at', 'kind', 'details']).where('provider', 'in', providers).orderBy('id', 'desc').limit(10).execute();
+  const ended = await db
+    .selectFrom('batches')
+    .select(['id', 'provider', 'status', 'size', 'completed_count', 'failed_count', 'returned_count', 'login_count', 'error', 'finished_at'])
+    .where('provider', 'in', providers)
+    .where('status', 'in', ['completed', 'failed'])
+    .orderBy('finished_at', 'desc')
+    .limit(5)
+    .execute();
+  const health = await harness.api('GET', '/health').catch((err: Error) => ({ body: err.message }));
+  const ofStuck = (all: Record<string, unknown> | undefined) => Object.fromEntries(providers.map((p) => [p, all?.[p]]));
+  const held = { circuit_breakers: ofStuck(health.body?.circuit_breakers), providers: ofStuck(health.body?.providers) };
+  return JSON.stringify({ jobs: jobs.slice(0, 20), unfinished_batches: batches, queues: Object.fromEntries(queues), provider_states: states, provider_events: events, last_ended_batches: ended, held, now: new Date().toISOString() });
 }
 
 /** Polls until every job id has ended (completed, failed or cancelled), or throws after `timeoutMs`. */

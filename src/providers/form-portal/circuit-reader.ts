@@ -22,14 +22,24 @@ export interface CircuitRead {
  */
 const FIELD_WAIT_MS = 1_000;
 
-/** The trimmed, whitespace-collapsed text of the first match, or null when there is none. */
-async function shownText(locator: Locator): Promise<string | null> {
-  try {
-    return ((await locator.first().textContent({ timeout: FIELD_WAIT_MS })) ?? '').replace(/\s+/g, ' ').trim();
-  } catch (thrown) {
-    if (thrown instanceof errors.TimeoutError) return null;
-    throw thrown;
+/**
+ * The trimmed, whitespace-collapsed text of the first match, or null when there is none. Only the
+ * wait for a missing field is bounded by FIELD_WAIT_MS: a field that is there is read however long
+ * a busy browser takes to answer (under load, a 1 s limit on the read itself timed out on fields
+ * that were there, and three such reads paused a provider for contract drift).
+ */
+async function shownText(locator: Locator, readTimeoutMs: number): Promise<string | null> {
+  const first = locator.first();
+  if ((await locator.count()) === 0) {
+    try {
+      await first.waitFor({ state: 'attached', timeout: FIELD_WAIT_MS });
+    } catch (thrown) {
+      if (!(thrown instanceof errors.TimeoutError)) throw thrown;
+      // The limit may have passed while the browser was too busy to look: the page has the last word.
+      if ((await locator.count()) === 0) return null;
+    }
   }
+  return ((await first.textContent({ timeout: readTimeoutMs })) ?? '').replace(/\s+/g, ' ').trim();
 }
 
 /** Searches a circuit and reads what the portal shows of it (SPEC.md "What a job returns"). */
@@ -122,16 +132,17 @@ export class CircuitReader {
    */
   private async readResult(ctx: ProviderSessionContext, circuit: string, resultSelector: string, results: Locator): Promise<CircuitRead> {
     const s = this.map;
+    const t = resolveTimeouts(ctx);
     let index = 0;
     if (s.fields.circuit !== undefined) {
       const rows = await results.count();
       index = -1;
-      for (let i = 0; i < rows && index < 0; i++) if ((await shownText(results.nth(i).locator(s.fields.circuit))) === circuit) index = i;
+      for (let i = 0; i < rows && index < 0; i++) if ((await shownText(results.nth(i).locator(s.fields.circuit), t.actionMs)) === circuit) index = i;
       if (index < 0) throw await this.nav.tools.mismatch(ctx, `the results do not list ${circuit}`, `${resultSelector} ${s.fields.circuit}`);
     }
     const result = results.nth(index);
     const field = async (name: 'status' | 'customer' | 'address' | 'speed'): Promise<string> => {
-      const value = await shownText(result.locator(s.fields[name]));
+      const value = await shownText(result.locator(s.fields[name]), t.actionMs);
       if (value === null) throw await this.nav.tools.mismatch(ctx, `no ${name} in the result for ${circuit}`, `${resultSelector} ${s.fields[name]}`);
       return value;
     };
@@ -148,7 +159,7 @@ export class CircuitReader {
       cancellation_reference: null,
     };
     if (status === 'cancelled') {
-      const inResult = 'inResult' in s.reference ? await shownText(result.locator(s.reference.inResult)) : null;
+      const inResult = 'inResult' in s.reference ? await shownText(result.locator(s.reference.inResult), t.actionMs) : null;
       state.cancellation_reference = await this.reference(ctx, circuit, resultSelector, inResult);
     }
     return { state, result };

@@ -73,9 +73,9 @@ export interface TotpLoginStep {
   /** The refusal text of a code whose step was used already (another login took it). */
   reused: RegExp;
   invalid: RegExp;
-  /** Where the portal sends the robot once the pre-auth is over (too many refusals). */
+  /** Where the portal sends the robot once the pre-auth is over (`codes` refusals, or it aged out). */
   restarted: Signal;
-  /** Codes tried in one pre-auth. */
+  /** Codes tried in one pre-auth: the refusals after which the portal ends it. */
   codes: number;
 }
 

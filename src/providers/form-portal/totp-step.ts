@@ -10,7 +10,8 @@ import type { FlowTools, TotpLoginStep } from './portal-map.js';
  * The second factor: up to `step.codes` codes in one pre-auth, each fetched from the central
  * TOTP manager at the moment it is typed (a code fetched earlier may age out of its step) and
  * reported with the portal's answer. A replayed step means another login took it: TOTP_REUSED,
- * which a later attempt answers with a fresh step; wrong codes end in TOTP_REFUSED.
+ * which a later attempt answers with a fresh step; wrong codes end in TOTP_REFUSED. A pre-auth
+ * that aged out before a code was judged is SESSION_LOST: retried, never counted as a refusal.
  */
 export async function enterTotp(ctx: ProviderSessionContext, descriptor: ProviderDescriptor, word: string, step: TotpLoginStep, tools: FlowTools): Promise<void> {
   const { page } = ctx;
@@ -40,9 +41,15 @@ export async function enterTotp(ctx: ProviderSessionContext, descriptor: Provide
     // Checked before the code is spent: the code was not judged, so nothing is reported.
     if (/too many active sessions/i.test(message)) throw loginRefusal(descriptor, word, undefined, message);
     const reused = step.reused.test(message);
+    const invalid = step.invalid.test(message);
     const restarted = reachedPage(load, step.restarted) || outcome === 'restarted';
-    if (!reused && !step.invalid.test(message) && !restarted) {
+    if (!reused && !invalid && !restarted) {
       throw await tools.mismatch(ctx, `unexpected answer to the verification code: "${message.slice(0, 80)}"`, anyOf(step.accepted.selector, step.refused));
+    }
+    // The portal ends a pre-auth at its `codes`-th refusal: sent back before that, with no verdict
+    // on the code, the pre-auth aged out (a slow login). Nothing says the secret is wrong.
+    if (restarted && !reused && !invalid && attempt < step.codes) {
+      throw new RpaError('SESSION_LOST', `${descriptor.label} ended the sign-in before judging verification code ${attempt} (its pre-auth aged out); the login is tried again`);
     }
     await ctx.reportTotp?.('refused');
     ctx.logger.warn({ attempt, refusal: reused ? 'reused' : 'invalid' }, `${descriptor.label} refused a verification code`);
