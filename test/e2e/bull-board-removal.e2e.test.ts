@@ -6,7 +6,11 @@ import { SYSTEM_API_KEY, startSystemHarness, waitForJobs, type SystemHarness } f
 import { exited, startWorkerProcess, until } from '../support/worker-process.js';
 
 const LOCK_MS = 3_000;
-const WORKER_ENV = { BATCH_LOCK_DURATION_MS: String(LOCK_MS) };
+// One session: the eight jobs are one batch. With two, the batch read as in progress could be the
+// one that had just run all its jobs (still open until its flow's parent closes it), and its
+// removal then ended it completed.
+const ONE_BATCH = { EVOTEL_MAX_SESSIONS: '1' };
+const WORKER_ENV = { BATCH_LOCK_DURATION_MS: String(LOCK_MS), ...ONE_BATCH };
 
 /**
  * An operator removes a batch's run job through Bull Board mid-batch (its worker died and left
@@ -19,7 +23,7 @@ describe('a batch-run job removed through Bull Board mid-batch', function () {
   let worker: ChildProcess | undefined;
 
   before(async () => {
-    harness = await startSystemHarness({ RPA_ROLES: 'api,batcher,browser,portals', BATCH_SIZE: '8', BATCH_LOCK_DURATION_MS: String(LOCK_MS) });
+    harness = await startSystemHarness({ RPA_ROLES: 'api,batcher,browser,portals', BATCH_SIZE: '8', BATCH_LOCK_DURATION_MS: String(LOCK_MS), ...ONE_BATCH });
     await harness.portal('evotel', 'POST', '/__sandbox/config', { latency_ms: 200 });
   });
   after(async () => {
@@ -35,10 +39,14 @@ describe('a batch-run job removed through Bull Board mid-batch', function () {
 
     worker = startWorkerProcess(harness, ['evotel'], WORKER_ENV);
     await until(async () => (await harness.database.db.selectFrom('jobs').select('id').where('status', '=', 'completed').execute()).length >= 2, 180_000, 'two jobs done');
-    const batch = await harness.database.db.selectFrom('batches').select(['id', 'status']).where('status', '=', 'in_progress').executeTakeFirstOrThrow();
     worker.kill('SIGKILL');
     await exited(worker);
     worker = undefined;
+    const batches = await harness.database.db.selectFrom('batches').select(['id', 'status', 'size', 'completed_count']).execute();
+    expect(batches, 'one batch, killed with jobs still to run').to.have.length(1);
+    const batch = batches[0]!;
+    expect(batch.status).to.equal('in_progress');
+    expect(batch.completed_count).to.be.below(batch.size);
     // Its lock runs out; nobody is left to see the job stalled: it stays "active" in the board.
     await new Promise((r) => setTimeout(r, 2 * LOCK_MS));
     const queue = `batch-run-evotel`;

@@ -247,8 +247,6 @@ export function errorEvidence(error: RpaError): EvidenceItem[] {
 
 /** The pids of the renderer processes of the browsers this process launched (found again on every call: pages come and go). */
 function rendererPids(): number[] {
-
-  const root = process.pid;
   const children = new Map<number, number[]>();
   const renderers: number[] = [];
   for (const entry of readdirSync('/proc')) {
@@ -269,27 +267,28 @@ function rendererPids(): number[] {
       walk(child);
     }
   };
-  walk(root);
+  walk(process.pid);
   return renderers.filter((pid) => under.has(pid));
 }
 
 /**
- * A busy machine, for real: the renderers of the browsers this process launched are stopped
- * (SIGSTOP) for `stopMs`, then let run for `runMs`, over and over until the returned function is
- * called (which lets them go on and says how many stops held at least one renderer).
+ * A starved browser, for real: the renderers of the browsers this process launched are stopped
+ * (SIGSTOP) for a random time in `stopMs`, let run for a random time in `runMs`, over and over
+ * until the returned function is called (which lets them go on and says how many stops held a renderer).
  */
-export function starveRenderers({ stopMs, runMs }: { stopMs: number; runMs: number }): () => Promise<number> {
+export function starveRenderers({ stopMs, runMs }: { stopMs: [number, number]; runMs: [number, number] }): () => Promise<number> {
   let running = true;
   let stops = 0;
+  const within = ([low, high]: [number, number]) => low + Math.random() * (high - low);
   const signal = (pids: number[], name: NodeJS.Signals) => pids.forEach((pid) => { try { process.kill(pid, name); } catch { /* gone */ } });
   const loop = (async () => {
     while (running) {
       const pids = rendererPids();
       signal(pids, 'SIGSTOP');
-      await delay(stopMs);
+      await delay(within(stopMs));
       signal(pids, 'SIGCONT');
       if (pids.length > 0) stops++;
-      if (running) await delay(runMs);
+      if (running) await delay(within(runMs));
     }
   })();
   return async () => {
