@@ -79,6 +79,11 @@ export interface StartSystemOptions {
   callbackBackoffBaseMs?: number;
   /** How often the batcher role re-queues callbacks whose queue job is gone (default 60 s). */
   callbackSweepMs?: number;
+  /**
+   * Whether the batcher role runs the batch reaper (default true). A test of what an operator does
+   * with a stranded batch turns it off: the reaper would hand the same jobs back first.
+   */
+  reaper?: boolean;
 }
 
 const has = (config: Config, ...roles: ProcessRole[]) => roles.some((r) => config.roles.includes(r));
@@ -351,7 +356,7 @@ export async function startSystem(config: Config, logger: Logger, options: Start
         logger: logger.child({ component: 'batch-reaper' }),
         quietAfterMs: Math.max(30_000, 3 * config.batchLockDurationMs),
       });
-      reaper.start();
+      if (options.reaper !== false) reaper.start();
       closers.push(() => reaper.close());
       // Callbacks of jobs that ended while Valkey was unreachable, or whose queue entry was lost.
       const callbackSweep = repeatEvery(options.callbackSweepMs ?? 60_000, () => callbacks.enqueuePending(), { logger, what: 'callback sweep' });
