@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { expect } from 'chai';
@@ -13,6 +13,7 @@ import { sha256Hex } from '../../src/evidence/audit-chain.js';
 import type { EvidenceItem } from '../../src/evidence/evidence-item.js';
 import { EvidenceRecorder } from '../../src/evidence/evidence-recorder.js';
 import { FsEvidenceStore } from '../../src/evidence/fs-evidence-store.js';
+import { processTree } from '../support/process-tree.js';
 import { testLogger, testRoot } from '../support/shared-services.js';
 import { CHROMIUM_FLAGS } from '../../src/browser/pool/chromium-flags.js';
 
@@ -247,28 +248,13 @@ export function errorEvidence(error: RpaError): EvidenceItem[] {
 
 /** The pids of the renderer processes of the browsers this process launched (found again on every call: pages come and go). */
 function rendererPids(): number[] {
-  const children = new Map<number, number[]>();
-  const renderers: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    const pid = Number(entry);
-    if (!Number.isInteger(pid)) continue;
+  return processTree(process.pid).filter((pid) => {
     try {
-      const ppid = Number(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[1]);
-      children.set(ppid, [...(children.get(ppid) ?? []), pid]);
-      if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('--type=renderer')) renderers.push(pid);
+      return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('--type=renderer');
     } catch {
-      // The process ended while it was read.
+      return false; // ended meanwhile
     }
-  }
-  const under = new Set<number>();
-  const walk = (pid: number) => {
-    for (const child of children.get(pid) ?? []) {
-      under.add(child);
-      walk(child);
-    }
-  };
-  walk(process.pid);
-  return renderers.filter((pid) => under.has(pid));
+  });
 }
 
 /**

@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { loadConfig } from '../../src/config/config.js';
+import { providerEvents } from '../../src/db/provider-store.js';
 import type { Logger } from '../../src/logger.js';
 import { startSystem, type StartSystemOptions, type System } from '../../src/system.js';
 import { createTestDatabase, type TestDatabase } from './test-database.js';
@@ -133,9 +134,9 @@ async function whereStuck(harness: SystemHarness, openIds: string[]): Promise<st
   const queues = await Promise.all(
     providers.map(async (p) => [p, { jobs: await counts(harness.system.queues?.providerJobs(p)), runs: await counts(harness.system.queues?.batchRuns(p)) }] as const),
   );
-  // Why a provider's batcher may hold its jobs back: a pause, refused logins, an open breaker, a closed window.
-  const states = await db.selectFrom('provider_states').select(['provider', 'paused_reason', 'paused_message', 'login_refusals', 'contract_mismatches']).where('provider', 'in', providers).execute();
-  const events = await db.selectFrom('provider_events').select(['provider', 'at', 'kind', 'details']).where('provider', 'in', providers).orderBy('id', 'desc').limit(10).execute();
+  // Why a provider's batcher may hold its jobs back: /health's providers (a pause, refused logins,
+  // contract mismatches, a closed window) and breakers, and what happened to each provider last.
+  const events = Object.fromEntries(await Promise.all(providers.map(async (p) => [p, await providerEvents(db, p, 5)] as const)));
   const ended = await db
     .selectFrom('batches')
     .select(['id', 'provider', 'status', 'size', 'completed_count', 'failed_count', 'returned_count', 'login_count', 'error', 'finished_at'])
@@ -147,7 +148,7 @@ async function whereStuck(harness: SystemHarness, openIds: string[]): Promise<st
   const health = await harness.api('GET', '/health').catch((err: Error) => ({ body: err.message }));
   const ofStuck = (all: Record<string, unknown> | undefined) => Object.fromEntries(providers.map((p) => [p, all?.[p]]));
   const held = { circuit_breakers: ofStuck(health.body?.circuit_breakers), providers: ofStuck(health.body?.providers) };
-  return JSON.stringify({ jobs: jobs.slice(0, 20), unfinished_batches: batches, queues: Object.fromEntries(queues), provider_states: states, provider_events: events, last_ended_batches: ended, held, now: new Date().toISOString() });
+  return JSON.stringify({ jobs: jobs.slice(0, 20), unfinished_batches: batches, queues: Object.fromEntries(queues), provider_events: events, last_ended_batches: ended, held, now: new Date().toISOString() });
 }
 
 /** Polls until every job id has ended (completed, failed or cancelled), or throws after `timeoutMs`. */
